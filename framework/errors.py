@@ -1,0 +1,47 @@
+"""Errors the core turns into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_RUNTIME_ERROR = 1
+EXIT_USAGE = 2  # bad settings, unknown or broken plugin
+
+
+class TradeloopError(Exception):
+    """Base class for errors the CLI reports as a single line, without a traceback."""
+
+    exit_code = EXIT_RUNTIME_ERROR
+
+
+class SettingsError(TradeloopError):
+    """A settings key has a value that is not allowed.
+
+    The message always names the key, the value given (masked if secret) and what is allowed.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, key: str, value: object, allowed: str, *, secret: bool = False) -> None:
+        self.key = key
+        self.value = "***" if secret else value
+        self.allowed = allowed
+        shown = "***" if secret else repr(value)
+        super().__init__(f"settings: {key} = {shown} is not allowed: {allowed}")
+
+
+class PluginLoadError(TradeloopError):
+    """An enabled plugin could not be imported, built or registered."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, plugin: str, source: str, cause: str) -> None:
+        self.plugin = plugin
+        self.source = source
+        self.cause = cause
+        super().__init__(f"plugin {plugin!r} ({source}) failed to load: {cause}")
+
+
+class PluginStartError(TradeloopError):
+    """A plugin failed while the bot was starting (lifespan, jobs, connector)."""
+
+    exit_code = EXIT_RUNTIME_ERROR
