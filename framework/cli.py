@@ -1,0 +1,172 @@
+"""The ``tradeloop`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+import yaml
+
+from framework.commands import Command
+from framework.errors import EXIT_OK, TradeloopError
+from framework.loader import LoadedPlugins, load_plugins, run_validate_settings
+from framework.runtime import Bot, run_async, write_summary
+from framework.settings import PLUGIN_COMMON_KEYS, Settings, load_settings, masked
+
+PROG = "tradeloop"
+
+
+def _global_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A plugin-based trading bot whose account cache is reconciled with REST.",
+    )
+    parser.add_argument(
+        "--settings",
+        metavar="PATH",
+        help="settings file (default: $TRADELOOP_SETTINGS, then ./settings.yaml, then defaults)",
+    )
+    parser.add_argument(
+        "--env", metavar="ENV", help="settings environment to merge over 'default' ($TRADELOOP_ENV)"
+    )
+    return parser
+
+
+def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
+    """The full parser: core commands plus the ones plugins registered."""
+    parser = _global_parser()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM (or --for SECONDS)")
+    run.add_argument("--for", dest="duration", type=_positive_float, metavar="SECONDS")
+    run.add_argument("--summary", type=Path, metavar="PATH", help="write a JSON run summary")
+    sub.add_parser("check", help="validate settings and print them, secrets masked")
+    plugins = sub.add_parser("plugins", help="list known plugins and strategies")
+    plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    taken = {"run", "check", "plugins"}
+    for command in commands:
+        if command.name in taken:
+            raise TradeloopError(f"command {command.name!r} is registered twice")
+        taken.add(command.name)
+        command.configure(sub.add_parser(command.name, help=command.help))
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def plugin_commands(loaded: LoadedPlugins) -> list[Command]:
+    """Commands registered by plugins, in load order."""
+    commands: list[Command] = []
+    for impl in loaded.pm.hook.register_commands.get_hookimpls():
+        registered: Sequence[Command] = impl.function() or ()  # type: ignore[assignment]
+        commands.extend(registered)
+    return commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tradeloop`` console script; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    pre, _ = _global_parser().parse_known_args([a for a in args_list if a not in ("-h", "--help")])
+    try:
+        settings = load_settings(pre.settings, env=pre.env)
+        loaded = load_plugins(settings)
+        run_validate_settings(loaded, settings)
+        commands = plugin_commands(loaded)
+        parser = build_parser(commands)
+    except TradeloopError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    args = parser.parse_args(args_list)
+    try:
+        return _dispatch(args, settings, loaded, commands)
+    except TradeloopError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(
+    args: argparse.Namespace, settings: Settings, loaded: LoadedPlugins, commands: list[Command]
+) -> int:
+    if args.command == "run":
+        bot = Bot(settings, loaded)
+        summary = run_async(bot.run(args.duration), use_uvloop=settings.runtime.use_uvloop)
+        if args.summary:
+            write_summary(summary, args.summary)
+        return EXIT_OK
+    if args.command == "check":
+        print(f"settings OK (env: {settings.env})")
+        print(yaml.safe_dump(effective_settings(settings, loaded), sort_keys=False), end="")
+        return EXIT_OK
+    if args.command == "plugins":
+        _print_plugins(loaded, as_json=args.json)
+        return EXIT_OK
+    command = next(c for c in commands if c.name == args.command)
+    result = command.run(args, settings)
+    if inspect.isawaitable(result):
+        result = run_async(result, use_uvloop=settings.runtime.use_uvloop)
+    return int(result) if result is not None else EXIT_OK
+
+
+def effective_settings(settings: Settings, loaded: LoadedPlugins) -> dict[str, Any]:
+    """The settings in force, plugin blocks with their defaults filled in, secrets masked."""
+    data = settings.as_dict()
+    plugins: dict[str, Any] = {}
+    for info in loaded.infos:
+        if info.kind != "plugin":
+            continue
+        block = {k: v for k, v in settings.plugins.get(info.name, {}).items()}
+        own = loaded.configs.get(info.name)
+        merged: dict[str, Any] = {"enabled": info.enabled}
+        merged.update({k: block[k] for k in PLUGIN_COMMON_KEYS if k in block})
+        if own is not None:
+            merged.update(msgspec.to_builtins(own))
+        plugins[info.name] = merged
+    data["plugins"] = plugins
+    result: dict[str, Any] = masked(data)
+    return result
+
+
+def _print_plugins(loaded: LoadedPlugins, *, as_json: bool) -> None:
+    rows: list[dict[str, Any]] = [
+        {
+            "name": i.name,
+            "kind": i.kind,
+            "source": i.source,
+            "enabled": i.enabled,
+            "loaded": i.loaded,
+            "hooks": i.hooks,
+            "error": i.error,
+        }
+        for i in loaded.infos
+    ]
+    if as_json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    width = max([len(r["name"]) for r in rows] + [4])
+    src_width = max([len(r["source"]) for r in rows] + [6])
+    print(f"{'NAME':<{width}}  {'SOURCE':<{src_width}}  ENABLED  HOOKS")
+    for r in rows:
+        state = "yes" if r["enabled"] else "no"
+        if r["error"]:
+            state = "error"
+        hooks = ", ".join(r["hooks"]) or "-"
+        print(f"{r['name']:<{width}}  {r['source']:<{src_width}}  {state:<7}  {hooks}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""What the core and strategies need from an exchange connector."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from framework.types import AccountSnapshot, Order, OrderRequest
+
+
+@runtime_checkable
+class ExchangeConnector(Protocol):
+    """An exchange as the core sees it, provided by a plugin through ``provide_exchange``.
+
+    The connector owns its sockets (it starts them in its plugin's ``lifespan``), feeds the
+    account cache from the user-data stream and emits ``on_tick`` and ``on_stream_state``.
+    """
+
+    name: str
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Send an order; an unknown outcome is resolved before this returns or raises."""
+        ...
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel an open order by its client order id."""
+        ...
+
+    async def query_order(self, symbol: str, client_order_id: str) -> Order | None:
+        """The order as the exchange knows it, or ``None`` if it does not exist."""
+        ...
+
+    async def fetch_account_snapshot(self) -> AccountSnapshot:
+        """Balances, positions and open orders from REST, with the snapshot time."""
+        ...
+
+    def stats(self) -> Mapping[str, Any]:
+        """Counters for the run summary (connects, reconnects, events, ...)."""
+        ...

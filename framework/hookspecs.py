@@ -1,0 +1,229 @@
+"""The hook contract between the core and every plugin.
+
+Each hookspec's docstring is its contract: when it is called, its arguments, its time budget
+(``hooks.timeouts.<name>`` in settings) and what happens on error. Implementations take any
+subset of the arguments, by name. Do not give hook parameters default values.
+
+Two families:
+
+* ``on_*`` hooks are **notifications**. The core never waits for them: a synchronous
+  implementation runs at once, an ``async def`` one is queued to that plugin's own worker.
+  Results are ignored. An exception or an overrun of the time budget is logged, reported through
+  ``on_plugin_error`` and counted; ``hooks.max_failures`` failures in a row disable the plugin.
+* The other hooks are **questions** whose answers the core uses. They are called one plugin at a
+  time, awaited under the time budget, and failures are attributed to the plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+PROJECT = "tradeloop"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+if TYPE_CHECKING:
+    from framework.commands import Command
+    from framework.context import BotContext
+    from framework.exchange import ExchangeConnector
+    from framework.settings import Settings
+    from framework.types import (
+        Balance,
+        DailyReport,
+        Fill,
+        Job,
+        Order,
+        PluginError,
+        Position,
+        ReconcileResult,
+        StreamStatus,
+        Tick,
+    )
+
+
+# --------------------------------------------------------------------------- setup questions
+
+
+@hookspec
+def declare_settings() -> type | None:
+    """Declare the schema of this plugin's own settings block, ``plugins.<name>``.
+
+    Called: once, right after the plugin is imported and **before** it is instantiated, so on a
+    class plugin implement it as a ``@staticmethod``. Disabled plugins are never imported, so
+    never asked.
+    Returns: a ``msgspec.Struct`` (or dataclass) type whose fields, with defaults, are the keys
+    of the block besides ``enabled`` and ``required``. The validated instance is what a class
+    plugin's constructor receives. A plugin without this hook accepts no keys of its own.
+    Errors: a bad value or an unknown key exits with code 2 naming the key.
+    Budget: synchronous, must not do I/O.
+    """
+
+
+@hookspec
+def validate_settings(settings: Settings) -> None:
+    """Check settings that span sections (for example ``exchange`` against ``sim``).
+
+    Called: at startup and by ``tradeloop check``, after every enabled plugin is loaded.
+    :param settings: the validated core settings.
+    Errors: raise ``framework.SettingsError(key, value, allowed)``; the process exits with
+    code 2 and that one line. Any other exception is a plugin load error (exit 2).
+    Budget: synchronous, must not do I/O.
+    """
+
+
+@hookspec
+def register_commands() -> Sequence[Command] | None:
+    """Add sub-commands to the ``tradeloop`` CLI (for example ``tradeloop sim``).
+
+    Called: once when the CLI starts, after plugins are loaded.
+    Returns: ``framework.Command`` objects; a name already taken is a load error (exit 2).
+    Budget: synchronous, must not do I/O.
+    """
+
+
+@hookspec
+def lifespan(ctx: BotContext) -> AbstractAsyncContextManager[None] | None:
+    """Start and stop a plugin, as one async context manager.
+
+    Called: once at startup, one plugin at a time in load order (built-ins, then third-party
+    plugins, then strategies); the code before ``yield`` is the start, the code after it the
+    stop, run in reverse order at shutdown, and only for plugins whose start finished.
+    :param ctx: the bot context.
+    Budget: ``hooks.timeouts.lifespan`` (30 s) for the start; the stop shares
+    ``runtime.shutdown_timeout``. Errors: a failing start aborts startup (exit 1) after
+    stopping what had started; a failing stop is logged and the others still stop.
+    Background work belongs in ``ctx.spawn(...)``, which the core cancels at shutdown.
+    """
+
+
+@hookspec
+def register_jobs(ctx: BotContext) -> Sequence[Job] | None:
+    """Register scheduled jobs with the core's scheduler.
+
+    Called: once at startup, after every ``lifespan`` has started.
+    :param ctx: the bot context.
+    Returns: ``IntervalJob`` / ``DailyJob`` objects. Job names are prefixed with the plugin name.
+    A job never overlaps itself; its exceptions are logged and it keeps its schedule.
+    Budget: ``hooks.timeouts.register_jobs``; an error aborts startup (exit 1).
+    """
+
+
+@hookspec(firstresult=True)
+def provide_exchange(ctx: BotContext) -> ExchangeConnector | None:
+    """Provide the exchange connector the bot trades through.
+
+    Called: once at startup, after ``lifespan`` and before ``register_jobs``; the first
+    non-``None`` answer wins (built-in connectors use ``trylast`` so others can replace them).
+    :param ctx: the bot context.
+    Returns: an object implementing ``framework.ExchangeConnector``, or ``None`` to pass.
+    Budget: ``hooks.timeouts.provide_exchange``; an error aborts startup (exit 1).
+    """
+
+
+@hookspec
+def summarize_run(ctx: BotContext) -> Mapping[str, Any] | None:
+    """Contribute sections to the run summary (``tradeloop run --summary PATH``).
+
+    Called: once at shutdown, before plugins stop.
+    :param ctx: the bot context.
+    Returns: a JSON-serialisable mapping merged into the summary (top-level keys should be
+    the plugin's own, e.g. ``reconcile``). Budget: ``hooks.timeouts.summarize_run``.
+    Errors: logged and reported; the summary is written without that plugin's part.
+    """
+
+
+# ------------------------------------------------------------------------------ notifications
+
+
+@hookspec
+def on_tick(ctx: BotContext, tick: Tick) -> None:
+    """A market tick (best bid/ask) arrived for a subscribed symbol.
+
+    Called: by the exchange connector, for every tick, in arrival order per plugin.
+    :param ctx: the bot context. :param tick: the ``Tick``.
+    Budget: ``hooks.timeouts.on_tick`` (50 ms). Hot path: keep synchronous work tiny.
+    Errors: isolated per plugin (see the module docstring).
+    """
+
+
+@hookspec
+def on_balance_update(ctx: BotContext, before: Balance | None, after: Balance) -> None:
+    """The cache's balance of one asset changed.
+
+    Called: by the account cache after it applied a stream update or a reconcile repair.
+    :param before: the entry before the change, ``None`` if the asset was new.
+    :param after: the entry now in the cache.
+    Budget: ``hooks.timeouts.on_balance_update`` (1 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_position_update(ctx: BotContext, before: Position | None, after: Position) -> None:
+    """The cache's position for one (symbol, side) changed.
+
+    Called: by the account cache after it applied a stream update or a reconcile repair.
+    :param before: the entry before, ``None`` if new. :param after: the entry now (amount 0
+    means closed). Budget: ``hooks.timeouts.on_position_update`` (1 s). Errors: isolated.
+    """
+
+
+@hookspec
+def on_order_update(ctx: BotContext, before: Order | None, after: Order) -> None:
+    """An order changed state (new, partially filled, filled, canceled, expired, ...).
+
+    Called: by the account cache after it applied a stream update or a reconcile repair.
+    :param before: the order before, ``None`` if new. :param after: the order now.
+    Budget: ``hooks.timeouts.on_order_update`` (1 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_fill(ctx: BotContext, fill: Fill) -> None:
+    """An order traded. Each (symbol, order_id, trade_id) is delivered once.
+
+    Called: by the account cache when an execution report carries a new trade.
+    :param fill: the ``Fill``. Budget: ``hooks.timeouts.on_fill`` (1 s). Errors: isolated.
+    """
+
+
+@hookspec
+def on_reconcile_result(ctx: BotContext, result: ReconcileResult) -> None:
+    """Reconciliation compared the cache with the exchange's REST snapshot.
+
+    Called: by the reconciliation plugin after every run (startup, after reconnects, every
+    ``plugins.reconciliation.interval`` seconds). :param result: status, mismatches, repairs.
+    Budget: ``hooks.timeouts.on_reconcile_result`` (2 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_stream_state(ctx: BotContext, status: StreamStatus) -> None:
+    """An exchange stream connected, disconnected, went stale, or was resynced.
+
+    Called: by the exchange connector (connected, disconnected, stale) and by reconciliation
+    (resynced). ``status.needs_resync`` is True after a reconnect or listenKey renewal: the
+    cache may have missed events until a reconcile runs.
+    Budget: ``hooks.timeouts.on_stream_state`` (1 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_daily_report(ctx: BotContext, report: DailyReport) -> None:
+    """A daily report was written; delivery plugins send it on.
+
+    Called: by the daily report plugin, once per report. :param report: day, files, figures.
+    Budget: ``hooks.timeouts.on_daily_report`` (30 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_plugin_error(ctx: BotContext, error: PluginError) -> None:
+    """A plugin raised or overran its budget in a hook (``error.disabled`` if it was disabled).
+
+    Called: by the core after every such failure. Failures of this hook itself are only
+    logged, never reported again. Budget: ``hooks.timeouts.on_plugin_error`` (1 s).
+    """

@@ -1,0 +1,288 @@
+"""Builds the plugin manager from settings: built-ins, third-party plugins and strategies.
+
+Built-in plugins are entry points of the ``tradeloop`` distribution itself, so they go through
+exactly the same code path as third-party ones. Built-ins are enabled unless their block says
+``enabled: false``; third-party plugins only when their block says ``enabled: true``. A disabled
+plugin is never imported. An enabled plugin that fails to import, validate or register stops
+startup (``PluginLoadError``, exit 2) unless its block says ``required: false``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from loguru import logger
+
+from framework import hookspecs
+from framework.errors import PluginLoadError, SettingsError
+from framework.settings import PLUGIN_COMMON_KEYS, Settings, convert
+
+PLUGIN_GROUP = "tradeloop.plugins"
+STRATEGY_GROUP = "tradeloop.strategies"
+BUILTIN_DISTRIBUTION = "tradeloop"
+STRATEGY_PREFIX = "strategy:"
+SYNC_ONLY_HOOKS = frozenset({"declare_settings", "validate_settings", "register_commands"})
+
+
+@dataclass
+class PluginInfo:
+    """What ``tradeloop plugins`` shows about one plugin or strategy instance."""
+
+    name: str
+    kind: str  # "plugin" or "strategy"
+    source: str  # "built-in", "<distribution> <version>", or where a strategy comes from
+    value: str  # the entry point's "module:attr"
+    enabled: bool
+    loaded: bool = False
+    error: str = ""
+    hooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadedPlugins:
+    """The result of loading: the manager, what was loaded, and each plugin's settings."""
+
+    pm: pluggy.PluginManager
+    infos: list[PluginInfo]
+    configs: dict[str, Any]
+    order: list[str]
+
+    def info(self, name: str) -> PluginInfo | None:
+        """The record of one plugin by name."""
+        return next((i for i in self.infos if i.name == name), None)
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager with the tradeloop hookspecs and nothing registered."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _source(ep: EntryPoint | None) -> str:
+    if ep is None:
+        return "not installed"
+    dist = ep.dist
+    if dist is None:
+        return "unknown distribution"
+    if dist.name == BUILTIN_DISTRIBUTION:
+        return "built-in"
+    return f"{dist.name} {dist.version}"
+
+
+def discover(group: str) -> dict[str, EntryPoint]:
+    """Installed entry points of ``group``: built-ins first (declared order), then the rest."""
+    found = list(entry_points(group=group))
+    builtins = [ep for ep in found if ep.dist is not None and ep.dist.name == BUILTIN_DISTRIBUTION]
+    others = sorted((ep for ep in found if ep not in builtins), key=lambda ep: ep.name)
+    table: dict[str, EntryPoint] = {}
+    for ep in [*builtins, *others]:
+        table.setdefault(ep.name, ep)
+    return table
+
+
+def is_builtin(ep: EntryPoint | None) -> bool:
+    """True for entry points of the tradeloop distribution itself."""
+    return ep is not None and ep.dist is not None and ep.dist.name == BUILTIN_DISTRIBUTION
+
+
+def load_plugins(
+    settings: Settings,
+    *,
+    extra: Sequence[tuple[str, object]] = (),
+    plugin_table: Mapping[str, EntryPoint] | None = None,
+    strategy_table: Mapping[str, EntryPoint] | None = None,
+) -> LoadedPlugins:
+    """Import, validate and register every enabled plugin and strategy instance.
+
+    ``extra`` are ready-made plugin objects (tests, embedding) registered after the others.
+    """
+    pm = new_plugin_manager()
+    table = dict(plugin_table if plugin_table is not None else discover(PLUGIN_GROUP))
+    strategies = dict(strategy_table if strategy_table is not None else discover(STRATEGY_GROUP))
+    result = LoadedPlugins(pm=pm, infos=[], configs={}, order=[])
+
+    for name, block in settings.plugins.items():
+        if name not in table and block.get("required", True) and block.get("enabled", True):
+            known = ", ".join(sorted(table)) or "none installed"
+            raise SettingsError(f"plugins.{name}", block, f"the name of a known plugin ({known})")
+
+    for name in [*table, *(n for n in settings.plugins if n not in table)]:
+        ep = table.get(name)
+        block = settings.plugins.get(name, {})
+        enabled = bool(block.get("enabled", is_builtin(ep)))
+        info = PluginInfo(name, "plugin", _source(ep), ep.value if ep else "", enabled)
+        result.infos.append(info)
+        if not enabled:
+            pm.set_blocked(name)  # never imported; nothing can register under this name
+            continue
+        required = bool(block.get("required", True))
+        try:
+            if ep is None:
+                raise LookupError("enabled in settings but not installed")
+            factory = ep.load()
+            own = {k: v for k, v in block.items() if k not in PLUGIN_COMMON_KEYS}
+            config = _validate_block(factory, own, f"plugins.{name}")
+            plugin = _instantiate(factory, config)
+            _register(pm, plugin, name)
+        except SettingsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported as its own
+            _fail(info, exc, required)
+            continue
+        result.configs[name] = config
+        result.order.append(name)
+        info.loaded = True
+        info.hooks = _hooks_of(pm, name)
+
+    for index, strategy in enumerate(settings.strategies):
+        name = STRATEGY_PREFIX + strategy.id
+        ep = strategies.get(strategy.use)
+        source = f"strategy {strategy.use!r} ({_source(ep) if ep else 'module path'})"
+        info = PluginInfo(name, "strategy", source, ep.value if ep else strategy.use, True)
+        info.enabled = strategy.enabled
+        result.infos.append(info)
+        if not strategy.enabled:
+            pm.set_blocked(name)
+            continue
+        try:
+            factory = ep.load() if ep is not None else _import_path(strategy.use, strategies)
+            config = _validate_block(factory, strategy.params, f"strategies[{index}].params")
+            plugin = _instantiate(factory, config)
+            if not isinstance(plugin, ModuleType):
+                plugin.strategy_id = strategy.id
+            _register(pm, plugin, name)
+        except SettingsError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            _fail(info, exc, strategy.required)
+            continue
+        result.configs[name] = config
+        result.order.append(name)
+        info.loaded = True
+        info.hooks = _hooks_of(pm, name)
+
+    for name, plugin in extra:
+        try:
+            _register(pm, plugin, name)
+        except Exception as exc:
+            raise PluginLoadError(name, "registered in code", _cause(exc)) from exc
+        result.infos.append(PluginInfo(name, "plugin", "registered in code", "", True, True))
+        result.order.append(name)
+        result.infos[-1].hooks = _hooks_of(pm, name)
+    return result
+
+
+def _fail(info: PluginInfo, exc: BaseException, required: bool) -> None:
+    info.error = _cause(exc)
+    label = f"{info.source}, {info.value}" if info.value else info.source
+    if required:
+        raise PluginLoadError(info.name, label, info.error) from exc
+    logger.opt(exception=exc).error(
+        "plugin {!r} ({}) failed to load: {}; skipped because required: false",
+        info.name,
+        label,
+        info.error,
+    )
+
+
+def _cause(exc: BaseException) -> str:
+    """One line: the exception type and its message, lines joined."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _import_path(use: str, strategies: Mapping[str, EntryPoint]) -> Any:
+    if ":" not in use:
+        known = ", ".join(sorted(strategies)) or "none installed"
+        raise LookupError(f"no strategy named {use!r} (known: {known}; or give 'module:Class')")
+    module_name, _, attr = use.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def _declared_schema(factory: Any) -> type | None:
+    declare = getattr(factory, "declare_settings", None)
+    if declare is None or getattr(declare, f"{hookspecs.PROJECT}_impl", None) is None:
+        return None
+    schema = declare()
+    if schema is not None and not isinstance(schema, type):
+        raise TypeError(f"declare_settings() must return a type, not {type(schema).__name__}")
+    return schema
+
+
+def _validate_block(factory: Any, own: Mapping[str, Any], prefix: str) -> Any:
+    """The plugin's own keys validated against what it declares."""
+    schema = _declared_schema(factory)
+    if schema is None:
+        if own:
+            key = next(iter(own))
+            raise SettingsError(f"{prefix}.{key}", own[key], "no keys (this plugin has none)")
+        return None
+    return convert(own, schema, prefix=prefix)
+
+
+def _instantiate(factory: Any, config: Any) -> Any:
+    if isinstance(factory, ModuleType):
+        return factory
+    if inspect.isclass(factory) or callable(factory):
+        return factory(config) if config is not None else factory()
+    raise TypeError(f"entry point names {type(factory).__name__}, not a module or class")
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        if pm.register(plugin, name=name) is None:
+            raise ValueError(f"the name {name!r} is blocked")
+        _check_impls(pm, plugin, name)
+    except Exception:
+        if pm.has_plugin(name):
+            pm.unregister(name=name)
+        raise
+
+
+def _check_impls(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    for caller in pm.get_hookcallers(plugin) or ():
+        impls = [i for i in caller.get_hookimpls() if i.plugin_name == name]
+        if caller.spec is None and not all(i.optionalhook for i in impls):
+            raise pluggy.PluginValidationError(plugin, f"unknown hook {caller.name!r}")
+        for impl in impls:
+            if impl.wrapper or impl.hookwrapper:
+                raise pluggy.PluginValidationError(
+                    plugin, f"{caller.name}: hook wrappers are not supported"
+                )
+            if caller.name in SYNC_ONLY_HOOKS and inspect.iscoroutinefunction(impl.function):
+                raise pluggy.PluginValidationError(
+                    plugin, f"{caller.name} must be a plain (not async) function"
+                )
+
+
+def _hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
+    plugin = pm.get_plugin(name)
+    return sorted(c.name for c in pm.get_hookcallers(plugin) or ())
+
+
+def run_validate_settings(loaded: LoadedPlugins, settings: Settings) -> None:
+    """Ask every plugin to check cross-section settings; a failure is attributed to it."""
+    for impl in reversed(loaded.pm.hook.validate_settings.get_hookimpls()):
+        try:
+            impl.function(*[{"settings": settings}[a] for a in impl.argnames])
+        except SettingsError:
+            raise
+        except Exception as exc:
+            info = loaded.info(impl.plugin_name)
+            raise PluginLoadError(
+                impl.plugin_name, info.source if info else "?", _cause(exc)
+            ) from exc
+
+
+def names(infos: Iterable[PluginInfo]) -> list[str]:
+    """Names of loaded plugins, in load order."""
+    return [i.name for i in infos if i.loaded]

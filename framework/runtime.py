@@ -1,0 +1,228 @@
+"""The bot: starts plugins, the connector and the scheduler, runs, and shuts down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from loguru import logger
+
+from framework.bus import HookBus
+from framework.clock import Clock, SystemClock
+from framework.context import BotContext
+from framework.errors import PluginStartError
+from framework.loader import LoadedPlugins
+from framework.scheduler import Scheduler
+from framework.settings import Settings
+
+T = TypeVar("T")
+
+
+class Bot:
+    """One running bot: its settings, plugins, hook bus, scheduler and context."""
+
+    def __init__(
+        self, settings: Settings, loaded: LoadedPlugins, *, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.loaded = loaded
+        self.clock = clock or SystemClock()
+        self.bus = HookBus(loaded.pm, settings.hooks, wall_time=self.clock.time)
+        self.scheduler = Scheduler(self.clock)
+        self.ctx = BotContext(
+            settings=settings,
+            clock=self.clock,
+            bus=self.bus,
+            scheduler=self.scheduler,
+            plugin_configs=loaded.configs,
+            plugin_lookup=loaded.pm.get_plugin,
+        )
+        self.bus.ctx = self.ctx
+        self._started: list[tuple[str, AbstractAsyncContextManager[None]]] = []
+        self._stop_event: asyncio.Event | None = None
+        self._started_at = 0.0
+        self._start_monotonic = 0.0
+        self.summary: dict[str, Any] = {}
+        self.running = False
+
+    # ------------------------------------------------------------------------- startup
+
+    async def start(self) -> None:
+        """Start plugins (lifespan), get the exchange connector, register and start jobs."""
+        self._started_at = self.clock.time()
+        self._start_monotonic = time.monotonic()
+        self._stop_event = asyncio.Event()
+        self.ctx.bind_stop_event(self._stop_event)
+        try:
+            await self._start_plugins()
+            outcome = await self.bus.ask_first("provide_exchange", {"ctx": self.ctx})
+            if outcome is not None:
+                if not outcome.ok:
+                    raise _start_error(outcome.plugin, "provide_exchange", outcome.error)
+                self.ctx.set_exchange(outcome.value)
+                logger.info("exchange connector provided by {!r}", outcome.plugin)
+            else:
+                logger.warning("no exchange connector enabled: running plugins and jobs only")
+            for outcome in await self.bus.ask("register_jobs", {"ctx": self.ctx}):
+                if not outcome.ok:
+                    raise _start_error(outcome.plugin, "register_jobs", outcome.error)
+                self.scheduler.add_all(outcome.value or (), owner=outcome.plugin)
+            self.scheduler.start()
+        except BaseException:
+            await self._shutdown()
+            raise
+        self.running = True
+        logger.info(
+            "tradeloop started: env={} exchange={} plugins={}",
+            self.settings.env,
+            self.settings.exchange.name,
+            ", ".join(self.loaded.order) or "none",
+        )
+
+    async def _start_plugins(self) -> None:
+        budget = self.bus.timeouts["lifespan"]
+        for name in self.loaded.order:
+            for outcome in await self.bus.ask("lifespan", {"ctx": self.ctx}, plugins=[name]):
+                if not outcome.ok:
+                    raise _start_error(name, "lifespan", outcome.error)
+                if outcome.value is None:
+                    continue
+                manager: AbstractAsyncContextManager[None] = outcome.value
+                try:
+                    async with asyncio.timeout(budget):
+                        await manager.__aenter__()
+                except Exception as exc:
+                    self.bus.report_failure(name, "lifespan", exc)
+                    raise _start_error(name, "lifespan", exc) from exc
+                self._started.append((name, manager))
+
+    # ---------------------------------------------------------------------------- run
+
+    async def run(self, duration: float | None = None) -> dict[str, Any]:
+        """Start, run until a signal, ``request_stop`` or ``duration`` seconds, then stop."""
+        loop = asyncio.get_running_loop()
+        installed = _install_signal_handlers(loop, self.ctx.request_stop)
+        try:
+            await self.start()
+            assert self._stop_event is not None
+            try:
+                async with asyncio.timeout(duration):
+                    await self._stop_event.wait()
+            except TimeoutError:
+                self.ctx.request_stop(f"--for {duration:g} s elapsed")
+            return await self.stop()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    def request_stop(self, reason: str) -> None:
+        """Ask for a graceful shutdown."""
+        self.ctx.request_stop(reason)
+
+    # ------------------------------------------------------------------------ shutdown
+
+    async def stop(self) -> dict[str, Any]:
+        """Collect the summary, then stop jobs, tasks, plugins and the bus, within the budget."""
+        self.summary = await self._collect_summary()
+        await self._shutdown()
+        self.summary["duration_s"] = round(time.monotonic() - self._start_monotonic, 3)
+        self.summary["ended_at"] = _iso(self.clock.time())
+        return self.summary
+
+    async def _shutdown(self) -> None:
+        self.running = False
+        deadline = self.settings.runtime.shutdown_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                await self.scheduler.stop()
+                await self.ctx.cancel_tasks()
+                await self._stop_plugins()
+                await self.bus.drain(within=max(0.1, deadline / 4))
+        except TimeoutError:
+            logger.error("shutdown took longer than {} s; cancelling what is left", deadline)
+        finally:
+            await self.bus.aclose()
+            await self.ctx.cancel_tasks()
+
+    async def _stop_plugins(self) -> None:
+        while self._started:
+            name, manager = self._started.pop()
+            try:
+                await manager.__aexit__(None, None, None)
+            except Exception as exc:  # noqa: BLE001 - every plugin gets its stop
+                logger.bind(plugin=name).opt(exception=exc).error(
+                    "plugin {!r} failed while stopping: {!r}", name, exc
+                )
+
+    async def _collect_summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "started_at": _iso(self._started_at),
+            "exit_reason": self.ctx.stop_reason or "stopped",
+            "env": self.settings.env,
+            "exchange": self.settings.exchange.name,
+            "plugins": list(self.loaded.order),
+            "jobs": {
+                name: {"runs": s.runs, "failures": s.failures, "skipped": s.skipped}
+                for name, s in self.scheduler.stats().items()
+            },
+        }
+        for outcome in await self.bus.ask("summarize_run", {"ctx": self.ctx}):
+            if outcome.ok and outcome.value:
+                summary.update(dict(outcome.value))
+        summary.update(self.bus.stats())
+        return summary
+
+
+def _start_error(plugin: str, hook: str, exc: BaseException | None) -> PluginStartError:
+    cause = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+    return PluginStartError(f"plugin {plugin!r} failed to start ({hook}): {cause}")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, request_stop: Callable[[str], None]
+) -> list[signal.Signals]:
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, request_stop, f"signal {sig.name}")
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or a platform without signal support
+        installed.append(sig)
+    return installed
+
+
+def write_summary(summary: dict[str, Any], path: Path) -> None:
+    """Write the run summary as indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str)
+    path.write_bytes(data + b"\n")
+
+
+def new_event_loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's loop factory, or asyncio's (with a warning) when uvloop is missing."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            logger.warning("uvloop is not installed; running on the asyncio event loop")
+        else:
+            factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+            return factory
+    return asyncio.new_event_loop
+
+
+def run_async(main: Awaitable[T] | Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
+    """Run a coroutine to completion on a fresh (uv)loop."""
+    with asyncio.Runner(loop_factory=new_event_loop_factory(use_uvloop)) as runner:
+        return runner.run(main)  # type: ignore[arg-type]

@@ -1,0 +1,384 @@
+"""Settings: loaded with dynaconf, validated into typed, immutable structs.
+
+Sources, later ones winning: ``settings.yaml`` (section ``default`` merged with the section of the
+selected environment), ``.secrets.yaml`` beside it, environment variables ``TRADELOOP_...``
+(nesting with ``__``), then explicit overrides (tests, CLI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+import yaml
+from dynaconf import Dynaconf
+
+from framework.errors import SettingsError
+
+ENV_PREFIX = "TRADELOOP"
+SETTINGS_ENV_VAR = "TRADELOOP_SETTINGS"
+SECRET_KEY = re.compile(r"(^|_)(api_key|api_secret|secret|password|token|passphrase)$")
+# Keys whose values are local demo credentials, not secrets (the embedded simulator's).
+NOT_SECRET_PREFIXES = ("sim.",)
+
+# Keys dynaconf adds to its own output (options echoed back, and TRADELOOP_ENV itself).
+DYNACONF_OWN_KEYS = frozenset({"LOAD_DOTENV", "ENV", "SETTINGS", "ENVIRONMENTS", "ENV_SWITCHER"})
+
+Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ExchangeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Which exchange to trade on and how to reach it."""
+
+    name: Literal["sim", "binance_futures"] = "sim"
+    testnet: bool = True
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    rest_url: str = ""
+    stream_url: str = ""
+    api_key: str = ""
+    api_secret: str = ""
+    recv_window_ms: Annotated[int, msgspec.Meta(ge=1, le=60000)] = 5000
+
+
+DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {
+    "on_tick": 0.05,
+    "on_balance_update": 1.0,
+    "on_position_update": 1.0,
+    "on_order_update": 1.0,
+    "on_fill": 1.0,
+    "on_reconcile_result": 2.0,
+    "on_stream_state": 1.0,
+    "on_daily_report": 30.0,
+    "on_plugin_error": 1.0,
+    "lifespan": 30.0,
+    "register_jobs": 5.0,
+    "provide_exchange": 5.0,
+    "summarize_run": 5.0,
+}
+
+
+class HooksSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How the core calls plugins: time budgets, circuit breaker, queue size."""
+
+    timeouts: dict[str, Seconds] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_HOOK_TIMEOUTS)
+    )
+    max_failures: Annotated[int, msgspec.Meta(ge=1)] = 5
+    queue_size: Annotated[int, msgspec.Meta(ge=1)] = 10000
+
+
+class RuntimeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Event loop and lifecycle."""
+
+    use_uvloop: bool = True
+    shutdown_timeout: Seconds = 5.0
+    data_dir: str = "data"
+
+
+class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One strategy instance: ``use`` names the strategy, ``id`` names this instance."""
+
+    id: Identifier
+    use: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    enabled: bool = True
+    required: bool = True
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The validated core settings. Plugin blocks are validated by the loader."""
+
+    exchange: ExchangeSettings = msgspec.field(default_factory=ExchangeSettings)
+    plugins: dict[Identifier, dict[str, Any]] = msgspec.field(default_factory=dict)
+    strategies: tuple[StrategySettings, ...] = ()
+    hooks: HooksSettings = msgspec.field(default_factory=HooksSettings)
+    runtime: RuntimeSettings = msgspec.field(default_factory=RuntimeSettings)
+    sim: dict[str, Any] = msgspec.field(default_factory=dict)
+    env: str = "default"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, secrets included: never log this, use ``masked()``."""
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
+
+
+PLUGIN_COMMON_KEYS = ("enabled", "required")
+
+S = TypeVar("S")
+
+
+def convert(raw: Any, schema: type[S], *, prefix: str) -> S:
+    """Validate ``raw`` into ``schema``; a failure names the key, the value and what is allowed."""
+    try:
+        return msgspec.convert(raw, schema, strict=False, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise _settings_error(exc, raw, schema, prefix) from None
+
+
+def _settings_error(
+    exc: msgspec.ValidationError, raw: Any, schema: type[Any], prefix: str
+) -> SettingsError:
+    text = str(exc)
+    match = re.match(r"(?P<what>.*?)(?: - at `\$(?P<path>.*)`)?$", text, re.S)
+    what = match.group("what") if match else text
+    path = (match.group("path") if match else "") or ""
+    parts = _split_path(path)
+    if "[...]" in parts:
+        parts = _locate_dict_keys(raw, schema, parts)
+    unknown = re.match(r"Object contains unknown field `(?P<field>[^`]+)`", what)
+    missing = re.match(r"Object missing required field `(?P<field>[^`]+)`", what)
+    if unknown:
+        parts.append(unknown.group("field"))
+        allowed_fields = _fields_at(schema, parts[:-1])
+        allowed = "unknown key; allowed keys: " + ", ".join(allowed_fields)
+        value = _value_at(raw, parts)
+    elif missing:
+        parts.append(missing.group("field"))
+        allowed = "a value is required"
+        value = None
+    else:
+        value = _value_at(raw, parts)
+        allowed = _explain(what)
+    key = ".".join(p for p in [prefix, _join_path(parts)] if p)
+    return SettingsError(key, value, allowed, secret=is_secret_key(key))
+
+
+def _split_path(path: str) -> list[str]:
+    return [p for p in re.split(r"\.|(\[\d+\]|\[\.\.\.\])", path) if p]
+
+
+def _locate_dict_keys(raw: Any, schema: type[Any], parts: list[str]) -> list[str]:
+    """msgspec writes ``[...]`` for a dict value; find the key whose value is the bad one."""
+    index = parts.index("[...]")
+    mapping = _value_at(raw, parts[:index])
+    if not isinstance(mapping, Mapping):
+        return parts
+    for key, value in mapping.items():
+        trial = _replace_at(raw, parts[:index], {key: value})
+        try:
+            msgspec.convert(trial, schema, strict=False, str_keys=True)
+        except msgspec.ValidationError:
+            rest = parts[index + 1 :]
+            found = [*parts[:index], str(key), *rest]
+            return _locate_dict_keys(raw, schema, found) if "[...]" in rest else found
+    return parts
+
+
+def _replace_at(raw: Any, parts: Sequence[str], new: Any) -> Any:
+    if not parts:
+        return new
+    head, rest = parts[0], parts[1:]
+    if head.startswith("[") and isinstance(raw, list):
+        i = int(head[1:-1])
+        return [*raw[:i], _replace_at(raw[i], rest, new), *raw[i + 1 :]]
+    if isinstance(raw, Mapping):
+        return {**raw, head: _replace_at(raw.get(head), rest, new)}
+    return raw
+
+
+def _join_path(parts: Sequence[str]) -> str:
+    out = ""
+    for part in parts:
+        out += part if part.startswith("[") or not out else "." + part
+    return out
+
+
+def _value_at(raw: Any, parts: Sequence[str]) -> Any:
+    node = raw
+    for part in parts:
+        if part.startswith("[") and isinstance(node, Sequence):
+            index = int(part[1:-1])
+            node = node[index] if index < len(node) else None
+        elif isinstance(node, Mapping):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _fields_at(schema: Any, parts: Sequence[str]) -> list[str]:
+    info: Any = msgspec.inspect.type_info(schema)
+    for part in parts:
+        while isinstance(info, msgspec.inspect.UnionType):
+            info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
+        if isinstance(info, msgspec.inspect.StructType):
+            info = next((f.type for f in info.fields if f.name == part), None)
+        elif isinstance(info, msgspec.inspect.DictType):
+            info = info.value_type
+        elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)):
+            info = info.item_type
+        else:
+            return []
+    if isinstance(info, msgspec.inspect.StructType):
+        return [f.name for f in info.fields]
+    return []
+
+
+def _explain(what: str) -> str:
+    """Turn msgspec's wording into 'what is allowed'."""
+    what = what.replace("Expected", "expected").replace("Invalid enum value", "not one of")
+    return what
+
+
+def is_secret_key(dotted_key: str) -> bool:
+    """True for keys whose values must never be shown (API keys, secrets, tokens)."""
+    if dotted_key.startswith(NOT_SECRET_PREFIXES):
+        return False
+    last = dotted_key.rsplit(".", 1)[-1]
+    return bool(SECRET_KEY.search(last))
+
+
+def masked(data: Any, prefix: str = "") -> Any:
+    """A copy of ``data`` with every secret value replaced by ``***`` (empty stays empty)."""
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            if is_secret_key(dotted) and value not in ("", None):
+                out[key] = "***"
+            else:
+                out[key] = masked(value, dotted)
+        return out
+    if isinstance(data, (list, tuple)):
+        return [masked(v, prefix) for v in data]
+    return data
+
+
+def find_settings_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The settings file: explicit path, then $TRADELOOP_SETTINGS, then ./settings.yaml."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise SettingsError("--settings", str(path), "an existing YAML file")
+        return path
+    from_env = os.environ.get(SETTINGS_ENV_VAR)
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise SettingsError(SETTINGS_ENV_VAR, from_env, "an existing YAML file")
+        return path
+    default = Path("settings.yaml")
+    return default if default.is_file() else None
+
+
+def load_raw(
+    settings_file: Path | None, env: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Merge every source into one plain dict with lower-case top-level keys."""
+    files: list[str] = []
+    if settings_file is not None:
+        _refuse_secrets_in_settings_file(settings_file)
+        files.append(str(settings_file))
+        secrets = settings_file.with_name(".secrets.yaml")
+        if secrets.is_file():
+            files.append(str(secrets))
+    options: dict[str, Any] = {
+        "envvar_prefix": ENV_PREFIX,
+        "environments": True,
+        "merge_enabled": True,
+        "env_switcher": f"{ENV_PREFIX}_ENV",
+        "load_dotenv": False,
+    }
+    if env:
+        options["env"] = env
+    try:
+        loaded = Dynaconf(settings_files=files, **options)
+        data: dict[str, Any] = loaded.as_dict()
+    except Exception as exc:  # noqa: BLE001 - dynaconf raises many types for a bad file
+        raise SettingsError(
+            str(settings_file or "environment"), type(exc).__name__, f"valid YAML/TOML: {exc}"
+        ) from None
+    raw: dict[str, Any] = {
+        k.lower(): _lower_keys(v)
+        for k, v in data.items()
+        if k not in DYNACONF_OWN_KEYS and not k.endswith("_FOR_DYNACONF")
+    }
+    raw["env"] = str(env or loaded.current_env).lower()
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    return raw
+
+
+def _lower_keys(data: Any) -> Any:
+    """Environment variables arrive upper-case (``..__MAX_FAILURES``); keys are lower-case."""
+    if isinstance(data, Mapping):
+        return {str(k).lower(): _lower_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_lower_keys(v) for v in data]
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``, merging nested mappings instead of replacing them."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _refuse_secrets_in_settings_file(path: Path) -> None:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(str(path), "<unparsable>", f"valid YAML: {exc}") from None
+    for key, value in _walk(content):
+        # Strip the environment section name (default., production., ...).
+        bare = key.split(".", 1)[1] if "." in key else key
+        if is_secret_key(bare) and value not in ("", None):
+            raise SettingsError(
+                bare,
+                value,
+                "secrets do not belong in settings.yaml; put them in .secrets.yaml or in "
+                f"{ENV_PREFIX}_{bare.upper().replace('.', '__')}",
+                secret=True,
+            )
+
+
+def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            out.append((dotted, value))
+            out.extend(_walk(value, dotted))
+    return out
+
+
+def load_settings(
+    settings_file: str | os.PathLike[str] | None = None,
+    *,
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    use_files: bool = True,
+) -> Settings:
+    """Load and validate the core settings (plugin blocks are checked by the loader)."""
+    path = find_settings_file(settings_file) if use_files else None
+    raw = load_raw(path, env, overrides)
+    settings = convert(raw, Settings, prefix="")
+    seen: set[str] = set()
+    for index, strategy in enumerate(settings.strategies):
+        if strategy.id in seen:
+            raise SettingsError(
+                f"strategies[{index}].id", strategy.id, "a unique id per strategy instance"
+            )
+        seen.add(strategy.id)
+    for hook in settings.hooks.timeouts:
+        if hook not in DEFAULT_HOOK_TIMEOUTS:
+            raise SettingsError(
+                f"hooks.timeouts.{hook}",
+                settings.hooks.timeouts[hook],
+                "a key naming a hook: " + ", ".join(DEFAULT_HOOK_TIMEOUTS),
+            )
+    for name, block in settings.plugins.items():
+        for key in PLUGIN_COMMON_KEYS:
+            if key in block and not isinstance(block[key], bool):
+                raise SettingsError(f"plugins.{name}.{key}", block[key], "true or false")
+    return settings

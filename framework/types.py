@@ -1,0 +1,225 @@
+"""Data types passed through hooks. Immutable, so a plugin cannot change what others see.
+
+Money and quantities are ``Decimal`` (never float). Times are Unix epoch milliseconds as ``int``,
+the unit Binance uses for event time ``E`` and transaction time ``T``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+PositionSide = Literal["BOTH", "LONG", "SHORT"]
+OrderSide = Literal["BUY", "SELL"]
+
+
+class Tick(msgspec.Struct, frozen=True, kw_only=True):
+    """Best bid/ask of one symbol (Binance ``bookTicker``)."""
+
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+    event_time: int
+    update_id: int = 0
+
+    @property
+    def mid(self) -> Decimal:
+        """Midpoint of bid and ask."""
+        return (self.bid + self.ask) / 2
+
+
+class Balance(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset of the futures wallet."""
+
+    asset: str
+    wallet_balance: Decimal
+    cross_wallet_balance: Decimal
+    event_time: int
+    available_balance: Decimal | None = None
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """One position, keyed by (symbol, side); ``side`` is ``BOTH`` in one-way mode."""
+
+    symbol: str
+    side: PositionSide
+    amount: Decimal
+    entry_price: Decimal
+    unrealized_pnl: Decimal
+    event_time: int
+    break_even_price: Decimal | None = None
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the exchange last reported it."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: OrderSide
+    type: str
+    status: str
+    price: Decimal
+    orig_qty: Decimal
+    executed_qty: Decimal
+    event_time: int
+    time_in_force: str = "GTC"
+    avg_price: Decimal = Decimal(0)
+    reduce_only: bool = False
+    position_side: PositionSide = "BOTH"
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order can still trade."""
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+class Fill(msgspec.Struct, frozen=True, kw_only=True):
+    """One trade of an order; unique by (symbol, order_id, trade_id)."""
+
+    symbol: str
+    order_id: int
+    trade_id: int
+    client_order_id: str
+    side: OrderSide
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    realized_pnl: Decimal
+    is_maker: bool
+    event_time: int
+
+
+class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What a strategy asks the connector to send. ``price`` is required for LIMIT orders."""
+
+    symbol: str
+    side: OrderSide
+    type: Literal["MARKET", "LIMIT"]
+    quantity: Decimal
+    price: Decimal | None = None
+    time_in_force: Literal["GTC", "IOC", "FOK", "GTX"] = "GTC"
+    reduce_only: bool = False
+    client_order_id: str = ""
+
+
+class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The exchange's view of the account at ``snapshot_time`` (REST, the source of truth)."""
+
+    balances: tuple[Balance, ...]
+    positions: tuple[Position, ...]
+    open_orders: tuple[Order, ...]
+    snapshot_time: int
+    weight_used: int = 0
+
+
+class StreamState(StrEnum):
+    """States announced through ``on_stream_state``."""
+
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STALE = "stale"
+    RESYNCED = "resynced"
+
+
+class StreamStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A change of state of one exchange stream (``user_data`` or ``market``)."""
+
+    stream: str
+    state: StreamState
+    at: float
+    reason: str = ""
+    needs_resync: bool = False
+
+
+MismatchKind = Literal[
+    "balance_missing",
+    "balance_amount",
+    "balance_extra",
+    "position_closed_on_exchange",
+    "position_missing",
+    "position_amount",
+    "order_missing",
+    "order_extra",
+    "order_state",
+]
+
+
+class Mismatch(msgspec.Struct, frozen=True, kw_only=True):
+    """One difference between the cache and the exchange's REST snapshot."""
+
+    kind: MismatchKind
+    key: str
+    cache_value: str | None
+    exchange_value: str | None
+    cache_time: int | None
+    exchange_time: int | None
+    repaired: bool
+
+
+class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Outcome of one reconciliation run."""
+
+    status: Literal["ok", "warning", "error"]
+    reason: str
+    snapshot_time: int
+    duration_s: float
+    mismatches: tuple[Mismatch, ...] = ()
+    in_flight_skipped: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the cache matched the exchange."""
+        return self.status == "ok"
+
+
+class DailyReport(msgspec.Struct, frozen=True, kw_only=True):
+    """A finished daily report: its day, the files written and the summary figures."""
+
+    day: str
+    files: tuple[str, ...]
+    summary: Mapping[str, Any]
+
+
+class PluginError(msgspec.Struct, frozen=True, kw_only=True):
+    """A plugin raised or overran its time budget while handling a hook."""
+
+    plugin: str
+    hook: str
+    error: str
+    consecutive_failures: int
+    disabled: bool
+    at: float
+
+
+JobFunc = Callable[[], Awaitable[None] | None]
+
+
+class IntervalJob(msgspec.Struct, frozen=True, kw_only=True):
+    """Run ``func`` every ``every`` seconds; ``at_start`` runs it once right away."""
+
+    name: str
+    every: float
+    func: JobFunc
+    at_start: bool = False
+    timeout: float | None = None
+
+
+class DailyJob(msgspec.Struct, frozen=True, kw_only=True):
+    """Run ``func`` once a day at ``at`` ("HH:MM", UTC)."""
+
+    name: str
+    at: str
+    func: JobFunc
+    timeout: float | None = None
+
+
+Job = IntervalJob | DailyJob

@@ -1,0 +1,166 @@
+"""The bot's lifecycle, in process: lifespans, connector, jobs, tasks, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from framework import BotContext, IntervalJob, ManualClock, PluginError, hookimpl
+from framework.runtime import new_event_loop_factory, run_async
+from framework.testing import BotFactory
+
+EVENTS: list[str] = []
+
+
+class Lifecycle:
+    def __init__(self, name: str, *, fail_stop: bool = False, hang_stop: bool = False) -> None:
+        self.name = name
+        self.fail_stop = fail_stop
+        self.hang_stop = hang_stop
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._lifespan()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[None]:
+        EVENTS.append(f"start {self.name}")
+        yield
+        EVENTS.append(f"stop {self.name}")
+        if self.hang_stop:
+            await asyncio.Event().wait()
+        if self.fail_stop:
+            raise RuntimeError("stop failed")
+
+
+@pytest.fixture(autouse=True)
+def _clear_events() -> None:
+    EVENTS.clear()
+
+
+async def test_lifespans_start_in_load_order_and_stop_in_reverse(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(
+        plugins={"a": Lifecycle("a"), "b": Lifecycle("b", fail_stop=True), "c": Lifecycle("c")}
+    )
+    await bot.stop()
+    assert EVENTS == ["start a", "start b", "start c", "stop c", "stop b", "stop a"]
+
+
+async def test_a_hanging_stop_cannot_stall_shutdown(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(
+        {"runtime": {"shutdown_timeout": 0.2}},
+        plugins={"a": Lifecycle("a"), "hang": Lifecycle("hang", hang_stop=True)},
+    )
+    await bot.stop()  # returns despite the plugin; pytest-timeout guards a hang
+    assert EVENTS[-1] == "stop hang"
+    assert not bot.running
+
+
+async def test_connector_and_jobs_are_wired(
+    bot_factory: BotFactory, manual_clock: ManualClock
+) -> None:
+    class Connector:
+        name = "fake"
+
+    class Provider:
+        runs = 0
+
+        @hookimpl(trylast=True)
+        def provide_exchange(self) -> Connector:
+            return Connector()
+
+        @hookimpl
+        def register_jobs(self, ctx: BotContext) -> list[IntervalJob]:
+            return [IntervalJob(name="poll", every=10, func=self.poll)]
+
+        def poll(self) -> None:
+            self.runs += 1
+
+    provider = Provider()
+    bot = await bot_factory(plugins={"provider": provider}, clock=manual_clock)
+    assert bot.ctx.exchange.name == "fake"
+    await manual_clock.advance(30)
+    assert provider.runs == 3
+    summary = await bot.stop()
+    assert summary["jobs"]["provider.poll"] == {"runs": 3, "failures": 0, "skipped": 0}
+
+
+async def test_no_connector_is_allowed_until_one_is_needed(bot_factory: BotFactory) -> None:
+    bot = await bot_factory()
+    assert not bot.ctx.has_exchange
+    with pytest.raises(RuntimeError, match="no exchange connector"):
+        _ = bot.ctx.exchange
+
+
+async def test_spawned_task_failure_is_reported_and_tasks_are_cancelled(
+    bot_factory: BotFactory,
+) -> None:
+    errors: list[PluginError] = []
+    cancelled = asyncio.Event()
+
+    class Worker:
+        @hookimpl
+        def lifespan(self, ctx: BotContext) -> contextlib.AbstractAsyncContextManager[None]:
+            return self._run(ctx)
+
+        @contextlib.asynccontextmanager
+        async def _run(self, ctx: BotContext) -> AsyncIterator[None]:
+            ctx.spawn(self.crash(), name="crash", owner="worker")
+            ctx.spawn(self.forever(), name="forever", owner="worker")
+            yield
+
+        async def crash(self) -> None:
+            raise ValueError("lost the socket")
+
+        async def forever(self) -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cancelled.set()
+
+        @hookimpl
+        def on_plugin_error(self, error: PluginError) -> None:
+            errors.append(error)
+
+    bot = await bot_factory(plugins={"worker": Worker()})
+    await asyncio.sleep(0.01)
+    assert [(e.plugin, e.hook) for e in errors] == [("worker", "task worker:crash")]
+    await bot.stop()
+    assert cancelled.is_set()
+
+
+async def test_summary_survives_a_failing_contributor(bot_factory: BotFactory) -> None:
+    class Good:
+        @hookimpl
+        def summarize_run(self) -> dict[str, Any]:
+            return {"good": {"n": 1}}
+
+    class Bad:
+        @hookimpl
+        def summarize_run(self) -> dict[str, Any]:
+            raise RuntimeError("no summary for you")
+
+    bot = await bot_factory(plugins={"good": Good(), "bad": Bad()})
+    summary = await bot.stop()
+    assert summary["good"] == {"n": 1}
+    assert summary["plugin_errors"] == {"bad": 1}
+
+
+async def test_request_stop_ends_run(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(start=False)
+    asyncio.get_running_loop().call_later(0.05, bot.request_stop, "test says stop")
+    summary = await bot.run()
+    assert summary["exit_reason"] == "test says stop"
+
+
+def test_runs_on_uvloop_when_available() -> None:
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_async(loop_module(), use_uvloop=True).startswith("uvloop")
+    assert run_async(loop_module(), use_uvloop=False).startswith("asyncio")
+    assert new_event_loop_factory(False) is asyncio.new_event_loop

@@ -1,0 +1,1 @@
+"""Test plugins for tradeloop's loader: each module misbehaves in one way."""

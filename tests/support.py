@@ -1,0 +1,45 @@
+"""Helpers shared by the test suite: paths, a clean environment and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = [
+    ROOT / "examples" / "tradeloop-hello",
+    ROOT / "tests" / "packages" / "tradeloop-testplugins",
+]
+TRADELOOP = Path(sys.executable).with_name("tradeloop")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment without any TRADELOOP_ variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADELOOP_")}
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    site: Path | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``tradeloop`` console script."""
+    extra = dict(env or {})
+    if site is not None:
+        extra["PYTHONPATH"] = str(site)
+    return subprocess.run(
+        [str(TRADELOOP), *args],
+        cwd=cwd,
+        env=clean_env(extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
