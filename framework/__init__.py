@@ -3,6 +3,7 @@
 Everything else under ``framework`` is the core's own business and may change.
 """
 
+from framework.cache import AccountView
 from framework.clock import Clock, ManualClock, SystemClock
 from framework.commands import Command
 from framework.context import BotContext, Hooks
@@ -31,6 +32,7 @@ from framework.types import (
 
 __all__ = [
     "AccountSnapshot",
+    "AccountView",
     "Balance",
     "BotContext",
     "Clock",

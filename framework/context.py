@@ -9,6 +9,7 @@ from typing import Any
 from loguru import logger
 
 from framework.bus import HookBus
+from framework.cache import AccountCache, AccountView
 from framework.clock import Clock
 from framework.exchange import ExchangeConnector
 from framework.scheduler import Scheduler
@@ -84,6 +85,8 @@ class BotContext:
         self.clock = clock
         self.scheduler = scheduler
         self.hooks = Hooks(bus, self)
+        self.account = AccountCache(self.hooks)  # writers: the connector and reconciliation
+        self.cache: AccountView = self.account.view  # what everyone else reads
         self._bus = bus
         self._plugin_configs = dict(plugin_configs)
         self._plugin_lookup = plugin_lookup

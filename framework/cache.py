@@ -1,0 +1,202 @@
+"""The account-state cache: balances, positions and open orders, in event-time order.
+
+Writers (the exchange connector, reconciliation) call ``apply_*``. An update older than what
+the cache holds for that entry is ignored and counted; a duplicate is harmless; fills are
+de-duplicated by (symbol, order id, trade id). Every real change is announced with the entry
+before and after (``on_balance_update``, ``on_position_update``, ``on_order_update``,
+``on_fill``). Readers get ``AccountView``: read-only mappings of immutable entries.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Protocol
+
+from framework.types import Balance, Fill, Order, Position
+
+PositionKey = tuple[str, str]  # (symbol, position side)
+OrderKey = tuple[str, int]  # (symbol, order id)
+FillKey = tuple[str, int, int]  # (symbol, order id, trade id)
+
+# Order statuses by progress: an update may not move an order backwards at equal event time.
+_STATUS_RANK = {
+    "NEW": 0,
+    "PARTIALLY_FILLED": 1,
+    "FILLED": 2,
+    "CANCELED": 2,
+    "EXPIRED": 2,
+    "EXPIRED_IN_MATCH": 2,
+    "REJECTED": 2,
+}
+CLOSED_ORDERS_KEPT = 10_000
+FILLS_KEPT = 100_000
+
+
+class CacheListener(Protocol):
+    """Where the cache announces changes (the core's ``Hooks``)."""
+
+    def on_balance_update(self, before: Balance | None, after: Balance) -> None: ...
+    def on_position_update(self, before: Position | None, after: Position) -> None: ...
+    def on_order_update(self, before: Order | None, after: Order) -> None: ...
+    def on_fill(self, fill: Fill) -> None: ...
+
+
+@dataclass
+class CacheStats:
+    """Counters: applied updates, stale ones ignored, duplicates, fills de-duplicated."""
+
+    applied: int = 0
+    stale_ignored: int = 0
+    duplicates: int = 0
+    fills: int = 0
+    duplicate_fills: int = 0
+
+
+class AccountView:
+    """Read-only view of the cache for plugins and strategies."""
+
+    def __init__(self, cache: AccountCache) -> None:
+        self._cache = cache
+
+    @property
+    def balances(self) -> Mapping[str, Balance]:
+        """Balances by asset."""
+        return self._cache.balances_view
+
+    @property
+    def positions(self) -> Mapping[PositionKey, Position]:
+        """Positions by (symbol, side); closed positions are absent."""
+        return self._cache.positions_view
+
+    @property
+    def open_orders(self) -> Mapping[OrderKey, Order]:
+        """Open orders by (symbol, order id)."""
+        return self._cache.open_orders_view
+
+    def position(self, symbol: str, side: str = "BOTH") -> Position | None:
+        """One position, or ``None`` if flat."""
+        return self._cache.positions_view.get((symbol, side))
+
+    def orders_for(self, symbol: str) -> list[Order]:
+        """Open orders of one symbol."""
+        return [o for (s, _), o in self._cache.open_orders_view.items() if s == symbol]
+
+
+class AccountCache:
+    """The cache itself; only the connector and reconciliation should write to it."""
+
+    def __init__(self, listener: CacheListener | None = None) -> None:
+        self._listener = listener
+        self._balances: dict[str, Balance] = {}
+        self._positions: dict[PositionKey, Position] = {}
+        self._flat_since: dict[PositionKey, int] = {}  # event time of each closed position
+        self._orders: dict[OrderKey, Order] = {}
+        self._closed: OrderedDict[OrderKey, Order] = OrderedDict()
+        self._fills: OrderedDict[FillKey, None] = OrderedDict()
+        self.balances_view: Mapping[str, Balance] = MappingProxyType(self._balances)
+        self.positions_view: Mapping[PositionKey, Position] = MappingProxyType(self._positions)
+        self.open_orders_view: Mapping[OrderKey, Order] = MappingProxyType(self._orders)
+        self.stats = CacheStats()
+        self.view = AccountView(self)
+
+    # ------------------------------------------------------------------------- balances
+
+    def apply_balance(self, balance: Balance) -> bool:
+        """Apply a balance update; False if stale or unchanged."""
+        before = self._balances.get(balance.asset)
+        if before is not None and not self._newer(before.event_time, balance.event_time):
+            return False
+        if before == balance:
+            self.stats.duplicates += 1
+            return False
+        self._balances[balance.asset] = balance
+        self.stats.applied += 1
+        if self._listener is not None:
+            self._listener.on_balance_update(before, balance)
+        return True
+
+    # ------------------------------------------------------------------------ positions
+
+    def apply_position(self, position: Position) -> bool:
+        """Apply a position update (amount 0 removes it); False if stale or unchanged."""
+        key = (position.symbol, position.side)
+        before = self._positions.get(key)
+        held = before.event_time if before is not None else self._flat_since.get(key)
+        if held is not None and not self._newer(held, position.event_time):
+            return False
+        if before is None and position.amount == 0:
+            self.stats.duplicates += 1
+            return False
+        if before == position:
+            self.stats.duplicates += 1
+            return False
+        if position.amount == 0:
+            del self._positions[key]
+            self._flat_since[key] = position.event_time
+        else:
+            self._positions[key] = position
+            self._flat_since.pop(key, None)
+        self.stats.applied += 1
+        if self._listener is not None:
+            self._listener.on_position_update(before, position)
+        return True
+
+    # --------------------------------------------------------------------------- orders
+
+    def apply_order(self, order: Order) -> bool:
+        """Apply an order update; closed orders leave the open set. False if stale."""
+        key = (order.symbol, order.order_id)
+        before = self._orders.get(key) or self._closed.get(key)
+        if before is not None:
+            if order.event_time < before.event_time:
+                self.stats.stale_ignored += 1
+                return False
+            if order.event_time == before.event_time and _progress(order) < _progress(before):
+                self.stats.stale_ignored += 1
+                return False
+            if before == order:
+                self.stats.duplicates += 1
+                return False
+        if order.is_open:
+            self._orders[key] = order
+            self._closed.pop(key, None)
+        else:
+            self._orders.pop(key, None)
+            self._closed[key] = order
+            self._closed.move_to_end(key)
+            while len(self._closed) > CLOSED_ORDERS_KEPT:
+                self._closed.popitem(last=False)
+        self.stats.applied += 1
+        if self._listener is not None:
+            self._listener.on_order_update(before, order)
+        return True
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Record a trade once; False for a duplicate."""
+        key = (fill.symbol, fill.order_id, fill.trade_id)
+        if key in self._fills:
+            self.stats.duplicate_fills += 1
+            return False
+        self._fills[key] = None
+        while len(self._fills) > FILLS_KEPT:
+            self._fills.popitem(last=False)
+        self.stats.fills += 1
+        if self._listener is not None:
+            self._listener.on_fill(fill)
+        return True
+
+    # ------------------------------------------------------------------------ internals
+
+    def _newer(self, held: int, incoming: int) -> bool:
+        if incoming < held:
+            self.stats.stale_ignored += 1
+            return False
+        return True
+
+
+def _progress(order: Order) -> tuple[Decimal, int]:
+    return (order.executed_qty, _STATUS_RANK.get(order.status, 0))

@@ -1,0 +1,133 @@
+"""The account cache: event-time order, duplicates, fills once, read-only views, hooks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from framework import Balance, Fill, Order, Position
+from framework.cache import AccountCache
+from framework.testing import BotFactory, HookRecorder
+
+
+def bal(amount: str, t: int, asset: str = "USDT") -> Balance:
+    return Balance(
+        asset=asset,
+        wallet_balance=Decimal(amount),
+        cross_wallet_balance=Decimal(amount),
+        event_time=t,
+    )
+
+
+def pos(amount: str, t: int, symbol: str = "BTCUSDT") -> Position:
+    return Position(
+        symbol=symbol,
+        side="BOTH",
+        amount=Decimal(amount),
+        entry_price=Decimal("100"),
+        unrealized_pnl=Decimal(0),
+        event_time=t,
+    )
+
+
+def order(status: str, executed: str, t: int, order_id: int = 1) -> Order:
+    return Order(
+        symbol="BTCUSDT",
+        order_id=order_id,
+        client_order_id=f"c{order_id}",
+        side="BUY",
+        type="LIMIT",
+        status=status,
+        price=Decimal("100"),
+        orig_qty=Decimal("2"),
+        executed_qty=Decimal(executed),
+        event_time=t,
+    )
+
+
+def fill(trade_id: int) -> Fill:
+    return Fill(
+        symbol="BTCUSDT",
+        order_id=1,
+        trade_id=trade_id,
+        client_order_id="c1",
+        side="BUY",
+        price=Decimal("100"),
+        qty=Decimal("1"),
+        fee=Decimal("0.04"),
+        fee_asset="USDT",
+        realized_pnl=Decimal(0),
+        is_maker=False,
+        event_time=5,
+    )
+
+
+def test_older_update_is_ignored_and_counted() -> None:
+    cache = AccountCache()
+    assert cache.apply_balance(bal("10", 2))
+    assert not cache.apply_balance(bal("5", 1))
+    assert cache.view.balances["USDT"].wallet_balance == Decimal("10")
+    assert cache.stats.stale_ignored == 1
+
+
+def test_duplicate_is_harmless() -> None:
+    cache = AccountCache()
+    assert cache.apply_balance(bal("10", 2))
+    assert not cache.apply_balance(bal("10", 2))
+    assert cache.stats.duplicates == 1
+    assert cache.stats.applied == 1
+
+
+def test_closed_position_leaves_the_view() -> None:
+    cache = AccountCache()
+    cache.apply_position(pos("1", 1))
+    assert cache.view.position("BTCUSDT") is not None
+    cache.apply_position(pos("0", 2))
+    assert cache.view.position("BTCUSDT") is None
+    assert not cache.apply_position(pos("1", 1))  # a late update cannot reopen it
+
+
+def test_orders_never_move_backwards() -> None:
+    cache = AccountCache()
+    cache.apply_order(order("NEW", "0", 1))
+    cache.apply_order(order("FILLED", "2", 3))
+    assert cache.view.open_orders == {}
+    assert not cache.apply_order(order("PARTIALLY_FILLED", "1", 2))  # reordered, older
+    assert not cache.apply_order(order("PARTIALLY_FILLED", "1", 3))  # same time, less progress
+    assert cache.view.open_orders == {}
+
+
+def test_fills_are_delivered_once() -> None:
+    cache = AccountCache()
+    assert cache.apply_fill(fill(1))
+    assert not cache.apply_fill(fill(1))
+    assert cache.apply_fill(fill(2))
+    assert (cache.stats.fills, cache.stats.duplicate_fills) == (2, 1)
+
+
+def test_views_are_read_only() -> None:
+    cache = AccountCache()
+    cache.apply_balance(bal("10", 1))
+    with pytest.raises(TypeError):
+        cache.view.balances["USDT"] = bal("1", 2)  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        cache.view.balances["USDT"].wallet_balance = Decimal(0)  # type: ignore[misc]
+
+
+async def test_changes_emit_hooks_with_before_and_after(
+    bot_factory: BotFactory, hook_recorder: HookRecorder
+) -> None:
+    bot = await bot_factory()
+    hook_recorder.attach(bot)
+    bot.ctx.account.apply_balance(bal("10", 1))
+    bot.ctx.account.apply_balance(bal("12", 2))
+    bot.ctx.account.apply_balance(bal("12", 2))
+    bot.ctx.account.apply_fill(fill(9))
+    updates = hook_recorder.of("on_balance_update")
+    assert updates[0]["before"] is None
+    assert updates[0]["after"].wallet_balance == Decimal("10")
+    assert updates[1]["before"].wallet_balance == Decimal("10")
+    assert len(updates) == 2
+    assert [f["fill"].trade_id for f in hook_recorder.of("on_fill")] == [9]
+    assert bot.ctx.cache.balances["USDT"].wallet_balance == Decimal("12")
