@@ -22,8 +22,8 @@ from framework.errors import SettingsError
 ENV_PREFIX = "TRADELOOP"
 SETTINGS_ENV_VAR = "TRADELOOP_SETTINGS"
 SECRET_KEY = re.compile(r"(^|_)(api_key|api_secret|secret|password|token|passphrase)$")
-# Keys whose values are local demo credentials, not secrets (the embedded simulator's).
-NOT_SECRET_PREFIXES = ("sim.",)
+# Sections whose credentials are local demo values, allowed in settings.yaml (the simulator's).
+DEMO_CREDENTIAL_PREFIXES = ("sim.",)
 
 # Keys dynaconf adds to its own output (options echoed back, and TRADELOOP_ENV itself).
 DYNACONF_OWN_KEYS = frozenset({"LOAD_DOTENV", "ENV", "SETTINGS", "ENVIRONMENTS", "ENV_SWITCHER"})
@@ -227,8 +227,6 @@ def _explain(what: str) -> str:
 
 def is_secret_key(dotted_key: str) -> bool:
     """True for keys whose values must never be shown (API keys, secrets, tokens)."""
-    if dotted_key.startswith(NOT_SECRET_PREFIXES):
-        return False
     last = dotted_key.rsplit(".", 1)[-1]
     return bool(SECRET_KEY.search(last))
 
@@ -332,6 +330,8 @@ def _refuse_secrets_in_settings_file(path: Path) -> None:
     for key, value in _walk(content):
         # Strip the environment section name (default., production., ...).
         bare = key.split(".", 1)[1] if "." in key else key
+        if bare.startswith(DEMO_CREDENTIAL_PREFIXES):
+            continue
         if is_secret_key(bare) and value not in ("", None):
             raise SettingsError(
                 bare,

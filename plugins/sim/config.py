@@ -1,0 +1,101 @@
+"""Settings of the simulated exchange (the ``sim:`` section of settings.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+
+from framework.errors import SettingsError
+from framework.settings import convert
+
+from .symbols import SYMBOL_CATALOGUE
+
+DEMO_API_KEY = "tradeloop-sim-demo-key-0000000000000000000000000000000000000000000000"
+DEMO_API_SECRET = "tradeloop-sim-demo-secret-00000000000000000000000000000000000000000000"
+
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Injected faults; every one defaults to 0 (off). Fractions are 0..1, times are seconds."""
+
+    drop_user_events: Fraction = 0.0
+    duplicate_user_events: Fraction = 0.0
+    reorder_user_events: Fraction = 0.0
+    delay_user_events: Fraction = 0.0
+    disconnect_every: Seconds = 0.0
+    expire_listen_key_every: Seconds = 0.0
+    stale_after: Seconds = 0.0
+    rest_error_rate: Fraction = 0.0
+    unknown_order_outcome_rate: Fraction = 0.0
+    rate_limit_burst: Fraction = 0.0
+    clock_skew_ms: int = 0
+
+
+def _default_balances() -> dict[str, Decimal]:
+    return {"USDT": Decimal("10000")}
+
+
+def _default_symbols() -> list[str]:
+    return ["BTCUSDT", "ETHUSDT"]
+
+
+class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Everything the simulated exchange can be told; every field has a working default."""
+
+    seed: int = 7
+    api_key: str = DEMO_API_KEY
+    api_secret: str = DEMO_API_SECRET
+    symbols: list[str] = msgspec.field(default_factory=_default_symbols)
+    balances: dict[str, Decimal] = msgspec.field(default_factory=_default_balances)
+    leverage: Annotated[int, msgspec.Meta(ge=1, le=125)] = 20
+    maker_fee: Decimal = Decimal("0.0002")
+    taker_fee: Decimal = Decimal("0.0004")
+    updates_per_second: Annotated[float, msgspec.Meta(ge=0, le=100_000)] = 5.0
+    connection_lifetime: PositiveSeconds = 86400.0
+    ping_interval: PositiveSeconds = 180.0
+    pong_timeout: PositiveSeconds = 600.0
+    listen_key_validity: PositiveSeconds = 3600.0
+    user_event_delay: Seconds = 1.0
+    weight_limit_1m: PositiveInt = 2400
+    order_limit_10s: PositiveInt = 300
+    order_limit_1m: PositiveInt = 1200
+    rate_limit_strikes: Annotated[int, msgspec.Meta(ge=0)] = 3
+    ban_seconds: PositiveSeconds = 120.0
+    max_recv_window_ms: PositiveInt = 60000
+    trade_lite: bool = True
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
+
+
+def parse_sim_settings(raw: Mapping[str, Any]) -> SimSettings:
+    """Validate the ``sim`` settings mapping; raise ``SettingsError`` naming the bad key."""
+    settings = convert(dict(raw), SimSettings, prefix="sim")
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: SimSettings) -> None:
+    """Raise ``SettingsError`` for values a type check cannot catch (unknown symbols, no USDT)."""
+    unknown = [s for s in settings.symbols if s not in SYMBOL_CATALOGUE]
+    if unknown or not settings.symbols or len(set(settings.symbols)) != len(settings.symbols):
+        raise SettingsError(
+            "sim.symbols",
+            settings.symbols,
+            f"a non-empty list of distinct symbols from {sorted(SYMBOL_CATALOGUE)}",
+        )
+    if "USDT" not in settings.balances or any(v < 0 for v in settings.balances.values()):
+        raise SettingsError(
+            "sim.balances",
+            settings.balances,
+            "a mapping of asset to a non-negative amount that includes USDT",
+        )
+    for name in ("maker_fee", "taker_fee"):
+        value = getattr(settings, name)
+        if not 0 <= value <= 1:
+            raise SettingsError(f"sim.{name}", value, "a fee rate between 0 and 1")

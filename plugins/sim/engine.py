@@ -1,0 +1,703 @@
+"""Matching and accounting for one USD-M account in one-way mode: pure, no I/O, no clock.
+
+Money is ``Decimal`` throughout and every amount that reaches the wallet (fees, realized PnL) is
+rounded to 8 decimals first, so the rendered balances are exact and
+``wallet change == sum(realized PnL) - sum(fees)`` holds to the last digit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from .errors import BinanceError
+from .symbols import SymbolSpec
+
+Q8 = Decimal("0.00000001")
+ZERO = Decimal(0)
+DEPTH_LEVELS = 50
+DEPTH_STEP_TICKS = 5
+MARGIN_ASSET = "USDT"
+
+
+class Side(StrEnum):
+    """Order side."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    """Order types the matching engine accepts (conditional types live in the algo service)."""
+
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+
+
+class TimeInForce(StrEnum):
+    """Time in force of a limit order (market orders carry GTC, as on Binance)."""
+
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    GTX = "GTX"
+
+
+class Status(StrEnum):
+    """Order status."""
+
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+
+
+OPEN_STATUSES = frozenset({Status.NEW, Status.PARTIALLY_FILLED})
+
+
+@dataclass(slots=True)
+class Quote:
+    """Top of the book for one symbol; ``mark`` is the mid price."""
+
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+
+    @property
+    def mark(self) -> Decimal:
+        """Mid price, used as mark price."""
+        return (self.bid + self.ask) / 2
+
+
+@dataclass(slots=True)
+class Order:
+    """An order and its fill state."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    orig_qty: Decimal
+    price: Decimal
+    reduce_only: bool
+    time: int
+    update_time: int
+    status: Status = Status.NEW
+    executed_qty: Decimal = ZERO
+    cum_quote: Decimal = ZERO
+
+    @property
+    def remaining(self) -> Decimal:
+        """Quantity not filled yet."""
+        return self.orig_qty - self.executed_qty
+
+    @property
+    def avg_price(self) -> Decimal:
+        """Average fill price (0 before the first fill)."""
+        if not self.executed_qty:
+            return ZERO
+        return self.cum_quote / self.executed_qty
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order rests on the book."""
+        return self.status in OPEN_STATUSES
+
+    def snapshot(self) -> Order:
+        """A copy frozen at this moment (for events and responses)."""
+        return dataclasses.replace(self)
+
+
+@dataclass(slots=True)
+class Position:
+    """One-way (``BOTH``) position of one symbol."""
+
+    symbol: str
+    leverage: int
+    amount: Decimal = ZERO
+    entry_price: Decimal = ZERO
+    realized: Decimal = ZERO
+    update_time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill of one order (a row of ``userTrades``)."""
+
+    trade_id: int
+    symbol: str
+    order_id: int
+    side: Side
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    realized_pnl: Decimal
+    maker: bool
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Income:
+    """A row of the income history."""
+
+    tran_id: int
+    symbol: str
+    income_type: str
+    income: Decimal
+    asset: str
+    time: int
+    trade_id: str
+    info: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """An order changed (``ORDER_TRADE_UPDATE``)."""
+
+    order: Order
+    execution_type: str
+    time: int
+    last_qty: Decimal = ZERO
+    last_price: Decimal = ZERO
+    commission: Decimal = ZERO
+    trade_id: int = 0
+    maker: bool = False
+    realized_pnl: Decimal = ZERO
+    expiry_reason: str = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """A position as reported in ``ACCOUNT_UPDATE``."""
+
+    symbol: str
+    amount: Decimal
+    entry_price: Decimal
+    break_even_price: Decimal
+    realized: Decimal
+    unrealized: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """Balances or positions changed (``ACCOUNT_UPDATE``)."""
+
+    reason: str
+    time: int
+    balances: tuple[tuple[str, Decimal, Decimal], ...]
+    positions: tuple[PositionView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeverageEvent:
+    """Leverage of a symbol changed (``ACCOUNT_CONFIG_UPDATE``)."""
+
+    symbol: str
+    leverage: int
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """A fill, in the short form of ``TRADE_LITE``."""
+
+    order: Order
+    trade: Trade
+
+
+Event = OrderEvent | AccountEvent | LeverageEvent | TradeEvent
+
+
+@dataclass(slots=True)
+class PlaceResult:
+    """What placing an order produced: the order as accepted, as it ended up, and the events."""
+
+    accepted: Order
+    final: Order
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Book:
+    """Liquidity already taken from the current quote, per side and depth level."""
+
+    quote: Quote
+    taken: dict[tuple[Side, int], Decimal] = field(default_factory=dict)
+
+
+def _sign(side: Side) -> int:
+    return 1 if side is Side.BUY else -1
+
+
+class Engine:
+    """The account, its orders and positions, and a synthetic order book fed with quotes."""
+
+    def __init__(
+        self,
+        specs: dict[str, SymbolSpec],
+        balances: dict[str, Decimal],
+        *,
+        leverage: int,
+        maker_fee: Decimal,
+        taker_fee: Decimal,
+        quotes: dict[str, Quote],
+    ) -> None:
+        self.specs = specs
+        self.wallet: dict[str, Decimal] = {a: Decimal(v).quantize(Q8) for a, v in balances.items()}
+        self.balance_update_time: dict[str, int] = dict.fromkeys(balances, 0)
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+        self.positions = {s: Position(s, leverage) for s in specs}
+        self.orders: dict[tuple[str, int], Order] = {}
+        self.open_orders: dict[str, dict[int, Order]] = {s: {} for s in specs}
+        self.client_ids: dict[tuple[str, str], int] = {}
+        self.trades: list[Trade] = []
+        self.incomes: list[Income] = []
+        self._books = {s: _Book(quotes[s]) for s in specs}
+        self._next_order_id = 4_100_000_001
+        self._next_trade_id = 5_200_000_001
+        self._next_tran_id = 9_300_000_001
+
+    # ----------------------------------------------------------------- queries
+
+    def quote(self, symbol: str) -> Quote:
+        """Current top of book."""
+        return self._books[symbol].quote
+
+    def mark_price(self, symbol: str) -> Decimal:
+        """Current mark price."""
+        return self._books[symbol].quote.mark
+
+    def unrealized(self, symbol: str) -> Decimal:
+        """Unrealized PnL of a position at the mark price."""
+        pos = self.positions[symbol]
+        if not pos.amount:
+            return ZERO
+        return (pos.amount * (self.mark_price(symbol) - pos.entry_price)).quantize(Q8)
+
+    def break_even_price(self, symbol: str) -> Decimal:
+        """Entry price moved by the taker fee of closing, as a rough break-even."""
+        pos = self.positions[symbol]
+        if not pos.amount:
+            return ZERO
+        factor = 1 + self.taker_fee if pos.amount > 0 else 1 - self.taker_fee
+        return (pos.entry_price * factor).quantize(Q8)
+
+    def position_initial_margin(self, symbol: str) -> Decimal:
+        """Initial margin held by a position at the mark price."""
+        pos = self.positions[symbol]
+        return (abs(pos.amount) * self.mark_price(symbol) / pos.leverage).quantize(Q8)
+
+    def maint_margin(self, symbol: str) -> Decimal:
+        """Maintenance margin of a position."""
+        pos = self.positions[symbol]
+        spec = self.specs[symbol]
+        return (abs(pos.amount) * self.mark_price(symbol) * spec.maint_margin_rate).quantize(Q8)
+
+    def _reducible(self, symbol: str, side: Side) -> Decimal:
+        amount = self.positions[symbol].amount
+        if amount and (amount > 0) != (side is Side.BUY):
+            return abs(amount)
+        return ZERO
+
+    def open_order_initial_margin(self, symbol: str) -> Decimal:
+        """Initial margin held by open orders (the part of each side that would open exposure)."""
+        total = ZERO
+        leverage = self.positions[symbol].leverage
+        for side in Side:
+            qty = ZERO
+            notional = ZERO
+            for order in self.open_orders[symbol].values():
+                if order.side is side and not order.reduce_only:
+                    qty += order.remaining
+                    notional += order.remaining * order.price
+            if qty:
+                opening = max(ZERO, qty - self._reducible(symbol, side))
+                total += opening * (notional / qty) / leverage
+        return total.quantize(Q8)
+
+    def notional(self, symbol: str) -> Decimal:
+        """Signed position notional at the mark price."""
+        return (self.positions[symbol].amount * self.mark_price(symbol)).quantize(Q8)
+
+    def side_notional(self, symbol: str, side: Side) -> Decimal:
+        """Notional of the open orders of one side (``bidNotional``/``askNotional``)."""
+        orders = self.open_orders[symbol].values()
+        return sum((o.remaining * o.price for o in orders if o.side is side), ZERO).quantize(Q8)
+
+    def total_unrealized(self) -> Decimal:
+        """Unrealized PnL over all positions."""
+        return sum((self.unrealized(s) for s in self.specs), ZERO)
+
+    def total_initial_margin(self) -> Decimal:
+        """Position plus open-order initial margin over all symbols."""
+        return sum(
+            (
+                self.position_initial_margin(s) + self.open_order_initial_margin(s)
+                for s in self.specs
+            ),
+            ZERO,
+        )
+
+    def available_balance(self) -> Decimal:
+        """Margin balance minus initial margin, floored at zero (cross margin, USDT)."""
+        margin_balance = self.wallet[MARGIN_ASSET] + self.total_unrealized()
+        return max(ZERO, margin_balance - self.total_initial_margin())
+
+    def max_withdraw(self) -> Decimal:
+        """What could be withdrawn: available balance capped by the wallet balance."""
+        return max(ZERO, min(self.available_balance(), self.wallet[MARGIN_ASSET]))
+
+    def liquidation_price(self, symbol: str) -> Decimal:
+        """Cross liquidation price when this is the only position (0 when there is none)."""
+        pos = self.positions[symbol]
+        if not pos.amount:
+            return ZERO
+        rate = self.specs[symbol].maint_margin_rate
+        wallet = self.wallet[MARGIN_ASSET]
+        denominator = pos.amount - abs(pos.amount) * rate
+        if not denominator:
+            return ZERO
+        price = (pos.amount * pos.entry_price - wallet) / denominator
+        return max(ZERO, price).quantize(Q8)
+
+    def find_order(
+        self, symbol: str, order_id: int | None, client_order_id: str | None
+    ) -> Order | None:
+        """Look an order up by id or client order id."""
+        if order_id is None and client_order_id is not None:
+            order_id = self.client_ids.get((symbol, client_order_id))
+        if order_id is None:
+            return None
+        order = self.orders.get((symbol, order_id))
+        if order is not None and client_order_id is not None:
+            if order.client_order_id != client_order_id:
+                return None
+        return order
+
+    # ----------------------------------------------------------------- commands
+
+    def set_leverage(self, symbol: str, leverage: int, now: int) -> LeverageEvent:
+        """Change a symbol's leverage."""
+        self.positions[symbol].leverage = leverage
+        return LeverageEvent(symbol, leverage, now)
+
+    def place_order(
+        self,
+        *,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        time_in_force: TimeInForce,
+        reduce_only: bool,
+        client_order_id: str,
+        now: int,
+    ) -> PlaceResult:
+        """Validate, accept and match a new order; raise ``BinanceError`` if it is rejected."""
+        spec = self.specs[symbol]
+        self._check_filters(spec, side, order_type, quantity, price, reduce_only)
+        if client_order_id in {o.client_order_id for o in self.open_orders[symbol].values()}:
+            raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
+        if len(self.open_orders[symbol]) >= spec.max_num_orders:
+            raise BinanceError(400, -2025, "Reach max open order limit.")
+        if reduce_only and not self._reducible(symbol, side):
+            raise BinanceError(400, -2022, "ReduceOnly Order is rejected.")
+        book = self._books[symbol]
+        if order_type is OrderType.LIMIT:
+            assert price is not None
+            crosses = price >= book.quote.ask if side is Side.BUY else price <= book.quote.bid
+            if time_in_force is TimeInForce.GTX and crosses:
+                raise BinanceError(
+                    400,
+                    -5022,
+                    "Due to the order could not be executed as maker, the Post Only order will "
+                    "be rejected. The order will not be recorded in the order history",
+                )
+            if time_in_force is TimeInForce.FOK and self._fillable(symbol, side, price) < quantity:
+                raise BinanceError(
+                    400,
+                    -5021,
+                    "Due to the order could not be filled immediately, the FOK order has been "
+                    "rejected. The order will not be recorded in the order history",
+                )
+        ref_price = price if price is not None else self._taker_reference(symbol, side)
+        opening = max(ZERO, quantity - self._reducible(symbol, side)) if not reduce_only else ZERO
+        required = opening * ref_price / self.positions[symbol].leverage
+        if opening and required > self.available_balance():
+            raise BinanceError(400, -2019, "Margin is insufficient.")
+
+        order = Order(
+            symbol=symbol,
+            order_id=self._next_order_id,
+            client_order_id=client_order_id,
+            side=side,
+            type=order_type,
+            time_in_force=time_in_force if order_type is OrderType.LIMIT else TimeInForce.GTC,
+            orig_qty=quantity,
+            price=price if price is not None else ZERO,
+            reduce_only=reduce_only,
+            time=now,
+            update_time=now,
+        )
+        self._next_order_id += 1
+        self.orders[(symbol, order.order_id)] = order
+        self.client_ids[(symbol, client_order_id)] = order.order_id
+        result = PlaceResult(accepted=order.snapshot(), final=order)
+        result.events.append(OrderEvent(order.snapshot(), "NEW", now))
+        self._take(order, now, result.events)
+        if order.is_open:
+            immediate = order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+            if order.type is OrderType.MARKET or immediate:
+                reason = "9" if order.type is OrderType.MARKET else "2"
+                self._finish(order, Status.EXPIRED, now, result.events, reason)
+            elif reduce_only and not self._reducible(symbol, side):
+                self._finish(order, Status.EXPIRED, now, result.events, "4")
+            else:
+                self.open_orders[symbol][order.order_id] = order
+        result.final = order.snapshot()
+        return result
+
+    def cancel_order(self, order: Order, now: int) -> list[Event]:
+        """Cancel an open order; raise -2011 if it is no longer open."""
+        if not order.is_open:
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        events: list[Event] = []
+        self._finish(order, Status.CANCELED, now, events)
+        return events
+
+    def cancel_all(self, symbol: str, now: int) -> list[Event]:
+        """Cancel every open order of a symbol."""
+        events: list[Event] = []
+        for order in list(self.open_orders[symbol].values()):
+            self._finish(order, Status.CANCELED, now, events)
+        return events
+
+    def on_quote(self, symbol: str, quote: Quote, now: int) -> list[Event]:
+        """Take a new top of book and fill the resting orders it crosses (as maker)."""
+        book = self._books[symbol]
+        book.quote = quote
+        book.taken.clear()
+        resting = self.open_orders[symbol]
+        if not resting:
+            return []
+        events: list[Event] = []
+        buys = sorted(
+            (o for o in resting.values() if o.side is Side.BUY and o.price >= quote.ask),
+            key=lambda o: (-o.price, o.order_id),
+        )
+        sells = sorted(
+            (o for o in resting.values() if o.side is Side.SELL and o.price <= quote.bid),
+            key=lambda o: (o.price, o.order_id),
+        )
+        for order in buys + sells:
+            if not order.is_open:
+                continue
+            key = (Side.SELL if order.side is Side.BUY else Side.BUY, 0)
+            top = quote.ask_qty if order.side is Side.BUY else quote.bid_qty
+            available = top - book.taken.get(key, ZERO)
+            qty = min(order.remaining, available, self._fill_cap(order))
+            if qty <= 0:
+                continue
+            book.taken[key] = book.taken.get(key, ZERO) + qty
+            self._fill(order, qty, order.price, maker=True, now=now, events=events)
+        return events
+
+    # ----------------------------------------------------------------- internals
+
+    def _check_filters(
+        self,
+        spec: SymbolSpec,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        reduce_only: bool,
+    ) -> None:
+        if quantity <= 0:
+            raise BinanceError(400, -4003, "Quantity less than or equal to zero.")
+        if quantity % spec.step_size:
+            raise BinanceError(400, -1111, "Precision is over the maximum defined for this asset.")
+        if quantity < spec.min_qty:
+            raise BinanceError(400, -4005, f"Quantity less than minimum quantity {spec.min_qty}.")
+        max_qty = spec.market_max_qty if order_type is OrderType.MARKET else spec.max_qty
+        if quantity > max_qty:
+            raise BinanceError(400, -4005, "Quantity greater than max quantity.")
+        mark = self.mark_price(spec.symbol)
+        if price is not None:
+            if price <= 0:
+                raise BinanceError(400, -4001, "Price less than 0.")
+            if price % spec.tick_size:
+                raise BinanceError(400, -4014, "Price not increased by tick size.")
+            if side is Side.BUY and price > mark * spec.multiplier_up:
+                limit = spec.fmt_price(mark * spec.multiplier_up)
+                raise BinanceError(400, -4016, f"Limit price can't be higher than {limit}.")
+            if side is Side.SELL and price < mark * spec.multiplier_down:
+                limit = spec.fmt_price(mark * spec.multiplier_down)
+                raise BinanceError(400, -4024, f"Limit price can't be lower than {limit}.")
+        ref = price if price is not None else mark
+        if not reduce_only and quantity * ref < spec.min_notional:
+            raise BinanceError(
+                400,
+                -4164,
+                f"Order's notional must be no smaller than {spec.min_notional} "
+                "(unless you choose reduce only).",
+            )
+
+    def _levels(self, symbol: str, side: Side) -> Iterator[tuple[int, Decimal, Decimal]]:
+        """Yield (level, price, quantity left) of the side a taker of ``side`` trades against."""
+        book = self._books[symbol]
+        spec = self.specs[symbol]
+        quote = book.quote
+        against = Side.SELL if side is Side.BUY else Side.BUY
+        base = quote.ask if side is Side.BUY else quote.bid
+        step = spec.tick_size * DEPTH_STEP_TICKS * _sign(side)
+        for level in range(DEPTH_LEVELS):
+            price = base + step * level
+            if price <= 0:
+                return
+            if level == 0:
+                depth = quote.ask_qty if side is Side.BUY else quote.bid_qty
+            else:
+                depth = spec.top_qty * (level + 1)
+            yield level, price, depth - book.taken.get((against, level), ZERO)
+
+    def _taker_reference(self, symbol: str, side: Side) -> Decimal:
+        quote = self._books[symbol].quote
+        return quote.ask if side is Side.BUY else quote.bid
+
+    def _fillable(self, symbol: str, side: Side, limit: Decimal) -> Decimal:
+        total = ZERO
+        for _, price, qty in self._levels(symbol, side):
+            if (price > limit) if side is Side.BUY else (price < limit):
+                break
+            total += max(ZERO, qty)
+        return total
+
+    def _fill_cap(self, order: Order) -> Decimal:
+        if order.reduce_only:
+            return self._reducible(order.symbol, order.side)
+        return order.remaining
+
+    def _take(self, order: Order, now: int, events: list[Event]) -> None:
+        """Match an incoming order against the synthetic book (taker fills)."""
+        book = self._books[order.symbol]
+        against = Side.SELL if order.side is Side.BUY else Side.BUY
+        for level, price, available in self._levels(order.symbol, order.side):
+            if order.type is OrderType.LIMIT:
+                beyond = price > order.price if order.side is Side.BUY else price < order.price
+                if beyond:
+                    break
+            qty = min(order.remaining, available, self._fill_cap(order))
+            if qty > 0:
+                book.taken[(against, level)] = book.taken.get((against, level), ZERO) + qty
+                self._fill(order, qty, price, maker=False, now=now, events=events)
+            if not order.remaining or not order.is_open or not self._fill_cap(order):
+                break
+
+    def _fill(
+        self,
+        order: Order,
+        qty: Decimal,
+        price: Decimal,
+        *,
+        maker: bool,
+        now: int,
+        events: list[Event],
+    ) -> None:
+        """Book one fill: position, entry price, realized PnL, fee, wallet, order state."""
+        symbol = order.symbol
+        pos = self.positions[symbol]
+        signed = qty * _sign(order.side)
+        realized = ZERO
+        if not pos.amount or (pos.amount > 0) == (signed > 0):
+            new_amount = pos.amount + signed
+            cost = abs(pos.amount) * pos.entry_price + qty * price
+            pos.entry_price = (cost / abs(new_amount)).quantize(Q8)
+            pos.amount = new_amount
+        else:
+            closing = min(qty, abs(pos.amount))
+            direction = 1 if pos.amount > 0 else -1
+            realized = (closing * (price - pos.entry_price) * direction).quantize(Q8)
+            new_amount = pos.amount + signed
+            if not new_amount:
+                pos.entry_price = ZERO
+            elif (new_amount > 0) != (pos.amount > 0):
+                pos.entry_price = price
+            pos.amount = new_amount
+        pos.realized += realized
+        pos.update_time = now
+        fee = (qty * price * (self.maker_fee if maker else self.taker_fee)).quantize(Q8)
+        self.wallet[MARGIN_ASSET] += realized - fee
+        self.balance_update_time[MARGIN_ASSET] = now
+
+        order.executed_qty += qty
+        order.cum_quote += qty * price
+        order.update_time = now
+        order.status = Status.FILLED if not order.remaining else Status.PARTIALLY_FILLED
+        if order.status is Status.FILLED:
+            self.open_orders[symbol].pop(order.order_id, None)
+
+        trade = Trade(
+            self._next_trade_id,
+            symbol,
+            order.order_id,
+            order.side,
+            price,
+            qty,
+            fee,
+            realized,
+            maker,
+            now,
+        )
+        self._next_trade_id += 1
+        self.trades.append(trade)
+        if realized:
+            self._income(symbol, "REALIZED_PNL", realized, now, str(trade.trade_id))
+        if fee:
+            self._income(symbol, "COMMISSION", -fee, now, str(trade.trade_id))
+
+        wallet = self.wallet[MARGIN_ASSET]
+        view = PositionView(
+            symbol,
+            pos.amount,
+            pos.entry_price,
+            self.break_even_price(symbol),
+            pos.realized,
+            self.unrealized(symbol),
+        )
+        events.append(TradeEvent(order.snapshot(), trade))
+        events.append(AccountEvent("ORDER", now, ((MARGIN_ASSET, wallet, wallet),), (view,)))
+        events.append(
+            OrderEvent(
+                order.snapshot(), "TRADE", now, qty, price, fee, trade.trade_id, maker, realized
+            )
+        )
+        self._expire_stale_reduce_only(symbol, now, events)
+
+    def _expire_stale_reduce_only(self, symbol: str, now: int, events: list[Event]) -> None:
+        for order in list(self.open_orders[symbol].values()):
+            if order.reduce_only and not self._reducible(symbol, order.side):
+                self._finish(order, Status.EXPIRED, now, events, "4")
+
+    def _finish(
+        self, order: Order, status: Status, now: int, events: list[Event], reason: str = "0"
+    ) -> None:
+        order.status = status
+        order.update_time = now
+        self.open_orders[order.symbol].pop(order.order_id, None)
+        events.append(OrderEvent(order.snapshot(), status.value, now, expiry_reason=reason))
+
+    def _income(self, symbol: str, kind: str, amount: Decimal, now: int, trade_id: str) -> None:
+        self.incomes.append(
+            Income(self._next_tran_id, symbol, kind, amount, MARGIN_ASSET, now, trade_id)
+        )
+        self._next_tran_id += 1

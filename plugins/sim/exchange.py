@@ -1,0 +1,529 @@
+"""``SimExchange``: the engine, price paths, REST API and streams on one loopback aiohttp port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import socket
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+from aiohttp import web
+
+from . import wire
+from .config import FaultSettings, SimSettings, check_settings
+from .engine import (
+    MARGIN_ASSET,
+    AccountEvent,
+    Engine,
+    Event,
+    LeverageEvent,
+    Order,
+    OrderEvent,
+    OrderType,
+    PlaceResult,
+    Side,
+    TimeInForce,
+    TradeEvent,
+)
+from .faults import FaultInjector, UserEventFilter
+from .listenkeys import ListenKeys
+from .prices import PricePath, Tick
+from .ratelimit import RateLimiter
+from .rest import RestApi
+from .streams import StreamHub, StreamsContext
+from .symbols import SYMBOL_CATALOGUE
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_INTERVAL = 0.05
+KLINE_INTERVAL = 0.25
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceTruth:
+    """Exact state of one asset."""
+
+    wallet_balance: Decimal
+    cross_wallet_balance: Decimal
+    available_balance: Decimal
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionTruth:
+    """Exact state of one one-way position."""
+
+    symbol: str
+    amount: Decimal
+    entry_price: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTruth:
+    """Exact state of one open order."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    time_in_force: str
+    price: Decimal
+    orig_qty: Decimal
+    executed_qty: Decimal
+    status: str
+    reduce_only: bool
+    update_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """The account as the exchange knows it, for comparing with a client's cache."""
+
+    balances: dict[str, BalanceTruth]
+    positions: dict[str, PositionTruth]
+    open_orders: list[OrderTruth]
+
+
+@dataclass(slots=True)
+class _Streams:
+    book: str
+    agg: str
+    mark: str
+    mark_1s: str
+    kline: str
+
+
+class SimExchange:
+    """A Binance USD-M futures exchange simulated in-process, speaking the wire protocol."""
+
+    def __init__(self, settings: SimSettings, *, clock: Callable[[], float] | None = None) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self.clock: Callable[[], float] = clock or time.time
+        seed = settings.seed
+        self.injector = FaultInjector(settings.faults, seed)
+        self.paths = {
+            s: PricePath(SYMBOL_CATALOGUE[s], seed, settings.updates_per_second)
+            for s in settings.symbols
+        }
+        self.engine = Engine(
+            {s: SYMBOL_CATALOGUE[s] for s in settings.symbols},
+            dict(settings.balances),
+            leverage=settings.leverage,
+            maker_fee=settings.maker_fee,
+            taker_fee=settings.taker_fee,
+            quotes={s: p.quote() for s, p in self.paths.items()},
+        )
+        self.limiter = RateLimiter(
+            settings.weight_limit_1m,
+            settings.order_limit_10s,
+            settings.order_limit_1m,
+            strikes=settings.rate_limit_strikes,
+            ban_seconds=settings.ban_seconds,
+        )
+        self.listen_keys = ListenKeys(seed)
+        self.account_alias = "Sim" + random.Random(f"{seed}:alias").choice(_ID_ALPHABET)
+        self._ids = random.Random(f"{seed}:client-order-ids")
+        self._faults_changed_at = 0.0
+        self.hub = StreamHub(
+            StreamsContext(
+                settings=lambda: self.settings,
+                injector=self.injector,
+                valid_listen_key=self._valid_listen_key,
+                faults_changed_at=lambda: self._faults_changed_at,
+            )
+        )
+        self._filter: UserEventFilter | None = None
+        self._filter_key: str | None = None
+        self._stream_names = {
+            s: _Streams(
+                f"{s.lower()}@bookTicker",
+                f"{s.lower()}@aggTrade",
+                f"{s.lower()}@markPrice",
+                f"{s.lower()}@markPrice@1s",
+                f"{s.lower()}@kline_1m",
+            )
+            for s in settings.symbols
+        }
+        self._last_mark: dict[str, tuple[float, float]] = {}
+        self._last_kline: dict[str, float] = {}
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._host = "127.0.0.1"
+        self._port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve REST and WebSocket on ``host:port`` (0 picks a free port) and start the timers."""
+        if self._runner is not None:
+            raise RuntimeError("SimExchange already started")
+        app = web.Application(client_max_size=64 * 1024)
+        rest = RestApi(self)
+        app.router.add_route("*", "/fapi/{tail:.*}", rest.dispatch)
+        for prefix in ("", "/public", "/market", "/private"):
+            app.router.add_get(prefix + "/ws", self.hub.handle)
+            app.router.add_get(prefix + "/ws/{streams:.+}", self.hub.handle)
+            app.router.add_get(prefix + "/stream", self.hub.handle)
+        app.router.add_route("*", "/{tail:.*}", rest.dispatch)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            sock = socket.create_server((host, port), reuse_port=False)
+            site = web.SockSite(runner, sock)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._host = host
+        self._port = int(sock.getsockname()[1])
+        self._faults_changed_at = asyncio.get_running_loop().time()
+        self._tasks = [
+            asyncio.create_task(self._housekeeping(), name="sim-housekeeping"),
+            asyncio.create_task(self._market(), name="sim-market"),
+        ]
+
+    async def stop(self) -> None:
+        """Close every socket and task."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._filter is not None:
+            self._filter.close()
+            self._filter = None
+        await self.hub.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        if self._runner is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (after ``start``)."""
+        return self._port
+
+    @property
+    def rest_url(self) -> str:
+        """Base URL for REST, e.g. ``http://127.0.0.1:PORT`` (append ``/fapi/v1/time``)."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Base URL for streams, e.g. ``ws://127.0.0.1:PORT`` (append ``/ws/<stream>``)."""
+        return f"ws://{self._host}:{self._port}"
+
+    # ------------------------------------------------------------------ faults and truth
+
+    @property
+    def faults(self) -> FaultSettings:
+        """Current fault settings."""
+        return self.injector.settings
+
+    @faults.setter
+    def faults(self, value: FaultSettings) -> None:
+        self.injector.settings = value
+        self._touch_faults()
+
+    def set_faults(self, **changes: Any) -> FaultSettings:
+        """Switch faults at run time (``set_faults(drop_user_events=0.2)``); timers restart."""
+        settings = self.injector.update(**changes)
+        self._touch_faults()
+        return settings
+
+    def _touch_faults(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._faults_changed_at = asyncio.get_running_loop().time()
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many times each fault was injected."""
+        return dict(self.injector.counts)
+
+    def truth(self) -> Truth:
+        """The exact account state (balances, positions, open orders)."""
+        engine = self.engine
+        unrealized = engine.total_unrealized()
+        balances = {
+            asset: BalanceTruth(
+                wallet,
+                wallet,
+                engine.available_balance() if asset == MARGIN_ASSET else wallet,
+                unrealized if asset == MARGIN_ASSET else Decimal(0),
+            )
+            for asset, wallet in engine.wallet.items()
+        }
+        positions = {
+            s: PositionTruth(
+                s, p.amount, p.entry_price, p.realized, engine.unrealized(s), p.leverage
+            )
+            for s, p in engine.positions.items()
+        }
+        orders = [
+            OrderTruth(
+                o.symbol,
+                o.order_id,
+                o.client_order_id,
+                o.side.value,
+                o.type.value,
+                o.time_in_force.value,
+                o.price,
+                o.orig_qty,
+                o.executed_qty,
+                o.status.value,
+                o.reduce_only,
+                o.update_time,
+            )
+            for s in engine.specs
+            for o in sorted(engine.open_orders[s].values(), key=lambda o: o.order_id)
+        ]
+        return Truth(balances, positions, orders)
+
+    # ------------------------------------------------------------------ time
+
+    def server_ms(self) -> int:
+        """Server time in ms: the clock plus the injected skew."""
+        return int(self.clock() * 1000) + self.injector.settings.clock_skew_ms
+
+    # ------------------------------------------------------------------ trading
+
+    def submit_order(
+        self,
+        *,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        time_in_force: TimeInForce,
+        reduce_only: bool,
+        client_order_id: str | None,
+    ) -> PlaceResult:
+        """Place an order and publish its events; raise ``BinanceError`` if it is rejected."""
+        if client_order_id is None:
+            client_order_id = "sim" + "".join(self._ids.choice(_ID_ALPHABET) for _ in range(19))
+        result = self.engine.place_order(
+            symbol=symbol,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            price=price,
+            time_in_force=time_in_force,
+            reduce_only=reduce_only,
+            client_order_id=client_order_id,
+            now=self.server_ms(),
+        )
+        self.emit(result.events)
+        return result
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        quantity: Decimal | str,
+        *,
+        order_type: str = "MARKET",
+        price: Decimal | str | None = None,
+        time_in_force: str = "GTC",
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Trade in-process (no REST faults); returns the order as ``newOrderRespType=RESULT``."""
+        result = self.submit_order(
+            symbol=symbol,
+            side=Side(side),
+            order_type=OrderType(order_type),
+            quantity=Decimal(quantity),
+            price=Decimal(price) if price is not None else None,
+            time_in_force=TimeInForce(time_in_force),
+            reduce_only=reduce_only,
+            client_order_id=client_order_id,
+        )
+        return wire.order_json(result.final, self.engine.specs[symbol])
+
+    def cancel(self, order: Order) -> Order:
+        """Cancel an open order and publish the event."""
+        self.emit(self.engine.cancel_order(order, self.server_ms()))
+        return order.snapshot()
+
+    def cancel_all(self, symbol: str) -> None:
+        """Cancel every open order of a symbol."""
+        self.emit(self.engine.cancel_all(symbol, self.server_ms()))
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Change leverage and publish ``ACCOUNT_CONFIG_UPDATE``."""
+        self.emit([self.engine.set_leverage(symbol, leverage, self.server_ms())])
+
+    async def move_price(self, symbol: str, price: Decimal | str) -> None:
+        """Put a symbol's mid price at ``price`` now: publish the tick and fill what it crosses."""
+        path = self.paths[symbol]
+        now = self.server_ms()
+        self._on_tick(
+            symbol, path.jump(Decimal(price), now), now, asyncio.get_running_loop().time()
+        )
+
+    # ------------------------------------------------------------------ listenKey
+
+    def _valid_listen_key(self, key: str) -> bool:
+        return self.listen_keys.valid(self.server_ms()) == key
+
+    def _validity_ms(self) -> int:
+        return int(self.settings.listen_key_validity * 1000)
+
+    def create_listen_key(self) -> str:
+        """Start (or extend) the user-data stream."""
+        return self.listen_keys.create(self.server_ms(), self._validity_ms())
+
+    def keepalive_listen_key(self, key: str | None) -> str:
+        """Extend the active key by the validity period."""
+        return self.listen_keys.keepalive(key, self.server_ms(), self._validity_ms())
+
+    def delete_listen_key(self, key: str | None) -> None:
+        """Invalidate the active key; its connections stay open but receive nothing more."""
+        self.listen_keys.delete(key, self.server_ms())
+        self._drop_filter()
+
+    def _expired(self, key: str) -> None:
+        self._drop_filter()
+        self.hub.publish_user(key, orjson.dumps(wire.listen_key_expired(key, self.server_ms())))
+
+    def _drop_filter(self) -> None:
+        if self._filter is not None:
+            self._filter.close()
+        self._filter = None
+        self._filter_key = None
+
+    # ------------------------------------------------------------------ events
+
+    def emit(self, events: list[Event]) -> None:
+        """Render engine events and push them through the fault filter to the user stream."""
+        now = self.server_ms()
+        key = self.listen_keys.valid(now)
+        if key is None or not self.hub.has_user_listeners(key) or not events:
+            return
+        if self._filter_key != key:
+            self._drop_filter()
+            self._filter = UserEventFilter(
+                self.injector,
+                functools.partial(self.hub.publish_user, key),
+                lambda: self.settings.user_event_delay,
+            )
+            self._filter_key = key
+        assert self._filter is not None
+        specs = self.engine.specs
+        for event in events:
+            payload: dict[str, Any]
+            if isinstance(event, OrderEvent):
+                payload = wire.order_trade_update(event, specs[event.order.symbol], now)
+            elif isinstance(event, AccountEvent):
+                payload = wire.account_update(event, self.engine, now)
+            elif isinstance(event, LeverageEvent):
+                payload = wire.account_config_update(event, now)
+            elif isinstance(event, TradeEvent):
+                if not self.settings.trade_lite:
+                    continue
+                payload = wire.trade_lite(event, specs[event.order.symbol], now)
+            self._filter.push(orjson.dumps(payload))
+
+    # ------------------------------------------------------------------ background tasks
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_forced = loop.time()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                now = loop.time()
+                expired = self.listen_keys.expire_due(self.server_ms())
+                if expired is not None:
+                    self._expired(expired)
+                every = self.faults.expire_listen_key_every
+                last_forced = max(last_forced, self._faults_changed_at)
+                if every and now - last_forced >= every:
+                    last_forced = now
+                    forced = self.listen_keys.force_expire()
+                    if forced is not None:
+                        self.injector.count("expire_listen_key_every")
+                        self._expired(forced)
+                self.hub.housekeeping(now)
+            except Exception:
+                log.exception("sim: housekeeping failed")
+
+    async def _market(self) -> None:
+        ups = self.settings.updates_per_second
+        if ups <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        period = 1.0 / ups
+        start = loop.time()
+        due = dict.fromkeys(self.paths, start)
+        while True:
+            now = loop.time()
+            try:
+                for symbol, path in self.paths.items():
+                    if now - due[symbol] > 1.0:
+                        due[symbol] = now
+                    while due[symbol] <= now:
+                        due[symbol] += period
+                        ms = self.server_ms()
+                        self._on_tick(symbol, path.step(ms), ms, now)
+            except Exception:
+                log.exception("sim: market update failed")
+            await asyncio.sleep(max(0.0, min(due.values()) - loop.time()))
+
+    def _on_tick(self, symbol: str, tick: Tick, now_ms: int, loop_now: float) -> None:
+        path = self.paths[symbol]
+        events = self.engine.on_quote(symbol, path.quote(), now_ms)
+        if events:
+            self.emit(events)
+        hub = self.hub
+        names = self._stream_names[symbol]
+        if hub.has_subscribers(names.book) or hub.has_subscribers("!bookTicker"):
+            raw = orjson.dumps(wire.book_ticker(path, tick, now_ms))
+            hub.publish(names.book, raw)
+            hub.publish("!bookTicker", raw)
+        if hub.has_subscribers(names.agg):
+            hub.publish(names.agg, orjson.dumps(wire.agg_trade(path, tick, now_ms)))
+        last_1s, last_3s = self._last_mark.get(symbol, (-1e9, -1e9))
+        if loop_now - last_1s >= 1.0 or loop_now - last_3s >= 3.0:
+            raw = orjson.dumps(wire.mark_price_update(path, tick, now_ms))
+            if loop_now - last_1s >= 1.0:
+                last_1s = loop_now
+                hub.publish(names.mark_1s, raw)
+            if loop_now - last_3s >= 3.0:
+                last_3s = loop_now
+                hub.publish(names.mark, raw)
+            self._last_mark[symbol] = (last_1s, last_3s)
+        if loop_now - self._last_kline.get(symbol, -1e9) >= KLINE_INTERVAL:
+            self._last_kline[symbol] = loop_now
+            if hub.has_subscribers(names.kline):
+                hub.publish(names.kline, orjson.dumps(wire.kline(path, now_ms)))
