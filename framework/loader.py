@@ -28,6 +28,7 @@ PLUGIN_GROUP = "tradeloop.plugins"
 STRATEGY_GROUP = "tradeloop.strategies"
 BUILTIN_DISTRIBUTION = "tradeloop"
 STRATEGY_PREFIX = "strategy:"
+DEFAULT_START_PRIORITY = 100
 SYNC_ONLY_HOOKS = frozenset({"declare_settings", "validate_settings", "register_commands"})
 
 
@@ -169,6 +170,11 @@ def load_plugins(
         info.loaded = True
         info.hooks = _hooks_of(pm, name)
 
+    # Lifespans start in this order: by the plugin's ``start_priority`` (lower first, default
+    # 100; smart_logging uses 0 so every later start is logged through it), then load order.
+    rank = {name: i for i, name in enumerate(result.order)}
+    result.order.sort(key=lambda n: (_start_priority(pm.get_plugin(n)), rank[n]))
+
     for name, plugin in extra:
         try:
             _register(pm, plugin, name)
@@ -178,6 +184,11 @@ def load_plugins(
         result.order.append(name)
         result.infos[-1].hooks = _hooks_of(pm, name)
     return result
+
+
+def _start_priority(plugin: object) -> int:
+    value = getattr(plugin, "start_priority", DEFAULT_START_PRIORITY)
+    return value if isinstance(value, int) else DEFAULT_START_PRIORITY
 
 
 def _fail(info: PluginInfo, exc: BaseException, required: bool) -> None:
