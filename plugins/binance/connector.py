@@ -1,0 +1,306 @@
+"""``BinanceConnector``: the ``framework.ExchangeConnector`` for USD-M futures.
+
+It owns one REST client (one aiohttp session, shared with the sockets), the user-data stream
+(fed into an ``AccountSink``, normally ``ctx.cache``) and the market streams (``on_tick``).
+Spot is a later connector: it will reuse ``rest``, ``ws``, ``governor``, ``signing`` and
+``decode`` and replace ``user_stream`` (spot user data is a WebSocket-API subscription,
+``userDataStream.subscribe.signature``, not a listenKey; FACTS.md §2.3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from framework.types import (
+    AccountSnapshot,
+    Order,
+    OrderRequest,
+    StreamState,
+    StreamStatus,
+    Tick,
+)
+
+from .config import BinanceConfig, Endpoints
+from .counters import EventCounters
+from .decode import RestBalance, RestPosition
+from .ids import ClientOrderIds
+from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
+from .orders import DEFAULT_OWNER, OrderService
+from .rest import RestClient
+from .signing import make_signer, mask_key
+from .sink import AccountSink
+from .user_stream import UserDataStream
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+StatusCallback = Callable[[StreamStatus], None]
+
+
+class StrategyOrders:
+    """The order API bound to one strategy instance: its client order ids carry its id."""
+
+    def __init__(self, connector: BinanceConnector, strategy_id: str) -> None:
+        self._connector = connector
+        self.strategy_id = strategy_id
+
+    def new_client_order_id(self) -> str:
+        """The next client order id of this strategy instance."""
+        return self._connector.ids.next(self.strategy_id)
+
+    async def place(self, request: OrderRequest) -> Order:
+        """Send an order with this strategy's next client order id (unless one is given)."""
+        return await self._connector.orders.place(request, owner=self.strategy_id)
+
+    async def cancel(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel by client order id."""
+        return await self._connector.cancel_order(symbol, client_order_id)
+
+    async def query(self, symbol: str, client_order_id: str) -> Order | None:
+        """Query by client order id."""
+        return await self._connector.query_order(symbol, client_order_id)
+
+
+class BinanceConnector:
+    """USD-M futures over REST + two WebSocket streams."""
+
+    name = "binance_futures"
+
+    def __init__(
+        self,
+        *,
+        endpoints: Endpoints,
+        api_key: str,
+        api_secret: str,
+        config: BinanceConfig,
+        symbols: Sequence[str],
+        sink: AccountSink,
+        emit_tick: Callable[[Tick], None],
+        on_status: StatusCallback,
+        wall_time: Callable[[], float],
+        recv_window_ms: int = 5000,
+        spawn: Spawn | None = None,
+        id_state_file: Path | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.config = config
+        self.symbols = list(dict.fromkeys(s.upper() for s in symbols))
+        self.sink = sink
+        self._emit_tick = emit_tick
+        self._on_status = on_status
+        self._wall_time = wall_time
+        self._spawn_fn = spawn
+        self._rng = rng or random.Random()
+        self._api_key = api_key
+        self.rest = RestClient(
+            base_url=endpoints.rest_url,
+            api_key=api_key,
+            signer=make_signer(config.key_type, api_secret),
+            config=config,
+            recv_window_ms=recv_window_ms,
+            rng=self._rng,
+        )
+        self.ids = ClientOrderIds(config.order_id_prefix, state_file=id_state_file)
+        self.orders = OrderService(self.rest, self.ids, resolve_attempts=config.resolve_attempts)
+        self.counters = EventCounters()
+        self.last_ticks: dict[str, Tick] = {}
+        self.user: UserDataStream | None = None
+        self.markets: list[MarketStream] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.statuses: list[StreamStatus] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"BinanceConnector(rest={self.endpoints.rest_url!r}, api_key={mask_key(self._api_key)})"
+        )
+
+    # -------------------------------------------------------------------------- life
+
+    async def start(self, *, user_data: bool = True, market_data: bool = True) -> None:
+        """Open the session, sync time, restore client order ids, start the streams."""
+        await self.rest.start()
+        if user_data:
+            try:
+                await self.orders.open_orders()  # restores the client order id counters
+            except Exception as exc:  # noqa: BLE001 - the streams still start; reconcile repairs
+                logger.warning("could not read open orders at start: {}", exc)
+            self.user = UserDataStream(
+                rest=self.rest,
+                endpoints=self.endpoints,
+                config=self.config,
+                sink=self.sink,
+                orders=self.orders,
+                counters=self.counters,
+                on_state=self._state_handler("user_data"),
+                rng=self._rng,
+            )
+            self._spawn(self.user.runner.run(), "user-data")
+            self._spawn(self.user.keepalive_loop(), "listenkey-keepalive")
+        if market_data and self.symbols:
+            names = stream_names(self.symbols)
+            chunks = [
+                names[i : i + MAX_STREAMS_PER_CONNECTION]
+                for i in range(0, len(names), MAX_STREAMS_PER_CONNECTION)
+            ]
+            for index, chunk in enumerate(chunks):
+                label = "market" if len(chunks) == 1 else f"market{index + 1}"
+                stream = MarketStream(
+                    session=self.rest.session,
+                    endpoints=self.endpoints,
+                    streams=chunk,
+                    config=self.config,
+                    emit=self._emit_tick,
+                    counters=self.counters,
+                    on_state=self._state_handler(label),
+                    last=self.last_ticks,
+                    rng=self._rng,
+                    name=label,
+                )
+                self.markets.append(stream)
+                self._spawn(stream.runner.run(), label)
+
+    async def wait_connected(self) -> None:
+        """Until every stream has connected once (tests, startup)."""
+        runners = [m.runner for m in self.markets]
+        if self.user is not None:
+            runners.append(self.user.runner)
+        await asyncio.gather(*(r.connected.wait() for r in runners))
+
+    async def close(self) -> None:
+        """Stop the streams and close the session. The listenKey is not deleted."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.user is not None:
+            await self.user.close()
+        for market in self.markets:
+            await market.runner.stop()
+        await self.rest.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        if self._spawn_fn is not None:
+            task = self._spawn_fn(coro, name)
+        else:
+            task = asyncio.get_running_loop().create_task(coro, name=f"binance:{name}")
+        self._tasks.append(task)
+
+    def _state_handler(self, stream: str) -> Callable[[StreamState, str, bool], None]:
+        def announce(state: StreamState, reason: str, resync: bool) -> None:
+            status = StreamStatus(
+                stream=stream,
+                state=state,
+                at=self._wall_time(),
+                reason=reason,
+                needs_resync=resync,
+            )
+            self.statuses.append(status)
+            if len(self.statuses) > 1000:
+                del self.statuses[:500]
+            logger.info(
+                "stream {} {}: {}{}",
+                stream,
+                state.value,
+                reason,
+                " (resync needed)" if resync else "",
+            )
+            self._on_status(status)
+
+        return announce
+
+    # ------------------------------------------------------------------------ orders
+
+    def orders_for(self, strategy_id: str) -> StrategyOrders:
+        """The order API for one strategy instance (its own client order ids)."""
+        return StrategyOrders(self, strategy_id)
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Send an order; an unknown outcome is resolved before this returns or raises."""
+        return await self.orders.place(request, owner=DEFAULT_OWNER)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel an open order by its client order id."""
+        return await self.orders.cancel(symbol, client_order_id)
+
+    async def query_order(self, symbol: str, client_order_id: str) -> Order | None:
+        """The order as the exchange knows it, or ``None``."""
+        return await self.orders.query(symbol, client_order_id)
+
+    async def fetch_account_snapshot(self) -> AccountSnapshot:
+        """Balances (``/fapi/v3/balance``), positions (``/fapi/v3/positionRisk``), open orders."""
+        await self.rest.maybe_resync()
+        before = self.rest.time.now_ms()
+        balances, positions, open_orders = await asyncio.gather(
+            self.rest.request(
+                "GET", "/fapi/v3/balance", type=list[RestBalance], signed=True, weight=5
+            ),
+            self.rest.request(
+                "GET", "/fapi/v3/positionRisk", type=list[RestPosition], signed=True, weight=5
+            ),
+            self.orders.open_orders(),
+        )
+        return AccountSnapshot(
+            balances=tuple(b.to_balance(before) for b in balances),
+            positions=tuple(p.to_position(before) for p in positions),
+            open_orders=tuple(open_orders),
+            snapshot_time=before,
+            weight_used=self.rest.governor.stats.last_weight,
+        )
+
+    # ------------------------------------------------------------------------- stats
+
+    def stats(self) -> Mapping[str, Any]:
+        """The run summary's ``stream``, ``events``, ``rest`` and ``orders`` sections."""
+        runners = [m.runner for m in self.markets]
+        if self.user is not None:
+            runners.append(self.user.runner)
+        user = self.user
+        per_stream = {
+            r.name: {
+                "connects": r.stats.connects,
+                "reconnects": r.stats.reconnects,
+                "stale": r.stats.stale,
+                "disconnects": r.stats.disconnects,
+                "rotations": r.stats.rotations,
+                "connect_failures": r.stats.connect_failures,
+            }
+            for r in runners
+        }
+        gov = self.rest.governor.stats
+        return {
+            "stream": {
+                "connects": sum(r.stats.connects for r in runners),
+                "reconnects": sum(r.stats.reconnects for r in runners),
+                "stale": sum(r.stats.stale for r in runners),
+                "listen_key_renewals": user.listen_key_renewals if user else 0,
+                "keepalives": user.keepalives if user else 0,
+                "by_stream": per_stream,
+            },
+            "events": self.counters.summary(),
+            "rest": {
+                "requests": self.rest.stats.requests,
+                "retries": self.rest.stats.retries,
+                "errors": self.rest.stats.errors,
+                "timestamp_resyncs": self.rest.stats.timestamp_resyncs,
+                "time_offset_ms": round(self.rest.time.offset_ms, 1),
+                "throttled": gov.throttled,
+                "http_429": gov.http_429,
+                "http_418": gov.http_418,
+                "refused": gov.refused,
+                "max_weight_1m": gov.max_weight,
+            },
+            "orders": {
+                "placed": self.orders.stats.placed,
+                "canceled": self.orders.stats.canceled,
+                "unknown_outcomes": self.orders.stats.unknown_outcomes,
+                "resolved_found": self.orders.stats.resolved_found,
+                "resolved_by_stream": self.orders.stats.resolved_by_stream,
+                "resent": self.orders.stats.resent,
+                "unresolved": self.orders.stats.unresolved,
+            },
+        }

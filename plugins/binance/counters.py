@@ -1,0 +1,40 @@
+"""Event counters shared by the streams (the run summary's ``events`` section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class EventCounters:
+    """What arrived on the streams, by kind."""
+
+    ticks: int = 0
+    account_updates: int = 0
+    order_updates: int = 0
+    fills: int = 0
+    listen_key_expired: int = 0
+    ignored: int = 0
+    control: int = 0
+    malformed: int = 0
+    unknown: int = 0
+    dispatch_errors: int = 0
+
+    def summary(self) -> dict[str, int]:
+        """The ``events`` section of the run summary."""
+        return {
+            "ticks": self.ticks,
+            "account_updates": self.account_updates,
+            "order_updates": self.order_updates,
+            "fills": self.fills,
+            "listen_key_expired": self.listen_key_expired,
+            "ignored": self.ignored,
+            "malformed": self.malformed,
+            "unknown": self.unknown,
+            "dispatch_errors": self.dispatch_errors,
+        }
+
+
+def should_log(count: int) -> bool:
+    """Log the 1st, 10th, 100th, ... occurrence (then every 10,000th), not every one."""
+    return count in (1, 10, 100, 1000) or count % 10000 == 0

@@ -1,0 +1,117 @@
+"""Market data: combined ``<symbol>@bookTicker`` streams delivered as typed ``Tick``s.
+
+Per message: decode into a typed Struct, keep the latest tick per symbol (``last``), emit
+``on_tick``. A rotation overlap can deliver a tick twice; ticks whose update id ``u`` is not newer
+than the last one for the symbol are dropped then.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+
+import aiohttp
+import msgspec
+from loguru import logger
+
+from framework.types import Tick
+
+from .config import BinanceConfig, Endpoints
+from .counters import EventCounters, should_log
+from .decode import CombinedBookTicker, Kind, WireBookTicker, decode_market_fallback, tick_of
+from .ws import StateHandler, StreamRunner
+
+MAX_STREAMS_PER_CONNECTION = 200
+
+
+def stream_names(symbols: Iterable[str]) -> list[str]:
+    """Distinct ``<symbol>@bookTicker`` names, lowercase, in first-seen order."""
+    seen: dict[str, None] = {}
+    for symbol in symbols:
+        seen.setdefault(f"{symbol.strip().lower()}@bookTicker", None)
+    return list(seen)
+
+
+class MarketStream:
+    """One combined-stream connection for up to ``MAX_STREAMS_PER_CONNECTION`` symbols."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        endpoints: Endpoints,
+        streams: list[str],
+        config: BinanceConfig,
+        emit: Callable[[Tick], None],
+        counters: EventCounters,
+        on_state: StateHandler,
+        last: dict[str, Tick],
+        rng: random.Random | None = None,
+        name: str = "market",
+        combined: bool = True,
+    ) -> None:
+        self.streams = streams
+        self.url = endpoints.market_url(streams)
+        self.counters = counters
+        self.last = last
+        self._emit = emit
+        self._combined = combined
+        self._decode_combined = msgspec.json.Decoder(CombinedBookTicker).decode
+        self._decode_raw = msgspec.json.Decoder(WireBookTicker).decode
+        self.runner = StreamRunner(
+            name=name,
+            session=session,
+            url=self._url,
+            on_message=self.handle,
+            on_state=on_state,
+            config=config,
+            silence_after=config.market_silence_after,
+            rng=rng,
+        )
+
+    async def _url(self) -> str:
+        return self.url
+
+    def handle(self, data: bytes) -> None:
+        """Decode one message and emit its tick; never raises."""
+        try:
+            if self._combined:
+                tick = tick_of(self._decode_combined(data).data)
+            else:
+                tick = tick_of(self._decode_raw(data))
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            kind, maybe = decode_market_fallback(data)
+            if maybe is None:
+                self._count(kind, data)
+                return
+            tick = maybe
+        counters = self.counters
+        last = self.last
+        previous = last.get(tick.symbol)
+        if previous is not None and tick.update_id and tick.update_id <= previous.update_id:
+            counters.ignored += 1  # a duplicate from a rotation overlap, or out of order
+            return
+        last[tick.symbol] = tick
+        counters.ticks += 1
+        try:
+            self._emit(tick)
+        except Exception as exc:  # noqa: BLE001 - a failing hook never stops the stream
+            counters.dispatch_errors += 1
+            if should_log(counters.dispatch_errors):
+                logger.opt(exception=exc).error("tick could not be delivered: {!r}", exc)
+
+    def _count(self, kind: Kind, data: bytes) -> None:
+        counters = self.counters
+        if kind is Kind.UNKNOWN:
+            counters.unknown += 1
+        elif kind is Kind.CONTROL:
+            counters.control += 1
+        else:
+            counters.malformed += 1
+            if should_log(counters.malformed):
+                logger.warning(
+                    "malformed market message #{} ({} bytes): {!r}",
+                    counters.malformed,
+                    len(data),
+                    data[:120],
+                )

@@ -1,0 +1,224 @@
+"""REST client on one aiohttp session: signing, time offset, rate-limit governor, retries.
+
+Policy per request:
+
+* every request first passes the ``RateGovernor`` (pacing, 429 back-off, 418 ban);
+* signed requests get ``timestamp`` (server-time corrected) and ``recvWindow``; a -1021 answer
+  re-measures the offset and sends once more (the server rejected it, so it was not executed);
+* idempotent requests (``GET``, ``DELETE``, listenKey calls) are retried on transport errors, 5xx
+  and 429 with capped exponential backoff and full jitter;
+* a non-idempotent request (a new order) is never retried here: an answer that leaves its outcome
+  unknown raises ``ServerError``/``TransportError`` and ``orders.OrderService`` resolves it by
+  querying the client order id before anything is resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+import msgspec
+from loguru import logger
+
+from .config import BinanceConfig
+from .decode import ServerTime, decode_error_body
+from .errors import (
+    BinanceAPIError,
+    RateLimitedError,
+    ServerError,
+    TimestampError,
+    TransportError,
+    api_error,
+)
+from .governor import RateGovernor, retry_after_of
+from .signing import Signer, encode_params, mask_key, signed_query
+from .timesync import TimeOffset
+
+T = TypeVar("T")
+IDEMPOTENT = frozenset({"GET", "DELETE", "PUT"})
+API_KEY_HEADER = "X-MBX-APIKEY"
+
+
+class RestStats(msgspec.Struct, kw_only=True):
+    """Counters for the run summary."""
+
+    requests: int = 0
+    retries: int = 0
+    errors: int = 0
+    timestamp_resyncs: int = 0
+    transport_errors: int = 0
+
+
+class RestClient:
+    """Binance USD-M REST over one ``aiohttp.ClientSession``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        signer: Signer,
+        config: BinanceConfig,
+        recv_window_ms: int = 5000,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._signer = signer
+        self.config = config
+        self.recv_window_ms = recv_window_ms
+        self.time = TimeOffset()
+        self.governor = RateGovernor(config, server_time=self.time.now_s)
+        self.stats = RestStats()
+        self._rng = rng or random.Random()
+        self._session: aiohttp.ClientSession | None = None
+        self._synced_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"RestClient({self.base_url!r}, api_key={mask_key(self._api_key)})"
+
+    # --------------------------------------------------------------------------- life
+
+    async def start(self) -> None:
+        """Open the session and measure the server-time offset."""
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self.config.rest_timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        await self.sync_time()
+
+    async def close(self) -> None:
+        """Close the session."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The shared session (the WebSocket clients use it too)."""
+        if self._session is None:
+            raise RuntimeError("RestClient.start() was not awaited")
+        return self._session
+
+    async def sync_time(self, samples: int = 3) -> None:
+        """Measure the server-time offset (``GET /fapi/v1/time``)."""
+        for _ in range(samples):
+            sent = time.time()
+            answer = await self.request("GET", "/fapi/v1/time", type=ServerTime, signed=False)
+            self.time.add_sample(answer.serverTime, sent, time.time())
+        self._synced_at = time.monotonic()
+        logger.debug("binance server time offset {:.0f} ms", self.time.offset_ms)
+
+    async def maybe_resync(self) -> None:
+        """Re-measure the offset when ``time_sync_interval`` has passed."""
+        if time.monotonic() - self._synced_at >= self.config.time_sync_interval:
+            await self.sync_time(samples=1)
+
+    # ------------------------------------------------------------------------ request
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        type: type[T],
+        signed: bool = False,
+        api_key: bool = False,
+        weight: int = 1,
+        order: bool = False,
+        idempotent: bool | None = None,
+    ) -> T:
+        """Send a request and decode its JSON answer into ``type``; raise typed errors."""
+        retryable = method in IDEMPOTENT if idempotent is None else idempotent
+        name = f"{method} {path}"
+        attempt = 0
+        timestamp_retried = False
+        while True:
+            await self.governor.acquire(weight, order=order, request=name)
+            try:
+                return await self._send(method, path, params, type, signed, api_key or signed)
+            except TimestampError:
+                self.stats.errors += 1
+                if timestamp_retried:
+                    raise
+                timestamp_retried = True
+                self.stats.timestamp_resyncs += 1
+                self.time.reset()
+                await self.sync_time()
+                continue
+            except (ServerError, TransportError, RateLimitedError) as exc:
+                self.stats.errors += 1
+                if not retryable and not _definitely_not_executed(exc):
+                    raise
+                if attempt >= self.config.retries:
+                    raise
+                attempt += 1
+                self.stats.retries += 1
+                delay = self._backoff(attempt)
+                logger.warning("{} failed ({}); retry {} in {:.2f} s", name, exc, attempt, delay)
+                await asyncio.sleep(delay)
+            except BinanceAPIError:
+                self.stats.errors += 1
+                raise
+
+    def _backoff(self, attempt: int) -> float:
+        """Capped exponential backoff with full jitter."""
+        cap = min(self.config.retry_cap, self.config.retry_base * 2 ** (attempt - 1))
+        return self._rng.uniform(cap / 2, cap)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        type_: type[T],
+        signed: bool,
+        with_key: bool,
+    ) -> T:
+        name = f"{method} {path}"
+        query_params = dict(params or {})
+        if signed:
+            query_params["recvWindow"] = self.recv_window_ms
+            query_params["timestamp"] = self.time.now_ms()
+            query = signed_query(query_params, self._signer)
+        else:
+            query = encode_params(query_params)
+        url = f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}"
+        headers = {API_KEY_HEADER: self._api_key} if with_key else None
+        self.stats.requests += 1
+        try:
+            async with self.session.request(method, url, headers=headers) as resp:
+                body = await resp.read()
+                status = resp.status
+                resp_headers = resp.headers
+        except TimeoutError:
+            self.stats.transport_errors += 1
+            raise TransportError(name, "timed out") from None
+        except aiohttp.ClientError as exc:
+            self.stats.transport_errors += 1
+            raise TransportError(name, type(exc).__name__) from None
+        self.governor.observe(resp_headers)
+        if status < 300:
+            try:
+                return msgspec.json.decode(body, type=type_)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise ServerError(status, 0, f"unexpected answer: {exc}", request=name) from None
+        error = decode_error_body(body)
+        code = error.code if error else 0
+        msg = error.msg if error else body[:200].decode(errors="replace")
+        retry_after = retry_after_of(resp_headers)
+        if status in (418, 429):
+            waited = self.governor.on_rate_limited(status, retry_after, msg)
+            retry_after = waited
+        raise api_error(status, code, msg, request=name, retry_after=retry_after or 0.0)
+
+
+def _definitely_not_executed(exc: BaseException) -> bool:
+    """429/418 and -1008 are rejections: even an order may be sent again."""
+    if isinstance(exc, RateLimitedError):
+        return True
+    return isinstance(exc, BinanceAPIError) and exc.code == -1008

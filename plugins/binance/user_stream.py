@@ -1,0 +1,203 @@
+"""USD-M user-data stream: listenKey lifecycle, socket, and dispatch to the account sink.
+
+listenKey (FACTS.md §1.3, PITFALLS 1-9):
+
+* ``POST /fapi/v1/listenKey`` before connecting; the key is kept alive with ``PUT`` every
+  ``keepalive_interval`` seconds (default 1800, a key lives 60 minutes).
+* A ``PUT`` answered with -1125, or failing ``retries`` times in a row, is not just logged: a new
+  key is created with ``POST`` and the socket is switched to it (new socket first).
+* A ``listenKeyExpired`` event for the key in use does the same, and asks for a resync, because
+  events between the expiry and the new socket are gone.
+* The key is never ``DELETE``d: USD-M returns the same key to every client of the account, and
+  deleting it would silence the others (PITFALLS 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from loguru import logger
+
+from .config import BinanceConfig, Endpoints
+from .counters import EventCounters, should_log
+from .decode import (
+    AccountUpdate,
+    Kind,
+    ListenKeyAnswer,
+    ListenKeyExpired,
+    OrderTradeUpdate,
+    balances_of,
+    decode_user_event,
+    fill_of,
+    order_of,
+    positions_of,
+)
+from .errors import BinanceError, ListenKeyError, RateLimitWaitTooLong
+from .orders import OrderService
+from .rest import RestClient
+from .sink import AccountSink
+from .ws import StateHandler, StreamRunner
+
+LISTEN_KEY_PATH = "/fapi/v1/listenKey"
+
+
+class UserDataStream:
+    """The account's event stream, fed into an ``AccountSink``."""
+
+    def __init__(
+        self,
+        *,
+        rest: RestClient,
+        endpoints: Endpoints,
+        config: BinanceConfig,
+        sink: AccountSink,
+        orders: OrderService,
+        counters: EventCounters,
+        on_state: StateHandler,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.rest = rest
+        self.endpoints = endpoints
+        self.config = config
+        self.sink = sink
+        self.orders = orders
+        self.counters = counters
+        self.listen_key = ""
+        self.listen_key_renewals = 0
+        self.keepalives = 0
+        self.keepalive_failures = 0
+        self._renewing: asyncio.Task[None] | None = None
+        self.runner = StreamRunner(
+            name="user_data",
+            session=rest.session,
+            url=self._url,
+            on_message=self.handle,
+            on_state=on_state,
+            config=config,
+            silence_after=config.user_silence_after,
+            rng=rng,
+        )
+
+    # -------------------------------------------------------------------------- listenKey
+
+    async def _url(self) -> str:
+        if not self.listen_key:
+            await self.create_listen_key()
+        return self.endpoints.user_url(self.listen_key)
+
+    async def create_listen_key(self) -> str:
+        """``POST /fapi/v1/listenKey`` (returns the account's active key if there is one)."""
+        answer = await self.rest.request(
+            "POST", LISTEN_KEY_PATH, type=ListenKeyAnswer, api_key=True, idempotent=True
+        )
+        if not answer.listenKey:
+            raise ListenKeyError(200, 0, "no listenKey in the answer", request="POST listenKey")
+        self.listen_key = answer.listenKey
+        return self.listen_key
+
+    async def keepalive(self) -> None:
+        """``PUT /fapi/v1/listenKey``; on -1125 or repeated failure, renew and switch sockets."""
+        try:
+            answer = await self.rest.request(
+                "PUT", LISTEN_KEY_PATH, type=ListenKeyAnswer, api_key=True
+            )
+        except ListenKeyError:
+            logger.warning("listenKey no longer exists (-1125); creating a new one")
+            await self.renew("listenKey gone (-1125)")
+            return
+        except (BinanceError, RateLimitWaitTooLong) as exc:
+            self.keepalive_failures += 1
+            logger.warning("listenKey keepalive failed ({}); creating a new key", exc)
+            await self.renew(f"keepalive failed: {type(exc).__name__}")
+            return
+        self.keepalives += 1
+        if answer.listenKey and answer.listenKey != self.listen_key:
+            self.listen_key = answer.listenKey
+            self.listen_key_renewals += 1
+            self.runner.request_switch("listenKey changed", resync=True)
+
+    async def renew(self, reason: str) -> None:
+        """Create a new key and switch the socket to it (asking for a resync)."""
+        self.listen_key = ""
+        attempt = 0
+        while True:
+            try:
+                await self.create_listen_key()
+                break
+            except (BinanceError, RateLimitWaitTooLong) as exc:
+                attempt += 1
+                delay = self.runner._backoff(attempt)
+                logger.warning("creating a listenKey failed ({}); retry in {:.1f} s", exc, delay)
+                await asyncio.sleep(delay)
+        self.listen_key_renewals += 1
+        self.runner.request_switch(reason, resync=True)
+
+    async def keepalive_loop(self) -> None:
+        """PUT the key every ``keepalive_interval`` seconds, forever."""
+        while True:
+            await asyncio.sleep(self.config.keepalive_interval)
+            await self.keepalive()
+
+    def _on_expired(self, event: ListenKeyExpired) -> None:
+        self.counters.listen_key_expired += 1
+        if event.listenKey and self.listen_key and event.listenKey != self.listen_key:
+            return  # an old key's notice (we already moved on)
+        if self._renewing is not None and not self._renewing.done():
+            return
+        logger.warning("listenKey expired; creating a new one and reconnecting")
+        self._renewing = asyncio.get_running_loop().create_task(
+            self.renew("listenKeyExpired"), name="binance:listenkey-renew"
+        )
+
+    # ----------------------------------------------------------------------------- events
+
+    def handle(self, data: bytes) -> None:
+        """Decode one message and apply it; never raises."""
+        kind, event = decode_user_event(data)
+        counters = self.counters
+        try:
+            if type(event) is AccountUpdate:
+                counters.account_updates += 1
+                sink = self.sink
+                for balance in balances_of(event):
+                    sink.apply_balance(balance)
+                for position in positions_of(event):
+                    sink.apply_position(position)
+            elif type(event) is OrderTradeUpdate:
+                counters.order_updates += 1
+                order = order_of(event)
+                self.sink.apply_order(order)
+                fill = fill_of(event)
+                if fill is not None:
+                    counters.fills += 1
+                    self.sink.apply_fill(fill)
+                self.orders.on_order_event(order)
+            elif type(event) is ListenKeyExpired:
+                self._on_expired(event)
+            elif kind is Kind.IGNORED:
+                counters.ignored += 1
+            elif kind is Kind.CONTROL:
+                counters.control += 1
+            elif kind is Kind.UNKNOWN:
+                counters.unknown += 1
+            else:
+                counters.malformed += 1
+                if should_log(counters.malformed):
+                    logger.warning(
+                        "malformed user-data message #{} ({} bytes): {!r}",
+                        counters.malformed,
+                        len(data),
+                        data[:120],
+                    )
+        except Exception as exc:  # noqa: BLE001 - a bad event or sink never stops the stream
+            counters.dispatch_errors += 1
+            if should_log(counters.dispatch_errors):
+                logger.opt(exception=exc).error("user-data event could not be applied: {!r}", exc)
+
+    async def close(self) -> None:
+        """Stop renewing and close the socket (the key is left alone, see the module doc)."""
+        if self._renewing is not None:
+            self._renewing.cancel()
+            await asyncio.gather(self._renewing, return_exceptions=True)
+        await self.runner.stop()

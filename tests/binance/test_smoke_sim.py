@@ -1,0 +1,38 @@
+"""End to end against the simulator: ticks, orders, account events, snapshot."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from framework.types import OrderRequest, StreamState
+
+from .helpers import Harness, until
+
+
+async def test_connects_and_receives_ticks(harness: Harness) -> None:
+    await until(lambda: len(harness.ticks) >= 5)
+    tick = harness.ticks[-1]
+    assert tick.symbol in ("BTCUSDT", "ETHUSDT")
+    assert isinstance(tick.bid, Decimal)
+    assert tick.bid < tick.ask
+    assert harness.states("market")[0] is StreamState.CONNECTED
+    assert harness.states("user_data")[0] is StreamState.CONNECTED
+    assert not any(s.needs_resync for s in harness.statuses)
+
+
+async def test_market_order_produces_account_events(harness: Harness) -> None:
+    orders = harness.connector.orders_for("strat1")
+    order = await orders.place(
+        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
+    )
+    assert order.client_order_id == "tl-strat1-1"
+    await until(lambda: harness.sink.fills and harness.sink.positions and harness.sink.balances)
+    fill = harness.sink.fills[0]
+    assert fill.client_order_id == "tl-strat1-1"
+    assert fill.qty == Decimal("0.010")
+    position = harness.sink.positions[-1]
+    assert position.symbol == "BTCUSDT"
+    assert position.amount == Decimal("0.010")
+    stats = harness.connector.stats()
+    assert stats["events"]["account_updates"] >= 1
+    assert stats["events"]["order_updates"] >= 1

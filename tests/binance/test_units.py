@@ -1,0 +1,188 @@
+"""Signing, key masking, client order ids, the rate governor, errors: no sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from framework.settings import ExchangeSettings
+from plugins.binance import BinanceConfig, resolve_endpoints
+from plugins.binance.errors import (
+    IPBannedError,
+    ListenKeyError,
+    OrderNotFoundError,
+    RateLimitedError,
+    ServerError,
+    TimestampError,
+    api_error,
+)
+from plugins.binance.governor import RateGovernor
+from plugins.binance.ids import ALLOWED, ClientOrderIds
+from plugins.binance.orders import fmt_decimal
+from plugins.binance.signing import HmacSigner, mask_key, signed_query
+
+
+def test_hmac_matches_the_documented_vectors() -> None:
+    spot = HmacSigner("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
+    assert (
+        spot.sign(
+            "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
+            "&recvWindow=5000&timestamp=1499827319559"
+        )
+        == "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+    )
+    futures = HmacSigner("2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9")
+    query = signed_query(
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "quantity": 1,
+            "price": 9000,
+            "timeInForce": "GTC",
+            "recvWindow": 5000,
+            "timestamp": 1591702613943,
+        },
+        futures,
+    )
+    assert query.endswith(
+        "&signature=3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
+    )
+
+
+def test_secrets_never_show() -> None:
+    assert "s3cr3tvalue" not in repr(HmacSigner("s3cr3tvalue"))
+    assert mask_key("ABCDEFGHIJKLMNOP") == "ABCD...(16 chars)"
+    assert mask_key("") == "<none>"
+
+
+def test_endpoints_follow_settings() -> None:
+    cfg = BinanceConfig()
+    live = resolve_endpoints(ExchangeSettings(name="binance_futures", testnet=False), cfg)
+    assert (live.rest_url, live.stream_url, live.routed) == (
+        "https://fapi.binance.com",
+        "wss://fstream.binance.com",
+        True,
+    )
+    assert live.user_url("k") == "wss://fstream.binance.com/private/ws?listenKey=k"
+    assert live.market_url(["btcusdt@bookTicker"]) == (
+        "wss://fstream.binance.com/public/stream?streams=btcusdt@bookTicker"
+    )
+    test = resolve_endpoints(ExchangeSettings(name="binance_futures", testnet=True), cfg)
+    assert test.rest_url == "https://demo-fapi.binance.com"
+    assert not test.routed
+    assert test.user_url("k") == "wss://fstream.binancefuture.com/ws/k"
+    custom = resolve_endpoints(
+        ExchangeSettings(rest_url="http://127.0.0.1:9/", stream_url="ws://127.0.0.1:9"), cfg
+    )
+    assert (custom.rest_url, custom.stream_url) == ("http://127.0.0.1:9", "ws://127.0.0.1:9")
+
+
+def test_client_order_ids(tmp_path: Path) -> None:
+    state = tmp_path / "ids.json"
+    ids = ClientOrderIds("tl", state_file=state, block=10)
+    assert ids.next("meanrev1") == "tl-meanrev1-1"
+    assert ids.next("meanrev1") == "tl-meanrev1-2"
+    assert ids.next("other") == "tl-other-1"
+    assert ids.owner_of("tl-meanrev1-2") == "meanrev1"
+    assert ids.owner_of("autoclose-123") is None
+    long_id = ids.next("a-very-long-strategy-instance-name-that-goes-on")
+    assert len(long_id) <= 36
+    assert ALLOWED.match(long_id)
+    assert (
+        long_id.rsplit("-", 1)[0]
+        == ids.next("a-very-long-strategy-instance-name-that-goes-on").rsplit("-", 1)[0]
+    )
+    # a restart: the reserved block is never handed out again, and ids seen on the exchange
+    # move the counter past them
+    again = ClientOrderIds("tl", state_file=state, block=10)
+    assert int(again.next("meanrev1").rsplit("-", 1)[1]) > 2
+    fresh = ClientOrderIds("tl")
+    fresh.observe("tl-meanrev1-41")
+    fresh.observe("xx-meanrev1-99")
+    assert fresh.next("meanrev1") == "tl-meanrev1-42"
+
+
+def test_decimal_formatting() -> None:
+    from decimal import Decimal
+
+    assert fmt_decimal(Decimal("1E+1")) == "10"
+    assert fmt_decimal(Decimal("0.0100")) == "0.01"
+    assert fmt_decimal(Decimal("65000.00")) == "65000"
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1_000_040.0  # 20 s into a minute
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_governor_paces_then_stops_before_the_limit() -> None:
+    clock = FakeTime()
+    gov = RateGovernor(BinanceConfig(weight_limit_1m=100), server_time=clock, monotonic=clock)
+    assert gov.delay_for(1, order=False) == (0.0, "")
+    gov.observe({"X-MBX-USED-WEIGHT-1M": "85"})
+    delay, reason = gov.delay_for(1, order=False)
+    assert 0 < delay < 40
+    assert "pacing" in reason
+    gov.observe({"x-mbx-used-weight-1m": "96"})
+    delay, reason = gov.delay_for(1, order=False)
+    assert delay == pytest.approx(40.05)
+    assert "window" in reason
+    clock.now += 41  # the next minute
+    assert gov.delay_for(1, order=False) == (0.0, "")
+    gov.observe({"X-MBX-USED-WEIGHT-1M": "-1"})  # testnet's "unknown"
+    assert gov.used_weight == 0
+
+
+def test_governor_counts_orders_and_blocks_after_429_and_418() -> None:
+    clock = FakeTime()
+    gov = RateGovernor(BinanceConfig(order_limit_10s=10), server_time=clock, monotonic=clock)
+    gov.observe({"X-MBX-ORDER-COUNT-10S": "10"})
+    assert gov.delay_for(0, order=True)[0] > 0
+    assert gov.delay_for(1, order=False)[0] == 0
+    assert gov.on_rate_limited(429, 7.0, "Too many requests") == 7.0
+    assert gov.delay_for(1, order=False)[0] == pytest.approx(7.0)
+    until_ms = int((clock.now + 120) * 1000)
+    wait = gov.on_rate_limited(
+        418, None, f"Way too much request weight used; IP banned until {until_ms}."
+    )
+    assert wait == pytest.approx(120.0)
+    assert gov.blocked_for == pytest.approx(120.0)
+    assert (gov.stats.http_429, gov.stats.http_418) == (1, 1)
+
+
+async def test_governor_refuses_long_waits() -> None:
+    from plugins.binance import RateLimitWaitTooLong
+
+    clock = FakeTime()
+    gov = RateGovernor(BinanceConfig(max_rate_wait=1.0), server_time=clock, monotonic=clock)
+    gov.on_rate_limited(429, 30.0, "")
+    with pytest.raises(RateLimitWaitTooLong) as info:
+        await gov.acquire(1, order=False, request="GET /x")
+    assert "GET /x" in str(info.value)
+    assert gov.stats.refused == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "msg", "cls"),
+    [
+        (418, -1003, "banned", IPBannedError),
+        (429, -1003, "too many", RateLimitedError),
+        (400, -1021, "Timestamp outside", TimestampError),
+        (400, -1125, "This listenKey does not exist.", ListenKeyError),
+        (400, -2013, "Order does not exist.", OrderNotFoundError),
+        (400, -2011, "Unknown order sent.", OrderNotFoundError),
+        (503, -1001, "Internal error", ServerError),
+        (503, 0, "Unknown error, please check your request or try again later.", ServerError),
+    ],
+)
+def test_errors_are_typed(status: int, code: int, msg: str, cls: type) -> None:
+    err = api_error(status, code, msg, request="POST /fapi/v1/order")
+    assert type(err) is cls
+    assert (err.status, err.code, err.msg) == (status, code, msg)
+    assert "signature" not in str(err)
+    assert "POST /fapi/v1/order" in str(err)
