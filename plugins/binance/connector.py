@@ -202,7 +202,7 @@ class BinanceConnector:
             self.statuses.append(status)
             if len(self.statuses) > 1000:
                 del self.statuses[:500]
-            logger.info(
+            logger.bind(log_key=stream).info(
                 "stream {} {}: {}{}",
                 stream,
                 state.value,

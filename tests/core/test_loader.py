@@ -161,3 +161,14 @@ async def test_plugin_failing_to_start_aborts_startup_and_stops_the_others(tmp_p
         await bot.start()
     assert bot.loaded.pm.get_plugin("hello") is not None
     assert not bot.running
+
+
+def test_start_priority_orders_lifespans() -> None:
+    settings = load_settings(
+        use_files=False,
+        overrides=only(
+            sim={"enabled": True}, smart_logging={"enabled": True}, hello={"enabled": True}
+        ),
+    )
+    loaded = load_plugins(settings)
+    assert loaded.order == ["smart_logging", "sim", "hello"]  # smart_logging: start_priority 0
