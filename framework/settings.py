@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 import yaml
 from dynaconf import Dynaconf
+from dynaconf.utils.parse_conf import parse_conf_data
 
 from framework.errors import SettingsError
 
@@ -275,12 +276,12 @@ def load_raw(
         secrets = settings_file.with_name(".secrets.yaml")
         if secrets.is_file():
             files.append(str(secrets))
+    env = env or os.environ.get(f"{ENV_PREFIX}_ENV") or None
     options: dict[str, Any] = {
-        "envvar_prefix": ENV_PREFIX,
         "environments": True,
         "merge_enabled": True,
-        "env_switcher": f"{ENV_PREFIX}_ENV",
         "load_dotenv": False,
+        "loaders": [],  # environment variables are read below, keys lower-cased
     }
     if env:
         options["env"] = env
@@ -292,23 +293,36 @@ def load_raw(
             str(settings_file or "environment"), type(exc).__name__, f"valid YAML/TOML: {exc}"
         ) from None
     raw: dict[str, Any] = {
-        k.lower(): _lower_keys(v)
+        k.lower(): v
         for k, v in data.items()
         if k not in DYNACONF_OWN_KEYS and not k.endswith("_FOR_DYNACONF")
     }
+    raw = deep_merge(raw, _from_environment(os.environ))
     raw["env"] = str(env or loaded.current_env).lower()
     if overrides:
         raw = deep_merge(raw, overrides)
     return raw
 
 
-def _lower_keys(data: Any) -> Any:
-    """Environment variables arrive upper-case (``..__MAX_FAILURES``); keys are lower-case."""
-    if isinstance(data, Mapping):
-        return {str(k).lower(): _lower_keys(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_lower_keys(v) for v in data]
-    return data
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``TRADELOOP_A__B=value`` as ``{"a": {"b": value}}``; values parsed as dynaconf does."""
+    out: dict[str, Any] = {}
+    prefix = f"{ENV_PREFIX}_"
+    reserved = {f"{ENV_PREFIX}_ENV", SETTINGS_ENV_VAR}
+    for name, text in environ.items():
+        if not name.startswith(prefix) or name in reserved:
+            continue
+        path = [p.lower() for p in name[len(prefix) :].split("__") if p]
+        if not path:
+            continue
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = parse_conf_data(text, tomlfy=True, box_settings={})
+    return out
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

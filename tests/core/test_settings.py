@@ -31,9 +31,25 @@ def test_defaults_without_any_file() -> None:
 
 
 def test_repository_settings_yaml_is_the_documented_defaults() -> None:
+    from_file = msgspec.to_builtins(load_settings(ROOT / "settings.yaml", env="default"))
+    defaults = msgspec.to_builtins(Settings(env="default"))
+    for section in ("plugins", "sim"):  # checked against their owners' declarations below
+        from_file.pop(section)
+        defaults.pop(section)
+    assert from_file == defaults
+
+
+def test_settings_yaml_plugin_blocks_equal_the_declared_defaults() -> None:
+    from framework.loader import load_plugins
+    from plugins.sim.config import SimSettings, parse_sim_settings
+
     from_file = load_settings(ROOT / "settings.yaml", env="default")
-    defaults = Settings(env="default")
-    assert msgspec.to_builtins(from_file) == msgspec.to_builtins(defaults)
+    with_file = load_plugins(from_file)
+    without = load_plugins(load_settings(use_files=False))
+    assert set(from_file.plugins) == {i.name for i in without.infos if i.source == "built-in"}
+    for name, config in without.configs.items():
+        assert with_file.configs[name] == config, name
+    assert parse_sim_settings(from_file.sim) == SimSettings()
 
 
 def test_environment_merges_instead_of_replacing(tmp_path: Path) -> None:
