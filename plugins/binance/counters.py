@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loguru import logger
+
+from .decode import Kind
+
 
 @dataclass(slots=True)
 class EventCounters:
@@ -19,6 +23,25 @@ class EventCounters:
     malformed: int = 0
     unknown: int = 0
     dispatch_errors: int = 0
+
+    def count_unhandled(self, kind: Kind, data: bytes, stream: str) -> None:
+        """Count a message that carried no event (ignored, control, unknown or malformed)."""
+        if kind is Kind.IGNORED:
+            self.ignored += 1
+        elif kind is Kind.CONTROL:
+            self.control += 1
+        elif kind is Kind.UNKNOWN:
+            self.unknown += 1
+        else:
+            self.malformed += 1
+            if should_log(self.malformed):
+                logger.warning(
+                    "malformed {} message #{} ({} bytes): {!r}",
+                    stream,
+                    self.malformed,
+                    len(data),
+                    data[:120],
+                )
 
     def summary(self) -> dict[str, int]:
         """The ``events`` section of the run summary."""

@@ -18,7 +18,7 @@ from framework.types import Tick
 
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
-from .decode import CombinedBookTicker, Kind, WireBookTicker, decode_market_fallback, tick_of
+from .decode import CombinedBookTicker, WireBookTicker, decode_market_fallback, tick_of
 from .ws import StateHandler, StreamRunner
 
 MAX_STREAMS_PER_CONNECTION = 200
@@ -82,7 +82,7 @@ class MarketStream:
         except (msgspec.ValidationError, msgspec.DecodeError):
             kind, maybe = decode_market_fallback(data)
             if maybe is None:
-                self._count(kind, data)
+                self.counters.count_unhandled(kind, data, "market")
                 return
             tick = maybe
         counters = self.counters
@@ -99,19 +99,3 @@ class MarketStream:
             counters.dispatch_errors += 1
             if should_log(counters.dispatch_errors):
                 logger.opt(exception=exc).error("tick could not be delivered: {!r}", exc)
-
-    def _count(self, kind: Kind, data: bytes) -> None:
-        counters = self.counters
-        if kind is Kind.UNKNOWN:
-            counters.unknown += 1
-        elif kind is Kind.CONTROL:
-            counters.control += 1
-        else:
-            counters.malformed += 1
-            if should_log(counters.malformed):
-                logger.warning(
-                    "malformed market message #{} ({} bytes): {!r}",
-                    counters.malformed,
-                    len(data),
-                    data[:120],
-                )

@@ -23,7 +23,6 @@ from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
 from .decode import (
     AccountUpdate,
-    Kind,
     ListenKeyAnswer,
     ListenKeyExpired,
     OrderTradeUpdate,
@@ -175,21 +174,8 @@ class UserDataStream:
                 self.orders.on_order_event(order)
             elif type(event) is ListenKeyExpired:
                 self._on_expired(event)
-            elif kind is Kind.IGNORED:
-                counters.ignored += 1
-            elif kind is Kind.CONTROL:
-                counters.control += 1
-            elif kind is Kind.UNKNOWN:
-                counters.unknown += 1
             else:
-                counters.malformed += 1
-                if should_log(counters.malformed):
-                    logger.warning(
-                        "malformed user-data message #{} ({} bytes): {!r}",
-                        counters.malformed,
-                        len(data),
-                        data[:120],
-                    )
+                counters.count_unhandled(kind, data, "user-data")
         except Exception as exc:  # noqa: BLE001 - a bad event or sink never stops the stream
             counters.dispatch_errors += 1
             if should_log(counters.dispatch_errors):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,17 +133,7 @@ class StreamHub:
 
     def publish(self, stream: str, raw: bytes) -> None:
         """Send one encoded market message to every subscriber of ``stream``."""
-        conns = self.market.get(stream)
-        if not conns:
-            return
-        combined: bytes | None = None
-        for conn in conns:
-            if conn.combined:
-                if combined is None:
-                    combined = b'{"stream":"' + stream.encode() + b'","data":' + raw + b"}"
-                conn.send(combined)
-            else:
-                conn.send(raw)
+        _fan_out(self.market.get(stream), stream, raw)
 
     def has_user_listeners(self, listen_key: str) -> bool:
         """True if a connection is open on ``listen_key``."""
@@ -151,17 +141,7 @@ class StreamHub:
 
     def publish_user(self, listen_key: str, raw: bytes) -> None:
         """Send one encoded user-data event to the connections of ``listen_key``."""
-        conns = self.users.get(listen_key)
-        if not conns:
-            return
-        combined: bytes | None = None
-        for conn in conns:
-            if conn.combined:
-                if combined is None:
-                    combined = b'{"stream":"' + listen_key.encode() + b'","data":' + raw + b"}"
-                conn.send(combined)
-            else:
-                conn.send(raw)
+        _fan_out(self.users.get(listen_key), listen_key, raw)
 
     # ------------------------------------------------------------------ connections
 
@@ -338,3 +318,17 @@ def _json_error(status: int, code: int, msg: str) -> web.Response:
         body=orjson.dumps({"code": code, "msg": msg}),
         content_type="application/json",
     )
+
+
+def _fan_out(conns: Collection[Connection] | None, stream: str, raw: bytes) -> None:
+    """Send ``raw`` to each connection; combined ones get one shared ``{stream, data}`` envelope."""
+    if not conns:
+        return
+    combined: bytes | None = None
+    for conn in conns:
+        if conn.combined:
+            if combined is None:
+                combined = b'{"stream":"' + stream.encode() + b'","data":' + raw + b"}"
+            conn.send(combined)
+        else:
+            conn.send(raw)
