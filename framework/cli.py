@@ -129,7 +129,7 @@ def effective_settings(settings: Settings, loaded: LoadedPlugins) -> dict[str, A
     for info in loaded.infos:
         if info.kind != "plugin":
             continue
-        block = {k: v for k, v in settings.plugins.get(info.name, {}).items()}
+        block = settings.plugins.get(info.name, {})
         own = loaded.configs.get(info.name)
         merged: dict[str, Any] = {"enabled": info.enabled}
         merged.update({k: block[k] for k in PLUGIN_COMMON_KEYS if k in block})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -138,10 +138,7 @@ def load_plugins(
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported as its own
             _fail(info, exc, required)
             continue
-        result.configs[name] = config
-        result.order.append(name)
-        info.loaded = True
-        info.hooks = _hooks_of(pm, name)
+        _record_loaded(result, info, config)
 
     for index, strategy in enumerate(settings.strategies):
         name = STRATEGY_PREFIX + strategy.id
@@ -165,10 +162,7 @@ def load_plugins(
         except Exception as exc:  # noqa: BLE001
             _fail(info, exc, strategy.required)
             continue
-        result.configs[name] = config
-        result.order.append(name)
-        info.loaded = True
-        info.hooks = _hooks_of(pm, name)
+        _record_loaded(result, info, config)
 
     # Lifespans start in this order: by the plugin's ``start_priority`` (lower first, default
     # 100; smart_logging uses 0 so every later start is logged through it), then load order.
@@ -184,6 +178,13 @@ def load_plugins(
         result.order.append(name)
         result.infos[-1].hooks = _hooks_of(pm, name)
     return result
+
+
+def _record_loaded(result: LoadedPlugins, info: PluginInfo, config: Any) -> None:
+    result.configs[info.name] = config
+    result.order.append(info.name)
+    info.loaded = True
+    info.hooks = _hooks_of(result.pm, info.name)
 
 
 def _start_priority(plugin: object) -> int:
@@ -292,8 +293,3 @@ def run_validate_settings(loaded: LoadedPlugins, settings: Settings) -> None:
             raise PluginLoadError(
                 impl.plugin_name, info.source if info else "?", _cause(exc)
             ) from exc
-
-
-def names(infos: Iterable[PluginInfo]) -> list[str]:
-    """Names of loaded plugins, in load order."""
-    return [i.name for i in infos if i.loaded]
