@@ -7,10 +7,19 @@ from framework.cache import AccountView
 from framework.clock import Clock, ManualClock, SystemClock
 from framework.commands import Command
 from framework.context import BotContext, Hooks
-from framework.errors import PluginLoadError, SettingsError, TradeloopError
+from framework.errors import (
+    OrderRefused,
+    PluginLoadError,
+    RiskLimitExceeded,
+    SettingsError,
+    StrategyPaused,
+    TradeloopError,
+    TradingHeld,
+)
 from framework.exchange import ExchangeConnector
 from framework.hookspecs import hookimpl
-from framework.settings import Settings
+from framework.settings import RiskLimits, Settings
+from framework.strategy import Strategy, StrategyOrders
 from framework.types import (
     AccountSnapshot,
     Balance,
@@ -47,17 +56,24 @@ __all__ = [
     "ManualClock",
     "Mismatch",
     "Order",
+    "OrderRefused",
     "OrderRequest",
     "PluginError",
     "PluginLoadError",
     "Position",
     "ReconcileResult",
+    "RiskLimitExceeded",
+    "RiskLimits",
     "Settings",
     "SettingsError",
+    "Strategy",
+    "StrategyOrders",
+    "StrategyPaused",
     "StreamState",
     "StreamStatus",
     "SystemClock",
     "Tick",
     "TradeloopError",
+    "TradingHeld",
     "hookimpl",
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -30,6 +30,8 @@ from loguru import logger
 from framework.settings import DEFAULT_HOOK_TIMEOUTS, HooksSettings
 from framework.types import PluginError
 
+# Held plugins miss these (market data goes stale; the next tick replaces it).
+UNHELD_HOOKS = frozenset({"on_tick"})
 BUS_HOOK_WRAPPERS_FORBIDDEN = "hook wrappers are not supported on tradeloop hooks"
 MAX_ERRORS_KEPT = 200
 
@@ -77,11 +79,15 @@ class HookBus:
         self.failures_total: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self.disabled: dict[str, str] = {}
+        self.pause_at_first_failure: set[str] = set()  # strategies: paused when they raise
         self.errors: list[PluginError] = []
         self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
         self._wall_time = wall_time
         self._spec_args: dict[str, tuple[str, ...]] = {}
         self._impls: dict[str, tuple[_Impl, ...]] = {}
+        self._held_impls: dict[str, tuple[_Impl, ...]] = {}
+        self.held: dict[str, deque[tuple[str, _Impl, tuple[Any, ...]]]] = {}
+        self.held_dropped: Counter[str] = Counter()
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
@@ -100,11 +106,13 @@ class HookBus:
         return args
 
     def implementations(self, hook: str) -> tuple[_Impl, ...]:
-        """Implementations in pluggy's call order, skipping disabled plugins."""
+        """Implementations in pluggy's call order, skipping disabled and held plugins."""
         impls = self._impls.get(hook)
         if impls is None:
-            impls = self._build_impls(hook)
+            every = self._build_impls(hook)
+            impls = tuple(i for i in every if i.plugin not in self.held)
             self._impls[hook] = impls
+            self._held_impls[hook] = tuple(i for i in every if i.plugin in self.held)
         return impls
 
     def _build_impls(self, hook: str) -> tuple[_Impl, ...]:
@@ -127,6 +135,29 @@ class HookBus:
     def invalidate(self) -> None:
         """Forget cached implementation lists (after a plugin is registered or removed)."""
         self._impls.clear()
+        self._held_impls.clear()
+
+    # -------------------------------------------------------------------------- hold
+
+    def hold(self, plugins: Iterable[str]) -> None:
+        """Stop delivering to ``plugins`` for now: ticks are skipped, other events kept.
+
+        Kept events (at most ``queue_size`` per plugin, oldest dropped and counted) are
+        delivered in order by ``release``.
+        """
+        for plugin in plugins:
+            self.held.setdefault(plugin, deque(maxlen=self.queue_size))
+        self.invalidate()
+
+    def release(self, plugins: Iterable[str]) -> None:
+        """Deliver what ``hold`` kept, in order, then resume normal delivery."""
+        released = [(p, self.held.pop(p)) for p in list(plugins) if p in self.held]
+        self.invalidate()
+        for plugin, kept in released:
+            while kept:
+                hook, impl, args = kept.popleft()
+                if plugin not in self.disabled:
+                    self._deliver(hook, impl, args)
 
     def args_from(self, hook: str, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
         """Spec-ordered positional arguments from keyword arguments."""
@@ -174,6 +205,30 @@ class HookBus:
             elif impl.plugin in self.failures:
                 del self.failures[impl.plugin]
             started = finished
+        if self.held and hook not in UNHELD_HOOKS:
+            for impl in self._held_impls.get(hook, ()):
+                kept = self.held[impl.plugin]
+                if len(kept) == kept.maxlen:
+                    self.held_dropped[impl.plugin] += 1
+                kept.append((hook, impl, args))
+
+    def _deliver(self, hook: str, impl: _Impl, args: tuple[Any, ...]) -> None:
+        """One notification to one plugin, as ``notify`` would deliver it."""
+        queue = self._queues.get(impl.plugin)
+        if impl.is_async or (queue is not None and not queue.empty()):
+            self._enqueue(hook, impl, args)
+            return
+        started = time.perf_counter()
+        try:
+            impl.function(*(args if impl.picks is None else [args[i] for i in impl.picks]))
+        except Exception as exc:  # noqa: BLE001 - isolating plugins is the bus's job
+            self.report_failure(impl.plugin, hook, exc)
+            return
+        elapsed = time.perf_counter() - started
+        if elapsed > self.timeouts[hook]:
+            self.report_failure(impl.plugin, hook, _overrun(elapsed, self.timeouts[hook]))
+        else:
+            self.failures.pop(impl.plugin, None)
 
     def notify_kw(self, hook: str, **kwargs: Any) -> None:
         """``notify`` with keyword arguments (slower; for code off the hot path)."""
@@ -249,7 +304,7 @@ class HookBus:
         args = self.args_from(hook, kwargs)
         wanted = None if plugins is None else set(plugins)
         outcomes = []
-        for impl in self.implementations(hook):
+        for impl in self._build_impls(hook):  # held plugins are asked too
             if wanted is None or impl.plugin in wanted:
                 outcomes.append(await self._call(hook, impl, args))
         return outcomes
@@ -258,7 +313,7 @@ class HookBus:
         """The first implementation that answers something other than ``None``."""
         self.counts[hook] += 1
         args = self.args_from(hook, kwargs)
-        for impl in self.implementations(hook):
+        for impl in self._build_impls(hook):
             outcome = await self._call(hook, impl, args)
             if not outcome.ok or outcome.value is not None:
                 return outcome
@@ -271,7 +326,8 @@ class HookBus:
         count = self.failures.get(plugin, 0) + 1
         self.failures[plugin] = count
         self.failures_total[plugin] += 1
-        disable = count >= self.max_failures and plugin not in self.disabled
+        limit = 1 if plugin in self.pause_at_first_failure else self.max_failures
+        disable = count >= limit and plugin not in self.disabled
         log = logger.bind(plugin=plugin)
         if isinstance(exc, PluginOverrun):
             log.error("plugin {!r} overran its budget in {}: {}", plugin, hook, exc)
@@ -288,7 +344,10 @@ class HookBus:
         self.errors.append(error)
         del self.errors[:-MAX_ERRORS_KEPT]
         if disable:
-            self.disable(plugin, f"{count} failures in a row, last in {hook}")
+            if plugin in self.pause_at_first_failure:
+                self.disable(plugin, f"paused after {type(exc).__name__} in {hook}: {exc}")
+            else:
+                self.disable(plugin, f"{count} failures in a row, last in {hook}")
         if hook != "on_plugin_error":
             self.notify("on_plugin_error", (self.ctx, error))
 
@@ -331,6 +390,7 @@ class HookBus:
             "plugin_errors": dict(self.failures_total),
             "dropped_events": dict(self.dropped),
             "disabled_plugins": dict(self.disabled),
+            "held_dropped_events": dict(self.held_dropped),
         }
 
 

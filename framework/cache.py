@@ -32,6 +32,7 @@ _STATUS_RANK = {
     "EXPIRED_IN_MATCH": 2,
     "REJECTED": 2,
 }
+_ZERO = Decimal(0)
 CLOSED_ORDERS_KEPT = 10_000
 FILLS_KEPT = 100_000
 
@@ -54,6 +55,9 @@ class CacheStats:
     duplicates: int = 0
     fills: int = 0
     duplicate_fills: int = 0
+    orders_filled: int = 0
+    orders_canceled: int = 0
+    orders_expired: int = 0
 
 
 class AccountView:
@@ -101,6 +105,8 @@ class AccountCache:
         self.positions_view: Mapping[PositionKey, Position] = MappingProxyType(self._positions)
         self.open_orders_view: Mapping[OrderKey, Order] = MappingProxyType(self._orders)
         self.stats = CacheStats()
+        self.realized_pnl: dict[str, Decimal] = {}  # per symbol, from fills
+        self.fees: dict[str, Decimal] = {}  # per fee asset, from fills
         self.view = AccountView(self)
 
     # ------------------------------------------------------------------------- balances
@@ -165,6 +171,8 @@ class AccountCache:
             self._orders[key] = order
             self._closed.pop(key, None)
         else:
+            if before is None or before.is_open:
+                self._count_closed(order.status)
             self._orders.pop(key, None)
             self._closed[key] = order
             self._closed.move_to_end(key)
@@ -185,11 +193,22 @@ class AccountCache:
         while len(self._fills) > FILLS_KEPT:
             self._fills.popitem(last=False)
         self.stats.fills += 1
+        pnl = self.realized_pnl
+        pnl[fill.symbol] = pnl.get(fill.symbol, _ZERO) + fill.realized_pnl
+        self.fees[fill.fee_asset] = self.fees.get(fill.fee_asset, _ZERO) + fill.fee
         if self._listener is not None:
             self._listener.on_fill(fill)
         return True
 
     # ------------------------------------------------------------------------ internals
+
+    def _count_closed(self, status: str) -> None:
+        if status == "FILLED":
+            self.stats.orders_filled += 1
+        elif status == "CANCELED":
+            self.stats.orders_canceled += 1
+        else:
+            self.stats.orders_expired += 1
 
     def _newer(self, held: int, incoming: int) -> bool:
         if incoming < held:

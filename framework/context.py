@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from loguru import logger
@@ -13,7 +13,8 @@ from framework.cache import AccountCache, AccountView
 from framework.clock import Clock
 from framework.exchange import ExchangeConnector
 from framework.scheduler import Scheduler
-from framework.settings import Settings
+from framework.settings import RiskLimits, Settings
+from framework.strategy import STRATEGY_PREFIX, StrategyOrders
 from framework.types import (
     Balance,
     DailyReport,
@@ -29,14 +30,16 @@ from framework.types import (
 class Hooks:
     """Typed emitters for every notification hook (plugins call these, never ``pm.hook``)."""
 
-    __slots__ = ("_ctx", "_notify")
+    __slots__ = ("_ctx", "_last_ticks", "_notify")
 
     def __init__(self, bus: HookBus, ctx: BotContext) -> None:
         self._notify = bus.notify
         self._ctx = ctx
+        self._last_ticks = ctx.last_ticks
 
     def on_tick(self, tick: Tick) -> None:
-        """Emit ``on_tick``."""
+        """Emit ``on_tick`` (and remember it as the symbol's last tick)."""
+        self._last_ticks[tick.symbol] = tick
         self._notify("on_tick", (self._ctx, tick))
 
     def on_balance_update(self, before: Balance | None, after: Balance) -> None:
@@ -80,10 +83,12 @@ class BotContext:
         scheduler: Scheduler,
         plugin_configs: Mapping[str, Any],
         plugin_lookup: Callable[[str], object | None] = lambda name: None,
+        strategy_names: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.scheduler = scheduler
+        self.last_ticks: dict[str, Tick] = {}  # the last tick emitted per symbol
         self.hooks = Hooks(bus, self)
         self.account = AccountCache(self.hooks)  # writers: the connector and reconciliation
         self.cache: AccountView = self.account.view  # what everyone else reads
@@ -94,6 +99,10 @@ class BotContext:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_requested: asyncio.Event | None = None
         self.stop_reason = ""
+        self.strategy_names = tuple(strategy_names)
+        self._holds: dict[object, str] = {}
+        self._order_apis: dict[str, StrategyOrders] = {}
+        bus.pause_at_first_failure.update(self.strategy_names)
 
     @property
     def exchange(self) -> ExchangeConnector:
@@ -143,6 +152,76 @@ class BotContext:
         leftover = [t for t in tasks if not t.done()]
         if leftover:
             logger.warning("{} tasks did not finish after cancel", len(leftover))
+
+    # ------------------------------------------------------------------- strategies
+
+    def orders(self, strategy_id: str) -> StrategyOrders:
+        """The order API of strategy instance ``strategy_id`` (its ids, its risk limits)."""
+        api = self._order_apis.get(strategy_id)
+        if api is None:
+            name = STRATEGY_PREFIX + strategy_id
+            if name not in self.strategy_names:
+                raise KeyError(f"no strategy instance {strategy_id!r} is loaded")
+            api = StrategyOrders(
+                self, strategy_id, self._risk_limits(strategy_id), last_tick=self.last_ticks.get
+            )
+            self._order_apis[strategy_id] = api
+        return api
+
+    def _risk_limits(self, strategy_id: str) -> RiskLimits:
+        configured = next(s.risk for s in self.settings.strategies if s.id == strategy_id)
+        declared = getattr(self.plugin(STRATEGY_PREFIX + strategy_id), "risk", None)
+        if isinstance(declared, RiskLimits):
+            return configured.merged_over(declared)
+        return configured
+
+    def strategy_paused(self, strategy_id: str) -> str:
+        """Why the instance was paused (it raised), or ``""`` while it runs."""
+        return self._bus.disabled.get(STRATEGY_PREFIX + strategy_id, "")
+
+    def strategy_stats(self) -> dict[str, Any]:
+        """Per instance: running or paused (and why), and its order counters."""
+        out: dict[str, Any] = {}
+        for name in self.strategy_names:
+            sid = name.removeprefix(STRATEGY_PREFIX)
+            paused = self.strategy_paused(sid)
+            api = self._order_apis.get(sid)
+            out[sid] = {
+                "state": "paused" if paused else "running",
+                "reason": paused,
+                "orders": dict(api.stats) if api is not None else {},
+            }
+        return out
+
+    # ------------------------------------------------------------------------ holds
+
+    def hold_strategies(self, reason: str) -> Callable[[], None]:
+        """Hold every strategy until the returned function is called (idempotent).
+
+        While any hold is active, strategies get no ``on_tick``; their other notifications
+        are kept and delivered in order on release, and the order API refuses new orders.
+        The core holds strategies during startup; reconciliation holds them until the cache
+        has been checked against the exchange (at start and after every stream resync).
+        """
+        token = object()
+        self._holds[token] = reason
+        if len(self._holds) == 1:
+            self._bus.hold(self.strategy_names)
+            logger.info("strategies held: {}", reason)
+
+        def release() -> None:
+            if self._holds.pop(token, None) is None:
+                return
+            if not self._holds:
+                self._bus.release(self.strategy_names)
+                logger.info("strategies released ({} done)", reason)
+
+        return release
+
+    @property
+    def trading_held(self) -> str:
+        """Why strategies are held (reasons joined), or ``""`` when they may trade."""
+        return "; ".join(dict.fromkeys(self._holds.values()))
 
     def request_stop(self, reason: str) -> None:
         """Ask the bot to shut down gracefully."""

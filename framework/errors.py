@@ -45,3 +45,19 @@ class PluginStartError(TradeloopError):
     """A plugin failed while the bot was starting (lifespan, jobs, connector)."""
 
     exit_code = EXIT_RUNTIME_ERROR
+
+
+class OrderRefused(TradeloopError):
+    """The core refused a strategy's order before it left (the message says why)."""
+
+
+class RiskLimitExceeded(OrderRefused):
+    """The order would break one of the strategy instance's risk limits."""
+
+
+class TradingHeld(OrderRefused):
+    """Strategies are held (startup, or the account is being resynchronised)."""
+
+
+class StrategyPaused(OrderRefused):
+    """The strategy instance was paused after an exception."""

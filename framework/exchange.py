@@ -18,8 +18,16 @@ class ExchangeConnector(Protocol):
 
     name: str
 
-    async def place_order(self, request: OrderRequest) -> Order:
-        """Send an order; an unknown outcome is resolved before this returns or raises."""
+    async def place_order(self, request: OrderRequest, *, owner: str = "bot") -> Order:
+        """Send an order; an unknown outcome is resolved before this returns or raises.
+
+        ``owner`` (a strategy instance id) goes into the client order id the connector makes
+        when ``request.client_order_id`` is empty, so ``owner_of`` finds it again.
+        """
+        ...
+
+    def owner_of(self, client_order_id: str) -> str | None:
+        """The owner a client order id was made for, or ``None`` if not one of ours."""
         ...
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:

@@ -25,6 +25,9 @@ from framework.errors import PluginLoadError, SettingsError
 from framework.settings import PLUGIN_COMMON_KEYS, Settings, convert
 
 PLUGIN_GROUP = "tradeloop.plugins"
+# Built-ins in this group ship disabled (e.g. a webhook that needs a URL): enabled only by
+# ``enabled: true`` in their settings block, like third-party plugins.
+OPT_IN_GROUP = "tradeloop.plugins.opt_in"
 STRATEGY_GROUP = "tradeloop.strategies"
 BUILTIN_DISTRIBUTION = "tradeloop"
 STRATEGY_PREFIX = "strategy:"
@@ -54,6 +57,11 @@ class LoadedPlugins:
     infos: list[PluginInfo]
     configs: dict[str, Any]
     order: list[str]
+
+    @property
+    def strategy_names(self) -> list[str]:
+        """Plugin names of the loaded strategy instances."""
+        return [n for n in self.order if n.startswith(STRATEGY_PREFIX)]
 
     def info(self, name: str) -> PluginInfo | None:
         """The record of one plugin by name."""
@@ -94,6 +102,19 @@ def is_builtin(ep: EntryPoint | None) -> bool:
     return ep is not None and ep.dist is not None and ep.dist.name == BUILTIN_DISTRIBUTION
 
 
+def enabled_by_default(ep: EntryPoint | None) -> bool:
+    """Built-ins are on unless they are in the opt-in group; third-party plugins are off."""
+    return is_builtin(ep) and ep is not None and ep.group != OPT_IN_GROUP
+
+
+def discover_plugins() -> dict[str, EntryPoint]:
+    """Plugin entry points of both groups (a name in both: the default-on one wins)."""
+    table = discover(PLUGIN_GROUP)
+    for name, ep in discover(OPT_IN_GROUP).items():
+        table.setdefault(name, ep)
+    return table
+
+
 def load_plugins(
     settings: Settings,
     *,
@@ -106,7 +127,7 @@ def load_plugins(
     ``extra`` are ready-made plugin objects (tests, embedding) registered after the others.
     """
     pm = new_plugin_manager()
-    table = dict(plugin_table if plugin_table is not None else discover(PLUGIN_GROUP))
+    table = dict(plugin_table if plugin_table is not None else discover_plugins())
     strategies = dict(strategy_table if strategy_table is not None else discover(STRATEGY_GROUP))
     result = LoadedPlugins(pm=pm, infos=[], configs={}, order=[])
 
@@ -118,7 +139,7 @@ def load_plugins(
     for name in [*table, *(n for n in settings.plugins if n not in table)]:
         ep = table.get(name)
         block = settings.plugins.get(name, {})
-        enabled = bool(block.get("enabled", is_builtin(ep)))
+        enabled = bool(block.get("enabled", enabled_by_default(ep)))
         info = PluginInfo(name, "plugin", _source(ep), ep.value if ep else "", enabled)
         result.infos.append(info)
         if not enabled:

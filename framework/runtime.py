@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ class Bot:
             scheduler=self.scheduler,
             plugin_configs=loaded.configs,
             plugin_lookup=loaded.pm.get_plugin,
+            strategy_names=loaded.strategy_names,
         )
         self.bus.ctx = self.ctx
         self._started: list[tuple[str, AbstractAsyncContextManager[None]]] = []
@@ -60,6 +62,7 @@ class Bot:
         self._start_monotonic = time.monotonic()
         self._stop_event = asyncio.Event()
         self.ctx.bind_stop_event(self._stop_event)
+        release_startup = self.ctx.hold_strategies("startup")
         try:
             await self._start_plugins()
             outcome = await self.bus.ask_first("provide_exchange", {"ctx": self.ctx})
@@ -79,6 +82,7 @@ class Bot:
             await self._shutdown()
             raise
         self.running = True
+        release_startup()
         logger.info(
             "tradeloop started: env={} exchange={} plugins={}",
             self.settings.env,
@@ -177,7 +181,54 @@ class Bot:
             if outcome.ok and outcome.value:
                 summary.update(dict(outcome.value))
         summary.update(self.bus.stats())
+        summary.update(account_summary(self.ctx))
         return summary
+
+
+def account_summary(ctx: BotContext) -> dict[str, Any]:
+    """The core's sections: final cache, fills, realized PnL, orders, strategy instances."""
+    cache = ctx.account
+    strategies = ctx.strategy_stats()
+    placed: dict[str, int] = {}
+    for entry in strategies.values():
+        for key, value in entry["orders"].items():
+            placed[key] = placed.get(key, 0) + value
+    positions: dict[str, Any] = {}
+    for (symbol, side), position in sorted(cache.positions_view.items()):
+        key = symbol if side == "BOTH" else f"{symbol}:{side}"
+        positions[key] = {"amount": str(position.amount), "entry_price": str(position.entry_price)}
+    pnl = cache.realized_pnl
+    return {
+        "cache": {
+            "balances": {
+                asset: str(b.wallet_balance) for asset, b in sorted(cache.balances_view.items())
+            },
+            "positions": positions,
+            "open_orders": len(cache.open_orders_view),
+        },
+        "fills": cache.stats.fills,
+        "realized_pnl": {
+            "total": str(sum(pnl.values(), Decimal(0))),
+            "by_symbol": {symbol: str(value) for symbol, value in sorted(pnl.items())},
+            "fees": {asset: str(value) for asset, value in sorted(cache.fees.items())},
+        },
+        "orders": {
+            "placed": placed.get("placed", 0),
+            "refused": placed.get("refused", 0),
+            "canceled_by_strategies": placed.get("canceled", 0),
+            "filled": cache.stats.orders_filled,
+            "canceled": cache.stats.orders_canceled,
+            "expired": cache.stats.orders_expired,
+            "open": len(cache.open_orders_view),
+        },
+        "strategies": strategies,
+        "account_cache": {
+            "applied": cache.stats.applied,
+            "stale_ignored": cache.stats.stale_ignored,
+            "duplicates": cache.stats.duplicates,
+            "duplicate_fills": cache.stats.duplicate_fills,
+        },
+    }
 
 
 def _start_error(plugin: str, hook: str, exc: BaseException | None) -> PluginStartError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -81,12 +82,48 @@ class RuntimeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     data_dir: str = "data"
 
 
+class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Limits the core enforces before an order of a strategy instance leaves.
+
+    ``max_position``: the largest absolute position per symbol, in base units, counting the
+    order and every open order on the same side as if they all filled. ``max_order_notional``:
+    quantity times price (limit price, or the best opposite quote for a market order), in the
+    quote asset. ``max_open_orders``: open orders of this instance per symbol. ``None``: no limit.
+    """
+
+    max_position: Decimal | None = None
+    max_order_notional: Decimal | None = None
+    max_open_orders: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_position", "max_order_notional"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be greater than 0")
+
+    def merged_over(self, defaults: RiskLimits) -> RiskLimits:
+        """These limits, with ``defaults`` filling the keys left at ``None``."""
+        return RiskLimits(
+            max_position=_first(self.max_position, defaults.max_position),
+            max_order_notional=_first(self.max_order_notional, defaults.max_order_notional),
+            max_open_orders=_first(self.max_open_orders, defaults.max_open_orders),
+        )
+
+
+_V = TypeVar("_V")
+
+
+def _first(value: _V | None, default: _V | None) -> _V | None:
+    return value if value is not None else default
+
+
 class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One strategy instance: ``use`` names the strategy, ``id`` names this instance."""
 
     id: Identifier
     use: str
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
     enabled: bool = True
     required: bool = True
 

@@ -165,7 +165,12 @@ class Mismatch(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
-    """Outcome of one reconciliation run."""
+    """Outcome of one reconciliation run.
+
+    ``reason`` says why it ran (``startup``, ``interval``, ``resync: ...``, ``manual``);
+    ``seeded`` counts entries loaded into an empty cache at startup (not drift);
+    ``in_flight_skipped`` counts entries the stream changed after the snapshot was taken.
+    """
 
     status: Literal["ok", "warning", "error"]
     reason: str
@@ -173,6 +178,8 @@ class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
     duration_s: float
     mismatches: tuple[Mismatch, ...] = ()
     in_flight_skipped: int = 0
+    seeded: int = 0
+    weight_used: int = 0
     error: str = ""
 
     @property

@@ -219,9 +219,13 @@ class BinanceConnector:
         """The order API for one strategy instance (its own client order ids)."""
         return StrategyOrders(self, strategy_id)
 
-    async def place_order(self, request: OrderRequest) -> Order:
+    async def place_order(self, request: OrderRequest, *, owner: str = DEFAULT_OWNER) -> Order:
         """Send an order; an unknown outcome is resolved before this returns or raises."""
-        return await self.orders.place(request, owner=DEFAULT_OWNER)
+        return await self.orders.place(request, owner=owner)
+
+    def owner_of(self, client_order_id: str) -> str | None:
+        """The strategy instance a client order id was made for, or ``None``."""
+        return self.ids.owner_of(client_order_id)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
         """Cancel an open order by its client order id."""
@@ -255,7 +259,7 @@ class BinanceConnector:
     # ------------------------------------------------------------------------- stats
 
     def stats(self) -> Mapping[str, Any]:
-        """The run summary's ``stream``, ``events``, ``rest`` and ``orders`` sections."""
+        """The run summary's ``stream``, ``events``, ``rest`` and ``order_api`` sections."""
         runners = [m.runner for m in self.markets]
         if self.user is not None:
             runners.append(self.user.runner)
@@ -294,7 +298,7 @@ class BinanceConnector:
                 "refused": gov.refused,
                 "max_weight_1m": gov.max_weight,
             },
-            "orders": {
+            "order_api": {
                 "placed": self.orders.stats.placed,
                 "canceled": self.orders.stats.canceled,
                 "unknown_outcomes": self.orders.stats.unknown_outcomes,

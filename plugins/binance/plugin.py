@@ -168,7 +168,7 @@ class BinancePlugin:
 
     @hookimpl
     def summarize_run(self, ctx: BotContext) -> Mapping[str, Any] | None:
-        """``stream``, ``events``, ``rest`` and ``orders`` sections."""
+        """``stream``, ``events``, ``rest`` and ``order_api`` sections."""
         if self.connector is None:
             return None
         return dict(self.connector.stats())

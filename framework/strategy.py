@@ -1,0 +1,185 @@
+"""Strategies: the optional base class and the order API the core gives each instance.
+
+A strategy is a plugin instantiated once per ``strategies:`` entry. Its orders go through
+``StrategyOrders`` (``ctx.orders(strategy_id)``), which refuses an order before it leaves when
+strategies are held (startup, account resync), when the instance is paused (it raised), or when
+the order would break the instance's ``RiskLimits``; otherwise the connector sends it with a
+client order id that carries the instance id.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from framework.errors import RiskLimitExceeded, StrategyPaused, TradingHeld
+from framework.hookspecs import hookimpl
+from framework.settings import RiskLimits
+from framework.types import Order, OrderRequest, Tick
+
+if TYPE_CHECKING:
+    from framework.context import BotContext
+
+STRATEGY_PREFIX = "strategy:"
+
+
+class Strategy:
+    """Convenient base for strategies (optional: any object with hook implementations works).
+
+    Set ``Params`` to a msgspec Struct to get validated ``self.params``; set ``symbols`` to
+    the symbols whose ticks you need (``params.symbol``/``params.symbols`` count as well);
+    set ``risk`` to default limits that ``strategies[].risk`` may override.
+    """
+
+    Params: Any = None
+    symbols: tuple[str, ...] = ()
+    risk: RiskLimits = RiskLimits()
+    strategy_id: str = ""  # set by the loader from ``strategies[].id``
+
+    def __init__(self, params: Any = None) -> None:
+        self.params = params
+
+    @classmethod
+    @hookimpl
+    def declare_settings(cls) -> type | None:
+        """``Params``: what ``strategies[].params`` is validated against."""
+        params: type | None = cls.Params
+        return params
+
+    def orders(self, ctx: BotContext) -> StrategyOrders:
+        """This instance's order API."""
+        return ctx.orders(self.strategy_id)
+
+
+class StrategyOrders:
+    """Place, cancel and query orders for one strategy instance, within its risk limits."""
+
+    def __init__(
+        self,
+        ctx: BotContext,
+        strategy_id: str,
+        limits: RiskLimits,
+        *,
+        last_tick: Callable[[str], Tick | None],
+    ) -> None:
+        self._ctx = ctx
+        self.strategy_id = strategy_id
+        self.plugin_name = STRATEGY_PREFIX + strategy_id
+        self.limits = limits
+        self._last_tick = last_tick
+        self._pending: dict[tuple[str, str], Decimal] = {}  # (symbol, side) -> qty on its way
+        self.stats: Counter[str] = Counter()
+
+    # ---------------------------------------------------------------------------- API
+
+    async def place(self, request: OrderRequest) -> Order:
+        """Check, then send ``request``; raises ``OrderRefused`` subclasses when refused."""
+        try:
+            self._check_allowed()
+            self._check_risk(request)
+        except (TradingHeld, StrategyPaused, RiskLimitExceeded) as exc:
+            self.stats["refused"] += 1
+            self.stats[f"refused_{type(exc).__name__}"] += 1
+            logger.bind(plugin=self.plugin_name, log_key="order_refused").warning(
+                "order refused for strategy {!r}: {}", self.strategy_id, exc
+            )
+            raise
+        key = (request.symbol, request.side)
+        self._pending[key] = self._pending.get(key, Decimal(0)) + request.quantity
+        try:
+            order = await self._ctx.exchange.place_order(request, owner=self.strategy_id)
+        except Exception:
+            self.stats["failed"] += 1
+            raise
+        finally:
+            left = self._pending[key] - request.quantity
+            if left:
+                self._pending[key] = left
+            else:
+                del self._pending[key]
+        self.stats["placed"] += 1
+        return order
+
+    async def cancel(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel one order by its client order id (allowed while held or paused)."""
+        order = await self._ctx.exchange.cancel_order(symbol, client_order_id)
+        self.stats["canceled"] += 1
+        return order
+
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        """Cancel every open order of this instance (on ``symbol``, or everywhere)."""
+        return [await self.cancel(o.symbol, o.client_order_id) for o in self.open_orders(symbol)]
+
+    async def query(self, symbol: str, client_order_id: str) -> Order | None:
+        """The order as the exchange knows it, or ``None``."""
+        return await self._ctx.exchange.query_order(symbol, client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """This instance's open orders in the cache (on ``symbol``, or everywhere)."""
+        owner_of = self._ctx.exchange.owner_of
+        mine = self.strategy_id
+        return [
+            order
+            for (sym, _), order in self._ctx.cache.open_orders.items()
+            if (symbol is None or sym == symbol) and owner_of(order.client_order_id) == mine
+        ]
+
+    # ------------------------------------------------------------------------- checks
+
+    def _check_allowed(self) -> None:
+        held = self._ctx.trading_held
+        if held:
+            raise TradingHeld(f"strategies are held: {held}")
+        reason = self._ctx.strategy_paused(self.strategy_id)
+        if reason:
+            raise StrategyPaused(f"strategy {self.strategy_id!r} is paused: {reason}")
+
+    def _check_risk(self, request: OrderRequest) -> None:
+        limits = self.limits
+        if limits.max_order_notional is not None:
+            price = request.price if request.type == "LIMIT" else self._market_price(request)
+            if price is None:
+                raise RiskLimitExceeded(
+                    f"no price known for {request.symbol} yet to check max_order_notional"
+                )
+            notional = request.quantity * price
+            if notional > limits.max_order_notional:
+                raise RiskLimitExceeded(
+                    f"{request.side} {request.quantity} {request.symbol} is {notional:f} "
+                    f"notional, above max_order_notional {limits.max_order_notional}"
+                )
+        if limits.max_open_orders is not None and request.type == "LIMIT":
+            count = len(self.open_orders(request.symbol))
+            if count >= limits.max_open_orders:
+                raise RiskLimitExceeded(
+                    f"{count} open orders on {request.symbol}, max_open_orders is "
+                    f"{limits.max_open_orders}"
+                )
+        if limits.max_position is not None and not request.reduce_only:
+            position = self._ctx.cache.position(request.symbol)
+            now = position.amount if position is not None else Decimal(0)
+            worst = now + self._same_side_exposure(request)
+            if abs(worst) > limits.max_position and abs(worst) > abs(now):
+                raise RiskLimitExceeded(
+                    f"{request.side} {request.quantity} {request.symbol} could take the "
+                    f"position to {worst:f} (open orders included), beyond max_position "
+                    f"{limits.max_position}"
+                )
+
+    def _same_side_exposure(self, request: OrderRequest) -> Decimal:
+        """Signed quantity of this order plus every open or pending order on its side."""
+        total = request.quantity + self._pending.get((request.symbol, request.side), Decimal(0))
+        for order in self._ctx.cache.orders_for(request.symbol):
+            if order.side == request.side and not order.reduce_only:
+                total += order.orig_qty - order.executed_qty
+        return total if request.side == "BUY" else -total
+
+    def _market_price(self, request: OrderRequest) -> Decimal | None:
+        tick = self._last_tick(request.symbol)
+        if tick is None:
+            return None
+        return tick.ask if request.side == "BUY" else tick.bid

@@ -1,0 +1,39 @@
+"""Strategies used by the strategy API tests (loaded by module path, like a user's own)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from framework import BotContext, Order, Tick, hookimpl
+from framework.settings import RiskLimits
+from framework.strategy import Strategy
+
+
+class RecorderParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    symbol: str = "BTCUSDT"
+    fail_on_tick: bool = False
+
+
+class Recorder(Strategy):
+    """Records what it is told; raises on its first tick when ``fail_on_tick``."""
+
+    Params = RecorderParams
+    risk = RiskLimits(max_order_notional=Decimal("1000"), max_open_orders=5)
+
+    def __init__(self, params: RecorderParams) -> None:
+        super().__init__(params)
+        self.events: list[str] = []
+        self.ticks: list[Tick] = []
+
+    @hookimpl
+    def on_tick(self, ctx: BotContext, tick: Tick) -> None:
+        if self.params.fail_on_tick:
+            raise RuntimeError("bug in on_tick")
+        self.ticks.append(tick)
+        self.events.append(f"tick {tick.update_id}")
+
+    @hookimpl
+    def on_order_update(self, ctx: BotContext, before: Order | None, after: Order) -> None:
+        self.events.append(f"order {after.order_id} {after.status}")
