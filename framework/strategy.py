@@ -9,8 +9,9 @@ client order id that carries the instance id.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,17 @@ class Strategy:
     def orders(self, ctx: BotContext) -> StrategyOrders:
         """This instance's order API."""
         return ctx.orders(self.strategy_id)
+
+    def spawn(
+        self, ctx: BotContext, coro: Coroutine[Any, Any, Any], name: str
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` (e.g. placing orders) as a task of this instance.
+
+        Hooks have short time budgets (``on_tick``: 50 ms), so a handler that talks to the
+        exchange spawns the work instead of awaiting it. An exception in the task pauses this
+        instance, like one in a hook.
+        """
+        return ctx.spawn(coro, name=name, owner=STRATEGY_PREFIX + self.strategy_id)
 
 
 class StrategyOrders:

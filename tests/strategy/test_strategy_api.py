@@ -259,3 +259,16 @@ async def test_summary_counts_orders_fills_and_realized_pnl(sim_bot: Any) -> Non
     assert summary["cache"]["positions"] == {}
     assert set(summary["cache"]["balances"]) >= {"USDT"}
     assert summary["strategies"]["mm"]["orders"]["placed"] == 2
+
+
+async def test_a_failing_task_of_a_strategy_pauses_it(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(strategies({"id": "a", "use": USE}))
+    strat = recorder(bot, "a")
+
+    async def boom() -> None:
+        raise ValueError("order logic failed")
+
+    task = strat.spawn(bot.ctx, boom(), "work")
+    await until(task.done)
+    await until(lambda: bot.ctx.strategy_paused("a") != "")
+    assert "order logic failed" in bot.ctx.strategy_paused("a")
