@@ -15,11 +15,19 @@ import yaml
 
 from framework.commands import Command
 from framework.errors import EXIT_OK, TradeloopError
-from framework.loader import LoadedPlugins, load_plugins, run_validate_settings
+from framework.loader import (
+    LoadedPlugins,
+    discover_plugins,
+    is_builtin,
+    load_plugins,
+    run_validate_settings,
+)
 from framework.runtime import Bot, run_async, write_summary
+from framework.scaffold import create_plugin_package, plugin_names
 from framework.settings import PLUGIN_COMMON_KEYS, Settings, load_settings, masked
 
 PROG = "tradeloop"
+NEW_PLUGIN = "new-plugin"
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -48,7 +56,14 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate settings and print them, secrets masked")
     plugins = sub.add_parser("plugins", help="list known plugins and strategies")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    taken = {"run", "check", "plugins"}
+    new_plugin = sub.add_parser(
+        NEW_PLUGIN, help="create a third-party plugin package tradeloop-NAME/ in this folder"
+    )
+    new_plugin.add_argument("name", metavar="NAME", help="the plugin's name, e.g. price_alerts")
+    new_plugin.add_argument(
+        "--dir", type=Path, default=Path(), metavar="PATH", help="create it there instead"
+    )
+    taken = {"run", "check", "plugins", NEW_PLUGIN}
     for command in commands:
         if command.name in taken:
             raise TradeloopError(f"command {command.name!r} is registered twice")
@@ -79,7 +94,15 @@ def plugin_commands(loaded: LoadedPlugins) -> list[Command]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tradeloop`` console script; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    pre, _ = _global_parser().parse_known_args([a for a in args_list if a not in ("-h", "--help")])
+    pre, rest = _global_parser().parse_known_args(
+        [a for a in args_list if a not in ("-h", "--help")]
+    )
+    if rest[:1] == [NEW_PLUGIN]:  # needs neither settings nor plugins
+        try:
+            return _new_plugin(build_parser([]).parse_args(args_list))
+        except TradeloopError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return exc.exit_code
     try:
         settings = load_settings(pre.settings, env=pre.env)
         loaded = load_plugins(settings)
@@ -120,6 +143,24 @@ def _dispatch(
     if inspect.isawaitable(result):
         result = run_async(result, use_uvloop=settings.runtime.use_uvloop)
     return int(result) if result is not None else EXIT_OK
+
+
+def _new_plugin(args: argparse.Namespace) -> int:
+    """Write the plugin package and say what to do next."""
+    builtins = frozenset(name for name, ep in discover_plugins().items() if is_builtin(ep))
+    root = create_plugin_package(args.name, args.dir, taken=builtins)
+    names = plugin_names(args.name)
+    print(
+        f"created {root}/ (plugin {names.plugin!r}, entry point {names.module}:"
+        f"{names.plugin_class})"
+    )
+    print("next:")
+    print(f"  cd {root}")
+    print("  pip install -e '.[test]'   # into tradeloop's environment")
+    print("  pytest                     # the generated tests run against the simulator")
+    print(f"  TRADELOOP_PLUGINS__{names.plugin.upper()}__ENABLED=true tradeloop plugins")
+    print("  see README.md there for settings.yaml and publishing")
+    return EXIT_OK
 
 
 def effective_settings(settings: Settings, loaded: LoadedPlugins) -> dict[str, Any]:

@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from plugins.binance import BinanceConfig
-from plugins.sim import SimExchange
+from plugins.sim.testing import SimFactory
 
-from .helpers import FAST_CONFIG, Harness, make_connector, sim_settings
+from .helpers import FAST_CONFIG, Harness, make_connector
 
 HarnessFactory = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def make_harness() -> AsyncIterator[HarnessFactory]:
+async def make_harness(sim_factory: SimFactory) -> AsyncIterator[HarnessFactory]:
     """Start a simulator (settings overrides) and a started connector; all closed at teardown."""
     made: list[Harness] = []
 
@@ -29,8 +29,7 @@ async def make_harness() -> AsyncIterator[HarnessFactory]:
         routed: bool = True,
         **sim_overrides: Any,
     ) -> Harness:
-        sim = SimExchange(sim_settings(**sim_overrides))
-        await sim.start("127.0.0.1", 0)
+        sim = await sim_factory(**sim_overrides)
         connector, sink, ticks, statuses = make_connector(sim, config=config, routed=routed)
         harness = Harness(sim, connector, sink, ticks, statuses)
         made.append(harness)
@@ -40,9 +39,8 @@ async def make_harness() -> AsyncIterator[HarnessFactory]:
         return harness
 
     yield factory
-    for harness in made:
+    for harness in made:  # the simulators stop after this, in sim_factory's teardown
         await harness.connector.close()
-        await harness.sim.stop()
 
 
 @pytest.fixture

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import msgspec
 
 from framework.types import Balance, Fill, Order, Position, StreamState, StreamStatus, Tick
 from plugins.binance import BinanceConfig, BinanceConnector, Endpoints
-from plugins.sim import SimExchange, SimSettings
+from plugins.sim import SimExchange
+from plugins.sim.testing import fast_binance_config
+from plugins.sim.testing import until as until  # the tests import it from here
 
 # Short intervals so every path runs within a test; no assertion depends on timing.
-FAST_CONFIG = BinanceConfig(
-    keepalive_interval=60.0,
-    stale_after=1.0,
-    ping_interval=0.2,
-    reconnect_base=0.02,
-    reconnect_cap=0.2,
-    rotate_overlap=0.1,
-    rest_timeout=2.0,
-    retries=3,
-    retry_base=0.01,
-    retry_cap=0.05,
-    resolve_attempts=5,
-    max_rate_wait=3.0,
-)
-
-SIM_DEFAULTS: dict[str, Any] = {"updates_per_second": 20.0, "ping_interval": 0.5, "seed": 7}
+FAST_CONFIG = fast_binance_config()
 
 
 @dataclass
@@ -72,10 +54,6 @@ class Harness:
         return [s.state for s in self.statuses if s.stream == stream]
 
 
-def sim_settings(**overrides: Any) -> SimSettings:
-    return msgspec.convert({**SIM_DEFAULTS, **overrides}, SimSettings, strict=False)
-
-
 def make_connector(
     sim: SimExchange,
     *,
@@ -103,10 +81,3 @@ def make_connector(
         rng=random.Random(1),
     )
     return connector, sink, ticks, statuses
-
-
-async def until(predicate: Callable[[], bool], *, within: float = 10.0) -> None:
-    """Poll ``predicate`` until it is true; fail the test after ``within`` seconds."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - polling state owned by other tasks
-            await asyncio.sleep(0.01)

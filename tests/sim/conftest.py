@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
-import msgspec
 import pytest
 from sim_helpers import FAST, Client
 
-from plugins.sim import SimExchange, SimSettings
-
-SimFactory = Callable[..., Awaitable[SimExchange]]
+from plugins.sim import SimExchange
+from plugins.sim.testing import SimFactory
 
 
 @pytest.fixture
-async def make_sim() -> AsyncIterator[SimFactory]:
-    """Start simulators with settings overrides; all are stopped at teardown."""
-    started: list[SimExchange] = []
+def make_sim(sim_factory: SimFactory) -> SimFactory:
+    """Start simulators with static prices unless overridden; all are stopped at teardown."""
 
-    async def factory(clock: Callable[[], float] | None = None, **overrides: Any) -> SimExchange:
-        raw = {**FAST, **overrides}
-        settings = msgspec.convert(raw, SimSettings, strict=False)
-        sim = SimExchange(settings, clock=clock)
-        await sim.start()
-        started.append(sim)
-        return sim
+    async def factory(*, clock: Callable[[], float] | None = None, **overrides: Any) -> SimExchange:
+        return await sim_factory(clock=clock, **{**FAST, **overrides})
 
-    yield factory
-    for sim in started:
-        await sim.stop()
+    return factory
 
 
 @pytest.fixture
