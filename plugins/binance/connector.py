@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,10 @@ from framework.types import (
 
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters
-from .decode import RestBalance, RestPosition
+from .decode import RestBalance, RestPosition, ServerTime
 from .ids import ClientOrderIds
 from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
-from .orders import DEFAULT_OWNER, OrderService
+from .orders import ALL_OPEN_ORDERS_WEIGHT, DEFAULT_OWNER, OrderService
 from .rest import RestClient
 from .signing import make_signer, mask_key
 from .sink import AccountSink
@@ -82,6 +83,7 @@ class BinanceConnector:
         emit_tick: Callable[[Tick], None],
         on_status: StatusCallback,
         wall_time: Callable[[], float],
+        exchange_time: Callable[[], float] = time.time,
         recv_window_ms: int = 5000,
         spawn: Spawn | None = None,
         id_state_file: Path | None = None,
@@ -104,6 +106,7 @@ class BinanceConnector:
             config=config,
             recv_window_ms=recv_window_ms,
             rng=self._rng,
+            wall_time=exchange_time,
         )
         self.ids = ClientOrderIds(config.order_id_prefix, state_file=id_state_file)
         self.orders = OrderService(self.rest, self.ids, resolve_attempts=config.resolve_attempts)
@@ -236,24 +239,42 @@ class BinanceConnector:
         return await self.orders.query(symbol, client_order_id)
 
     async def fetch_account_snapshot(self) -> AccountSnapshot:
-        """Balances (``/fapi/v3/balance``), positions (``/fapi/v3/positionRisk``), open orders."""
+        """The account from REST, with the exchange's own time read before any account request.
+
+        ``GET /fapi/v1/time`` (weight 1) gives ``snapshot_time``: every account read below is
+        served after it, so a change older than it is in the answers (the reconciliation rule,
+        docs/reconciliation.md). Then ``/fapi/v3/balance`` and ``/fapi/v3/positionRisk`` (weight
+        5 each); positionRisk lists every symbol with a position **or open orders**, so open
+        orders are read per listed symbol (weight 1 each) instead of for all symbols (weight
+        40), unless that would cost more. ``weight_used`` is the sum of the requests' weights.
+        """
         await self.rest.maybe_resync()
-        before = self.rest.time.now_ms()
-        balances, positions, open_orders = await asyncio.gather(
+        server = await self.rest.request("GET", "/fapi/v1/time", type=ServerTime, weight=1)
+        snapshot_time = server.serverTime
+        balances, positions = await asyncio.gather(
             self.rest.request(
                 "GET", "/fapi/v3/balance", type=list[RestBalance], signed=True, weight=5
             ),
             self.rest.request(
                 "GET", "/fapi/v3/positionRisk", type=list[RestPosition], signed=True, weight=5
             ),
-            self.orders.open_orders(),
         )
+        weight = 1 + 5 + 5
+        symbols = sorted({p.symbol for p in positions})
+        if len(symbols) >= ALL_OPEN_ORDERS_WEIGHT:  # one call for all is no dearer
+            open_orders = await self.orders.open_orders()
+            weight += ALL_OPEN_ORDERS_WEIGHT
+        else:
+            per_symbol = await asyncio.gather(*(self.orders.open_orders(s) for s in symbols))
+            open_orders = [order for orders in per_symbol for order in orders]
+            weight += len(symbols)
         return AccountSnapshot(
-            balances=tuple(b.to_balance(before) for b in balances),
-            positions=tuple(p.to_position(before) for p in positions),
+            # event_time: the exchange's updateTime of each entry, 0 when it has none
+            balances=tuple(b.to_balance(0) for b in balances),
+            positions=tuple(p.to_position(0) for p in positions),
             open_orders=tuple(open_orders),
-            snapshot_time=before,
-            weight_used=self.rest.governor.stats.last_weight,
+            snapshot_time=snapshot_time,
+            weight_used=weight,
         )
 
     # ------------------------------------------------------------------------- stats

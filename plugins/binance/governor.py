@@ -113,14 +113,20 @@ class RateGovernor:
         return 0.0, ""
 
     async def acquire(self, weight: int, *, order: bool, request: str) -> None:
-        """Wait until a request may go; raise ``RateLimitWaitTooLong`` rather than wait long."""
+        """Wait until a request may go; raise ``RateLimitWaitTooLong`` rather than wait long.
+
+        The total wait is bounded too, so a clock that does not move (a frozen test clock)
+        cannot keep a request waiting forever.
+        """
+        waited = 0.0
         while True:
             delay, reason = self.delay_for(weight, order)
             if delay <= 0:
                 break
-            if delay > self.config.max_rate_wait:
+            if delay > self.config.max_rate_wait or waited + delay > self.config.max_rate_wait:
                 self.stats.refused += 1
                 raise RateLimitWaitTooLong(request, delay, reason)
+            waited += delay
             self.stats.throttled += 1
             self.stats.paced_s += delay
             await asyncio.sleep(delay)

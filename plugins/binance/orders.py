@@ -31,6 +31,7 @@ from .ids import ALLOWED, ClientOrderIds
 from .rest import RestClient
 
 ORDER_PATH = "/fapi/v1/order"
+ALL_OPEN_ORDERS_WEIGHT = 40
 DEFAULT_OWNER = "bot"
 
 
@@ -45,6 +46,11 @@ class OrderStats(msgspec.Struct, kw_only=True):
     resolved_by_stream: int = 0
     resent: int = 0
     unresolved: int = 0
+
+
+def open_orders_weight(symbol: str | None) -> int:
+    """Weight of ``GET /fapi/v1/openOrders``: 1 for one symbol, 40 for all (FACTS.md §1.2)."""
+    return 1 if symbol else ALL_OPEN_ORDERS_WEIGHT
 
 
 def fmt_decimal(value: Decimal) -> str:
@@ -185,10 +191,15 @@ class OrderService:
         self.stats.canceled += 1
         return answer.to_order(self.rest.time.now_ms())
 
-    async def open_orders(self) -> list[Order]:
-        """``GET /fapi/v1/openOrders`` for every symbol (weight 40)."""
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """``GET /fapi/v1/openOrders`` of one symbol (weight 1) or of every symbol (weight 40)."""
         rows = await self.rest.request(
-            "GET", "/fapi/v1/openOrders", type=list[RestOrder], signed=True, weight=40
+            "GET",
+            "/fapi/v1/openOrders",
+            {"symbol": symbol} if symbol else None,
+            type=list[RestOrder],
+            signed=True,
+            weight=open_orders_weight(symbol),
         )
         now = self.rest.time.now_ms()
         orders = [row.to_order(now) for row in rows]

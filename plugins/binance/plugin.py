@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -132,6 +133,9 @@ class BinancePlugin:
             emit_tick=emit_tick,
             on_status=on_status,
             wall_time=ctx.clock.time,
+            # The clock the exchange runs on: the embedded simulator runs on the bot's clock
+            # (a ManualClock in tests), anything else on real time.
+            exchange_time=ctx.clock.time if self.sim is not None else time.time,
             recv_window_ms=exchange.recv_window_ms,
             spawn=lambda coro, name: ctx.spawn(coro, name=name, owner="binance"),
             id_state_file=Path(ctx.settings.runtime.data_dir) / "binance" / "client_order_ids.json",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -65,13 +65,14 @@ class RestClient:
         config: BinanceConfig,
         recv_window_ms: int = 5000,
         rng: random.Random | None = None,
+        wall_time: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._signer = signer
         self.config = config
         self.recv_window_ms = recv_window_ms
-        self.time = TimeOffset()
+        self.time = TimeOffset(wall_time)  # the local clock the exchange's time is offset from
         self.governor = RateGovernor(config, server_time=self.time.now_s)
         self.stats = RestStats()
         self._rng = rng or random.Random()
@@ -106,9 +107,9 @@ class RestClient:
     async def sync_time(self, samples: int = 3) -> None:
         """Measure the server-time offset (``GET /fapi/v1/time``)."""
         for _ in range(samples):
-            sent = time.time()
+            sent = self.time.local()
             answer = await self.request("GET", "/fapi/v1/time", type=ServerTime, signed=False)
-            self.time.add_sample(answer.serverTime, sent, time.time())
+            self.time.add_sample(answer.serverTime, sent, self.time.local())
         self._synced_at = time.monotonic()
         logger.debug("binance server time offset {:.0f} ms", self.time.offset_ms)
 

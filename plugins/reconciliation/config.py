@@ -1,0 +1,50 @@
+"""``plugins.reconciliation`` settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """When reconciliation runs, what counts as a difference, and how failures are retried."""
+
+    interval: Seconds = 900.0
+    """Seconds between periodic reconciles (besides the startup run and resyncs)."""
+    confirm_delay: NonNegativeSeconds = 3.0
+    """A difference on an entry older than the snapshot is re-checked after this long (longer
+    than the user-data stream's latency) before it counts as drift; 0 re-checks at once."""
+    default_tolerance: Decimal = Decimal("0.00000001")
+    """Largest wallet-balance difference that is not drift, for assets not in ``tolerances``."""
+    tolerances: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """Per-asset wallet-balance tolerance, e.g. ``{USDT: "0.0001"}``."""
+    entry_price_tolerance: Decimal = Decimal(0)
+    """Largest relative difference of a position's entry price that is not drift (0: exact;
+    the stream's ``ep`` and REST's ``entryPrice`` are the same number on the simulator)."""
+    retry_base: Seconds = 1.0
+    """First wait before retrying a failed startup or resync run (doubles each time)."""
+    retry_cap: Seconds = 60.0
+    """Longest wait between retries of a failed startup or resync run."""
+    hold_strategies: bool = True
+    """Hold strategies (no ticks, no new orders) until the startup run and each resync run
+    succeeded."""
+    wait_for_stream: NonNegativeSeconds = 10.0
+    """The startup run waits up to this long for the user-data stream to connect, so that
+    nothing falls between the snapshot and the stream."""
+    max_order_queries: PositiveInt = 20
+    """Orders open in the cache but not on the exchange are queried one by one (weight 1);
+    at most this many per run, the rest in the next run."""
+
+    def __post_init__(self) -> None:
+        tolerances = {"default_tolerance": self.default_tolerance}
+        tolerances.update((f"tolerances.{k}", v) for k, v in self.tolerances.items())
+        tolerances["entry_price_tolerance"] = self.entry_price_tolerance
+        for key, value in tolerances.items():
+            if not value >= 0:  # also refuses NaN
+                raise ValueError(f"{key} must be a non-negative number, not {value}")

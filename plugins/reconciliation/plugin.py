@@ -1,0 +1,486 @@
+"""``ReconciliationPlugin``: when reconciles run, one at a time, with holds, metrics and reports.
+
+Runs: at startup (strategies held until it succeeded; retried with capped backoff while it
+fails), after every stream resync request (held and retried the same way), every
+``interval`` seconds (a failure is logged and the next cycle tries again), and on demand
+(``reconcile_now``). A request that arrives while a run is under way is coalesced with the
+others into one follow-up run. What a run does is in ``_reconcile``; the rule it applies is
+in ``compare`` and docs/reconciliation.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from loguru import logger
+
+from framework import BotContext, hookimpl
+from framework.types import (
+    IntervalJob,
+    Job,
+    Mismatch,
+    MismatchKind,
+    Order,
+    ReconcileResult,
+    StreamState,
+    StreamStatus,
+)
+
+from .compare import Finding, Tolerances, compare, order_key
+from .config import ReconciliationSettings
+from .repair import needs_query, seed, settle, still_suspect
+
+NAME = "reconciliation"
+DETAILS_LOGGED = 10  # mismatches named per WARNING line; the result carries all of them
+Phase = Literal["idle", "waiting_for_stream", "fetching", "confirming", "querying", "backoff"]
+
+
+@dataclass
+class Metrics:
+    """Totals over the bot's life; ``as_dict`` is what ``metrics()`` returns."""
+
+    runs: int = 0
+    errors: int = 0
+    drift_found: int = 0
+    drift_repaired: int = 0
+    in_flight_skipped: int = 0
+    seeded: int = 0
+    weight_used: int = 0
+    order_queries: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    last_status: str = ""
+    last_reason: str = ""
+    last_duration_s: float = 0.0
+    last_weight: int = 0
+    last_run_at: float | None = None
+    last_good_at: float | None = None
+    last_drift_at: float | None = None
+
+
+def _is_market_stream(stream: str) -> bool:
+    """Market-data streams carry no account state: their reconnects need no reconcile."""
+    return stream.startswith("market")
+
+
+class ReconciliationPlugin:
+    """The built-in ``reconciliation`` plugin."""
+
+    def __init__(self, config: ReconciliationSettings | None = None) -> None:
+        self.config = config or ReconciliationSettings()
+        self.tolerances = Tolerances(
+            default=self.config.default_tolerance,
+            per_asset={k.upper(): v for k, v in self.config.tolerances.items()},
+            entry_price=self.config.entry_price_tolerance,
+        )
+        self.stats = Metrics()
+        self.last_result: ReconcileResult | None = None
+        self.phase: Phase = "idle"
+        self._ctx: BotContext | None = None
+        self._pending: list[str] = []
+        self._waiters: list[asyncio.Future[ReconcileResult]] = []
+        self._critical = False
+        self._streams_down: set[str] = set()  # account streams down (strategies held)
+        self._resync_streams: dict[str, None] = {}
+        self._wake = asyncio.Event()
+        self._release: Callable[[], None] | None = None
+        self._seeded = False
+        self._stream_up = asyncio.Event()
+        self._ran_before_stream = False
+
+    # -------------------------------------------------------------------------- hooks
+
+    @staticmethod
+    @hookimpl
+    def declare_settings() -> type:
+        """``plugins.reconciliation`` settings."""
+        return ReconciliationSettings
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
+        """Hold strategies until the first reconcile; run the reconcile driver."""
+        return self._lifespan(ctx)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+        self._ctx = ctx
+        self._hold(ctx, "reconciliation: first reconcile")
+        ctx.spawn(self._drive(), name="driver", owner=NAME)
+        try:
+            yield
+        finally:
+            self._unhold()
+
+    @hookimpl
+    def register_jobs(self, ctx: BotContext) -> list[Job]:
+        """Ask for the startup run, and return the periodic job ``reconciliation.run``."""
+        if not ctx.has_exchange:
+            logger.bind(plugin=NAME).warning("no exchange connector: reconciliation is off")
+            self._unhold()
+            return []
+        self._request(ctx, "startup", critical=True)
+        return [IntervalJob(name="run", every=self.config.interval, func=self._interval_run)]
+
+    @hookimpl
+    def on_stream_state(self, ctx: BotContext, status: StreamStatus) -> None:
+        """An account stream down: hold strategies. Back (reconnect, listenKey renewal):
+        reconcile now, and release them once that run succeeded."""
+        if status.state is StreamState.RESYNCED or _is_market_stream(status.stream):
+            return
+        resync = status.needs_resync
+        if status.state in (StreamState.DISCONNECTED, StreamState.STALE):
+            # The cache misses whatever happens until the stream is back and resynced.
+            self._streams_down.add(status.stream)
+            self._hold(ctx, f"reconciliation: {status.stream} {status.state.value}")
+            return
+        if status.state is StreamState.CONNECTED:
+            if status.stream in self._streams_down:
+                self._streams_down.discard(status.stream)
+                resync = True
+            self._stream_up.set()
+            if self._ran_before_stream:  # the first run did not wait for this stream
+                self._ran_before_stream = False
+                resync = True
+        if resync:
+            reason = f"resync: {status.stream} {status.reason}".rstrip()
+            self._request(ctx, reason, critical=True, stream=status.stream)
+
+    @hookimpl
+    def summarize_run(self) -> Mapping[str, Any]:
+        """The ``reconcile`` section of the run summary."""
+        s = self.stats
+        return {
+            "reconcile": {
+                "runs": s.runs,
+                "drift_found": s.drift_found,
+                "drift_repaired": s.drift_repaired,
+                "in_flight_skipped": s.in_flight_skipped,
+                "errors": s.errors,
+                "last_status": s.last_status,
+            }
+        }
+
+    # ---------------------------------------------------------------------- public API
+
+    def metrics(self) -> dict[str, Any]:
+        """Drift metrics for other plugins (``ctx.plugin("reconciliation").metrics()``).
+
+        Counts per kind, totals, REST weight spent, the time of the last drift and of the
+        last good (non-error) reconcile (clock seconds), and the seconds since it.
+        """
+        s = self.stats
+        now = self._ctx.clock.time() if self._ctx is not None else time.time()
+        return {
+            "runs": s.runs,
+            "errors": s.errors,
+            "drift_found": s.drift_found,
+            "drift_repaired": s.drift_repaired,
+            "in_flight_skipped": s.in_flight_skipped,
+            "seeded": s.seeded,
+            "by_kind": dict(s.by_kind),
+            "weight_used": s.weight_used,
+            "order_queries": s.order_queries,
+            "last_status": s.last_status,
+            "last_reason": s.last_reason,
+            "last_duration_s": s.last_duration_s,
+            "last_weight": s.last_weight,
+            "last_run_at": s.last_run_at,
+            "last_drift_at": s.last_drift_at,
+            "last_good_at": s.last_good_at,
+            "seconds_since_good": (
+                None if s.last_good_at is None else round(max(0.0, now - s.last_good_at), 3)
+            ),
+            "running": self.phase != "idle",
+        }
+
+    @property
+    def busy(self) -> bool:
+        """A run is under way, waiting to retry, or asked for."""
+        return self.phase != "idle" or bool(self._pending)
+
+    async def reconcile_now(self, reason: str = "manual") -> ReconcileResult:
+        """Run a reconcile (after the one under way, if any) and return its result."""
+        if self._ctx is None:
+            raise RuntimeError("reconciliation has not started")
+        return await self._request(self._ctx, reason)
+
+    # ------------------------------------------------------------------ requests, holds
+
+    async def _interval_run(self) -> None:
+        if self._ctx is not None:
+            await self._request(self._ctx, "interval")
+
+    def _request(
+        self, ctx: BotContext, reason: str, *, critical: bool = False, stream: str | None = None
+    ) -> asyncio.Future[ReconcileResult]:
+        """Queue a run; requests made while one runs share the next run."""
+        waiter: asyncio.Future[ReconcileResult] = asyncio.get_running_loop().create_future()
+        self._pending.append(reason)
+        self._waiters.append(waiter)
+        if critical:
+            self._critical = True
+            self._hold(ctx, f"reconciliation: {reason}")
+        if stream is not None:
+            self._resync_streams[stream] = None
+        self._wake.set()
+        return waiter
+
+    def _hold(self, ctx: BotContext, reason: str) -> None:
+        if self.config.hold_strategies and self._release is None:
+            self._release = ctx.hold_strategies(reason)
+
+    def _unhold(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    async def _drive(self) -> None:
+        """The one task that runs reconciles, so that two never overlap."""
+        ctx = self._ctx
+        assert ctx is not None
+        failures = 0
+        first = True
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                continue
+            if first:
+                first = False
+                await self._wait_for_stream()
+            reasons, self._pending = self._pending, []
+            waiters, self._waiters = self._waiters, []
+            critical, self._critical = self._critical, False
+            streams, self._resync_streams = self._resync_streams, {}
+            reason = ", ".join(dict.fromkeys(reasons))
+            try:
+                result = await self._reconcile(ctx, reason)
+            except Exception as exc:  # noqa: BLE001 - the driver must outlive any one run
+                logger.bind(plugin=NAME).opt(exception=exc).error("reconcile ({}) crashed", reason)
+                result = self._finish(
+                    ctx,
+                    ReconcileResult(
+                        status="error",
+                        reason=reason,
+                        snapshot_time=0,
+                        duration_s=0.0,
+                        error=f"{type(exc).__name__}: {exc}",
+                    ),
+                )
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(result)
+            if result.status == "error":
+                if not critical:
+                    continue
+                failures += 1
+                delay = min(self.config.retry_cap, self.config.retry_base * 2 ** (failures - 1))
+                logger.bind(plugin=NAME, log_key="reconcile:retry").warning(
+                    "reconcile ({}) failed; strategies stay held, retry {} in {:g} s",
+                    result.reason,
+                    failures,
+                    delay,
+                )
+                self._pending[:0] = [r for r in reasons if not r.startswith("retry")]
+                self._pending.insert(0, f"retry {failures}")
+                self._critical = True
+                self._resync_streams = {**streams, **self._resync_streams}
+                self.phase = "backoff"
+                try:
+                    await ctx.clock.sleep(delay)
+                finally:
+                    self.phase = "idle"
+                self._wake.set()
+                continue
+            failures = 0
+            for stream in streams:
+                ctx.hooks.on_stream_state(
+                    StreamStatus(
+                        stream=stream,
+                        state=StreamState.RESYNCED,
+                        at=ctx.clock.time(),
+                        reason=f"reconciled: {result.status}",
+                    )
+                )
+            if not self._critical and not self._streams_down:
+                self._unhold()
+
+    async def _wait_for_stream(self) -> None:
+        """Before the first run: until an account stream connected, or ``wait_for_stream``."""
+        if self._stream_up.is_set():
+            return
+        if self.config.wait_for_stream <= 0:
+            self._ran_before_stream = True
+            return
+        self.phase = "waiting_for_stream"
+        try:
+            async with asyncio.timeout(self.config.wait_for_stream):
+                await self._stream_up.wait()
+        except TimeoutError:
+            self._ran_before_stream = True
+            logger.bind(plugin=NAME).warning(
+                "no account stream connected within {:g} s; reconciling without it "
+                "(and again once it connects)",
+                self.config.wait_for_stream,
+            )
+        finally:
+            self.phase = "idle"
+
+    # ---------------------------------------------------------------------------- a run
+
+    async def _reconcile(self, ctx: BotContext, reason: str) -> ReconcileResult:
+        started = time.perf_counter()
+        try:
+            self.phase = "fetching"
+            try:
+                snapshot = await ctx.exchange.fetch_account_snapshot()
+            except Exception as exc:  # noqa: BLE001 - any failure of the exchange is reported
+                return self._finish(
+                    ctx,
+                    ReconcileResult(
+                        status="error",
+                        reason=reason,
+                        snapshot_time=0,
+                        duration_s=time.perf_counter() - started,
+                        error=f"{type(exc).__name__}: {exc}",
+                    ),
+                )
+            t = snapshot.snapshot_time
+            account = ctx.account
+            comparison = compare(snapshot, account, self.tolerances, seed=not self._seeded)
+            seeded = seed(account, comparison.seeds, t)
+            # From here on the cache refuses updates older than the snapshot (it has them,
+            # or they were drift) and keeps them aside for the re-check of suspects.
+            account.reconciled(t)
+            in_flight = comparison.in_flight
+            weight = snapshot.weight_used
+            mismatches: list[Mismatch] = []
+            if comparison.suspects:
+                more_in_flight, queries, found = await self._confirm(ctx, comparison.suspects, t)
+                in_flight += more_in_flight
+                weight += queries
+                self.stats.order_queries += queries
+                mismatches = found
+            self._seeded = True
+            return self._finish(
+                ctx,
+                ReconcileResult(
+                    status="warning" if mismatches else "ok",
+                    reason=reason,
+                    snapshot_time=t,
+                    duration_s=time.perf_counter() - started,
+                    mismatches=tuple(mismatches),
+                    in_flight_skipped=in_flight,
+                    seeded=seeded,
+                    weight_used=weight,
+                ),
+            )
+        finally:
+            self.phase = "idle"
+
+    async def _confirm(
+        self, ctx: BotContext, suspects: list[Finding], t: int
+    ) -> tuple[int, int, list[Mismatch]]:
+        """Re-check suspects after ``confirm_delay``; query orders the exchange no longer
+        lists; repair what is still drift. Returns (in flight, order queries, mismatches)."""
+        account = ctx.account
+        if self.config.confirm_delay > 0:
+            self.phase = "confirming"
+            await ctx.clock.sleep(self.config.confirm_delay)
+        tol = self.tolerances
+        absent = [f for f in suspects if needs_query(f) and still_suspect(f, account, t, tol)]
+        asked = absent[: self.config.max_order_queries]
+        answers: dict[tuple[str, int], Order | BaseException | None] = {}
+        if asked:
+            self.phase = "querying"
+            replies = await asyncio.gather(
+                *(self._query(ctx, f) for f in asked), return_exceptions=True
+            )
+            for finding, reply in zip(asked, replies, strict=True):
+                answers[order_key(finding)] = reply
+                if isinstance(reply, BaseException):
+                    logger.bind(plugin=NAME, log_key="reconcile:query").warning(
+                        "reconcile: could not query order {}: {}", finding.key, reply
+                    )
+        # No await from here on: the cache cannot change between the last check and repair.
+        in_flight, mismatches = settle(suspects, account, t, tol, answers)
+        return in_flight, len(asked), mismatches
+
+    async def _query(self, ctx: BotContext, finding: Finding) -> Order | None:
+        order = finding.cache
+        assert isinstance(order, Order)
+        return await ctx.exchange.query_order(order.symbol, order.client_order_id)
+
+    # ------------------------------------------------------------------------- results
+
+    def _finish(self, ctx: BotContext, result: ReconcileResult) -> ReconcileResult:
+        """Count, log and announce one result."""
+        s = self.stats
+        now = ctx.clock.time()
+        s.runs += 1
+        s.last_status = result.status
+        s.last_reason = result.reason
+        s.last_duration_s = round(result.duration_s, 6)
+        s.last_weight = result.weight_used
+        s.last_run_at = now
+        s.weight_used += result.weight_used
+        s.in_flight_skipped += result.in_flight_skipped
+        s.seeded += result.seeded
+        if result.status == "error":
+            s.errors += 1
+            logger.bind(plugin=NAME, log_key="reconcile:error").warning(
+                "reconcile ({}) failed: {}; the bot goes on with the cache",
+                result.reason,
+                result.error,
+            )
+        else:
+            s.last_good_at = now
+            self._log(result)
+        if result.mismatches:
+            s.last_drift_at = now
+            s.drift_found += len(result.mismatches)
+            s.drift_repaired += sum(1 for m in result.mismatches if m.repaired)
+            s.by_kind.update(m.kind for m in result.mismatches)
+        self.last_result = result
+        ctx.hooks.on_reconcile_result(result)
+        return result
+
+    @staticmethod
+    def _log(result: ReconcileResult) -> None:
+        by_kind: defaultdict[MismatchKind, list[Mismatch]] = defaultdict(list)
+        for m in result.mismatches:
+            by_kind[m.kind].append(m)
+        for kind, found in by_kind.items():
+            repaired = sum(1 for m in found if m.repaired)
+            details = "; ".join(
+                f"{m.key}: cache {m.cache_value} (t={m.cache_time}) exchange "
+                f"{m.exchange_value} (t={m.exchange_time})"
+                for m in found[:DETAILS_LOGGED]
+            )
+            extra = len(found) - DETAILS_LOGGED
+            more = f"; and {extra} more" if extra > 0 else ""
+            logger.bind(plugin=NAME, log_key=f"reconcile:{kind}").warning(
+                "reconcile ({}): {} {} drift, {} repaired: {}{}",
+                result.reason,
+                len(found),
+                kind,
+                repaired,
+                details,
+                more,
+            )
+        logger.bind(plugin=NAME, log_key="reconcile:done").info(
+            "reconcile ({}) {}: {} drift, {} in flight, {} seeded, weight {}, {:.1f} ms",
+            result.reason,
+            result.status,
+            len(result.mismatches),
+            result.in_flight_skipped,
+            result.seeded,
+            result.weight_used,
+            result.duration_s * 1000,
+        )
