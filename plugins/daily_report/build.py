@@ -1,0 +1,133 @@
+"""Build the report of one UTC day from a journal store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from plugins.journal import JournalStore
+
+from .account import balance_figures, equity_figure, last_marks, position_figures
+from .model import BalanceFigure, Report
+from .operations import (
+    drift_figure,
+    log_figure,
+    plugin_error_figures,
+    run_figures,
+    stream_figures,
+    uptime_figure,
+)
+from .trading import order_figure, symbol_figures, totals
+
+DAY_MS = 86_400_000
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    """``[start, end)`` of a UTC day in epoch ms."""
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    return start, start + DAY_MS
+
+
+def day_before(now: float) -> date:
+    """The UTC day that ended last before ``now`` (seconds)."""
+    return datetime.fromtimestamp(now, UTC).date() - timedelta(days=1)
+
+
+async def has_activity(store: JournalStore, day: date) -> bool:
+    """True when some run of the bot was alive during ``day``."""
+    start, end = day_bounds(day)
+    return bool(await store.runs(start, end))
+
+
+async def build_report(
+    store: JournalStore,
+    day: date,
+    *,
+    now_ms: int,
+    equity_asset: str = "USDT",
+    current_run: str = "",
+) -> Report:
+    """Every figure of ``day``, from the journal alone (restarts included)."""
+    start, end = day_bounds(day)
+    fills = await store.fills(start, end)
+    samples = await store.samples(start, end)
+    runs = run_figures(await store.runs(start, end), start, end, now_ms, current_run)
+    symbols = symbol_figures(fills)
+    balances = balance_figures(
+        await store.balances_before(start),
+        await store.balances_before(end),
+        await store.balances(start, end),
+    )
+    trading = totals(symbols, equity_asset)
+    return Report(
+        day=day.isoformat(),
+        start=start,
+        end=end,
+        generated_at=now_ms,
+        equity_asset=equity_asset,
+        balances=balances,
+        unexplained_change=_unexplained(balances, equity_asset, trading.net_pnl),
+        symbols=symbols,
+        totals=trading,
+        orders=order_figure(await store.orders(start, end)),
+        positions=position_figures(await store.positions_before(end), last_marks(samples)),
+        equity=equity_figure(equity_asset, samples),
+        drift=drift_figure(await store.reconciles(start, end)),
+        streams=stream_figures(
+            await store.stream_states_before(start),
+            await store.stream_states(start, end),
+            runs,
+            start,
+            end,
+        ),
+        uptime=uptime_figure(runs, start, min(end, max(start, now_ms))),
+        plugin_errors=plugin_error_figures(await store.plugin_errors(start, end)),
+        log=log_figure(await store.log_stats_before(start), await store.log_stats(start, end)),
+    )
+
+
+def _unexplained(
+    balances: tuple[BalanceFigure, ...], asset: str, net_pnl: Decimal
+) -> Decimal | None:
+    figure = next((b for b in balances if b.asset == asset), None)
+    if figure is None or figure.change is None:
+        return None
+    return figure.change - net_pnl
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """The headline figures (JSON-safe: money as strings), for ``DailyReport.summary``."""
+    equity = report.equity
+    streams = report.streams
+    return {
+        "day": report.day,
+        "equity_asset": report.equity_asset,
+        "equity_start": _s(equity.start),
+        "equity_end": _s(equity.end),
+        "equity_change": _s(
+            equity.end - equity.start
+            if equity.end is not None and equity.start is not None
+            else None
+        ),
+        "realized_pnl": _s(report.totals.realized_pnl),
+        "fees": {asset: _s(fee) for asset, fee in report.totals.fees.items()},
+        "net_pnl": _s(report.totals.net_pnl),
+        "trades": report.totals.trades,
+        "notional": _s(report.totals.notional),
+        "open_positions": len(report.positions),
+        "unrealized_pnl": _s(sum((p.unrealized_pnl for p in report.positions), Decimal(0))),
+        "reconciles": report.drift.reconciles,
+        "drift_incidents": len(report.drift.incidents),
+        "mismatches_repaired": report.drift.repaired,
+        "disconnects": sum(s.disconnects for s in streams),
+        "stale": sum(s.stale for s in streams),
+        "uptime": report.uptime.share,
+        "runs_started": report.uptime.runs_started,
+        "plugin_errors": sum(e.count for e in report.plugin_errors),
+        "log_suppressed": report.log.suppressed,
+    }
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

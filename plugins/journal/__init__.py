@@ -1,0 +1,57 @@
+"""Built-in plugin ``journal``: what the bot saw, in SQLite (or another ``JournalStore``).
+
+See ``docs/reporting.md``. Entry point: ``journal = "plugins.journal:Journal"``.
+"""
+
+from .factory import STORE_GROUP, journal_path, make_store
+from .migrations import MIGRATIONS
+from .plugin import Journal
+from .records import (
+    BalanceRow,
+    FillRow,
+    LogStatsRow,
+    MismatchRow,
+    OrderRow,
+    PluginErrorRow,
+    PositionRow,
+    ReconcileRow,
+    Record,
+    RunEnd,
+    RunRow,
+    RunSeen,
+    SampleRow,
+    StreamRow,
+)
+from .sampler import unrealized_pnl
+from .settings import JournalSettings
+from .sqlite_store import SQLiteStore
+from .store import JournalError, JournalStore
+from .writer import BatchWriter
+
+__all__ = [
+    "MIGRATIONS",
+    "STORE_GROUP",
+    "BalanceRow",
+    "BatchWriter",
+    "FillRow",
+    "Journal",
+    "JournalError",
+    "JournalSettings",
+    "JournalStore",
+    "LogStatsRow",
+    "MismatchRow",
+    "OrderRow",
+    "PluginErrorRow",
+    "PositionRow",
+    "ReconcileRow",
+    "Record",
+    "RunEnd",
+    "RunRow",
+    "RunSeen",
+    "SQLiteStore",
+    "SampleRow",
+    "StreamRow",
+    "journal_path",
+    "make_store",
+    "unrealized_pnl",
+]

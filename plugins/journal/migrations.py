@@ -1,0 +1,151 @@
+"""The journal's schema, as numbered migrations (``PRAGMA user_version`` is the version).
+
+Never edit a released migration: append a new one. Migration ``n`` (1-based) takes a journal
+from version ``n - 1`` to ``n``. The SQL is plain enough to run on PostgreSQL as well (with
+``INTEGER PRIMARY KEY`` spelled ``BIGSERIAL PRIMARY KEY``).
+"""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    stopped_at INTEGER,
+    last_seen INTEGER,
+    stop_reason TEXT NOT NULL DEFAULT '',
+    pid INTEGER NOT NULL DEFAULT 0,
+    env TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    order_id INTEGER NOT NULL,
+    client_order_id TEXT NOT NULL,
+    side TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    price TEXT NOT NULL,
+    orig_qty TEXT NOT NULL,
+    executed_qty TEXT NOT NULL,
+    avg_price TEXT NOT NULL,
+    reduce_only INTEGER NOT NULL,
+    event_time INTEGER NOT NULL
+);
+CREATE INDEX orders_event_time ON orders (event_time);
+CREATE TABLE fills (
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    order_id INTEGER NOT NULL,
+    trade_id INTEGER NOT NULL,
+    client_order_id TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price TEXT NOT NULL,
+    qty TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_asset TEXT NOT NULL,
+    realized_pnl TEXT NOT NULL,
+    is_maker INTEGER NOT NULL,
+    event_time INTEGER NOT NULL,
+    PRIMARY KEY (symbol, order_id, trade_id)
+);
+CREATE INDEX fills_event_time ON fills (event_time);
+CREATE TABLE balances (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    wallet_balance TEXT NOT NULL,
+    cross_wallet_balance TEXT NOT NULL,
+    available_balance TEXT,
+    event_time INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX balances_asset_time ON balances (asset, event_time);
+CREATE TABLE positions (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    entry_price TEXT NOT NULL,
+    unrealized_pnl TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX positions_key_time ON positions (symbol, side, event_time);
+CREATE TABLE samples (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    wallet TEXT NOT NULL,
+    unrealized TEXT NOT NULL,
+    equity TEXT NOT NULL,
+    marks TEXT NOT NULL
+);
+CREATE INDEX samples_ts ON samples (ts);
+CREATE TABLE reconciles (
+    uid TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    snapshot_time INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    in_flight_skipped INTEGER NOT NULL,
+    error TEXT NOT NULL
+);
+CREATE INDEX reconciles_snapshot_time ON reconciles (snapshot_time);
+CREATE TABLE mismatches (
+    id INTEGER PRIMARY KEY,
+    reconcile_uid TEXT NOT NULL REFERENCES reconciles (uid),
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    cache_value TEXT,
+    exchange_value TEXT,
+    cache_time INTEGER,
+    exchange_time INTEGER,
+    repaired INTEGER NOT NULL
+);
+CREATE INDEX mismatches_reconcile ON mismatches (reconcile_uid);
+CREATE TABLE stream_states (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    needs_resync INTEGER NOT NULL
+);
+CREATE INDEX stream_states_ts ON stream_states (ts);
+CREATE TABLE plugin_errors (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    error TEXT NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    disabled INTEGER NOT NULL
+);
+CREATE INDEX plugin_errors_ts ON plugin_errors (ts);
+CREATE TABLE log_stats (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    emitted INTEGER NOT NULL,
+    suppressed INTEGER NOT NULL,
+    aggregated_lines INTEGER NOT NULL,
+    sink_errors INTEGER NOT NULL,
+    top_suppressed TEXT NOT NULL
+);
+CREATE INDEX log_stats_ts ON log_stats (ts);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+"""Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

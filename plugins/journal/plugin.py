@@ -1,0 +1,333 @@
+"""The ``journal`` plugin: records what the bot sees into a ``JournalStore`` (SQLite)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from framework import (
+    Balance,
+    BotContext,
+    Fill,
+    IntervalJob,
+    Order,
+    PluginError,
+    Position,
+    ReconcileResult,
+    StreamStatus,
+    Tick,
+    hookimpl,
+)
+
+from .factory import make_store
+from .records import (
+    LogStatsRow,
+    RunEnd,
+    RunRow,
+    RunSeen,
+    SampleRow,
+    balance_row,
+    fill_row,
+    order_row,
+    plugin_error_row,
+    position_row,
+    reconcile_row,
+    stream_row,
+)
+from .sampler import equity
+from .settings import JournalSettings
+from .store import JournalStore
+from .writer import BatchWriter
+
+NAME = "journal"
+
+
+class Journal:
+    """Orders, fills, balances, positions, equity samples, reconciles, stream states, plugin
+    errors, log stats and runs, batched into SQLite off the event loop.
+
+    Other plugins read it through ``ctx.plugin("journal")``: ``store`` (the query helpers of
+    ``JournalStore``), ``await flush()`` and ``sample()``.
+    """
+
+    start_priority = 10
+    """Starts right after smart_logging and before the connector, so it stops after it and
+    records the connector's last stream states."""
+
+    def __init__(
+        self, config: JournalSettings | None = None, *, store: JournalStore | None = None
+    ) -> None:
+        self.config = config or JournalSettings()
+        self._given_store = store
+        self._store: JournalStore | None = store
+        self._writer: BatchWriter | None = None
+        self._ctx: BotContext | None = None
+        self.run_id = ""
+        self.marks: dict[str, Decimal] = {}
+        # The account as the hooks (and a start snapshot) told it: what samples value.
+        self.balances: dict[str, Balance] = {}
+        self.positions: dict[tuple[str, str], Position] = {}
+        self._reconciles = itertools.count(1)
+        self._sampled_once = False
+
+    # ------------------------------------------------------------------ public surface
+
+    @property
+    def store(self) -> JournalStore:
+        """The store the journal writes to (its query methods are the query helpers)."""
+        if self._store is None:
+            raise RuntimeError("the journal is not started")
+        return self._store
+
+    @property
+    def writer(self) -> BatchWriter:
+        """The batch writer (counters: written, pending, dropped, failures)."""
+        if self._writer is None:
+            raise RuntimeError("the journal is not started")
+        return self._writer
+
+    async def flush(self) -> None:
+        """Return once every record accepted so far is committed."""
+        await self.writer.flush()
+
+    def now_ms(self) -> int:
+        """The bot's clock in epoch ms."""
+        assert self._ctx is not None
+        return int(self._ctx.clock.time() * 1000)
+
+    def sample(self) -> None:
+        """Record equity (wallet + unrealized PnL at the last marks) and log stats now."""
+        ctx, writer = self._ctx, self._writer
+        if ctx is None or writer is None:
+            return
+        ts = self.now_ms()
+        asset = self.config.equity_asset
+        figures = equity(asset, self.balances.values(), self.positions.values(), self.marks)
+        if figures is not None:
+            wallet, unrealized = figures
+            writer.add(
+                SampleRow(
+                    ts=ts,
+                    run_id=self.run_id,
+                    asset=asset,
+                    wallet=wallet,
+                    unrealized=unrealized,
+                    equity=wallet + unrealized,
+                    marks=dict(self.marks),
+                )
+            )
+        stats = log_stats(ctx)
+        if stats is not None:
+            writer.add(
+                LogStatsRow(
+                    ts=ts,
+                    run_id=self.run_id,
+                    emitted=int(stats.get("emitted", 0)),
+                    suppressed=int(stats.get("suppressed", 0)),
+                    aggregated_lines=int(stats.get("aggregated_lines", 0)),
+                    sink_errors=int(stats.get("sink_errors", 0)),
+                    top_suppressed={
+                        str(k): int(v) for k, v in dict(stats.get("top_suppressed", {})).items()
+                    },
+                )
+            )
+        writer.add(RunSeen(run_id=self.run_id, at=ts))
+
+    # ------------------------------------------------------------------ setup hooks
+
+    @staticmethod
+    @hookimpl
+    def declare_settings() -> type[JournalSettings]:
+        """The ``plugins.journal`` block."""
+        return JournalSettings
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
+        """Open the store and start writing; at stop record the stop and flush everything."""
+        return self._lifespan(ctx)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+        store = self._given_store or make_store(self.config, ctx.settings)
+        await store.open()
+        self._store = store
+        self._ctx = ctx
+        self.run_id = uuid.uuid4().hex[:16]
+        writer = BatchWriter(
+            store,
+            flush_interval=self.config.flush_interval,
+            batch_size=self.config.batch_size,
+            max_pending=self.config.max_pending,
+        )
+        self._writer = writer
+        started = self.now_ms()
+        writer.add(
+            RunRow(
+                run_id=self.run_id,
+                started_at=started,
+                last_seen=started,
+                pid=os.getpid(),
+                env=ctx.settings.env,
+            )
+        )
+        try:
+            await writer.flush()
+            logger.info("journal {} (run {})", store.location, self.run_id)
+            ctx.spawn(writer.run(), name="writer", owner=NAME)
+            yield
+        finally:
+            await self._stop(ctx, store, writer)
+
+    async def _stop(self, ctx: BotContext, store: JournalStore, writer: BatchWriter) -> None:
+        try:
+            self.sample()
+            writer.add(
+                RunEnd(
+                    run_id=self.run_id,
+                    stopped_at=self.now_ms(),
+                    stop_reason=ctx.stop_reason or "stopped",
+                )
+            )
+            await writer.flush()
+        finally:
+            if writer.pending:
+                logger.bind(plugin=NAME).error(
+                    "journal {}: {} records could not be written at stop",
+                    store.location,
+                    writer.pending,
+                )
+            await store.close()
+
+    @hookimpl
+    def register_jobs(self) -> list[IntervalJob]:
+        """Equity samples every ``sample_every`` seconds, the first at start."""
+        return [
+            IntervalJob(
+                name="sample", every=self.config.sample_every, func=self._sample_job, at_start=True
+            )
+        ]
+
+    async def _sample_job(self) -> None:
+        ctx = self._ctx
+        if not self._sampled_once and ctx is not None:
+            self._sampled_once = True
+            if self.config.snapshot_at_start and not self.balances and ctx.has_exchange:
+                await self._record_snapshot(ctx)
+        self.sample()
+
+    async def _record_snapshot(self, ctx: BotContext) -> None:
+        """The account from REST while the cache is still empty (a start without history)."""
+        snapshot = await ctx.exchange.fetch_account_snapshot()
+        writer = self.writer
+        ts = self.now_ms()
+        for b in snapshot.balances:
+            b = _at(b, snapshot.snapshot_time)
+            writer.add(balance_row(ts, self.run_id, b, source="snapshot"))
+            if _newer(b, self.balances.get(b.asset)):
+                self.balances[b.asset] = b
+        for p in snapshot.positions:
+            p = _at(p, snapshot.snapshot_time)
+            writer.add(position_row(ts, self.run_id, p, source="snapshot"))
+            if _newer(p, self.positions.get((p.symbol, p.side))):
+                self.positions[(p.symbol, p.side)] = p
+
+    @hookimpl
+    def summarize_run(self) -> Mapping[str, Any] | None:
+        """The ``journal`` section of the run summary."""
+        writer = self._writer
+        if writer is None or self._store is None:
+            return None
+        return {
+            "journal": {
+                "location": self._store.location,
+                "run_id": self.run_id,
+                "written": writer.written,
+                "pending": writer.pending,
+                "dropped": writer.dropped,
+                "write_failures": writer.failures,
+            }
+        }
+
+    # ------------------------------------------------------------------ notifications
+
+    @hookimpl
+    def on_tick(self, tick: Tick) -> None:
+        """Remember the mid price as the mark for equity samples."""
+        self.marks[tick.symbol] = (tick.bid + tick.ask) / 2
+
+    @hookimpl
+    def on_order_update(self, after: Order) -> None:
+        """Record the order as it is now."""
+        if self._writer is not None:
+            self._writer.add(order_row(self.now_ms(), self.run_id, after))
+
+    @hookimpl
+    def on_fill(self, fill: Fill) -> None:
+        """Record the fill."""
+        if self._writer is not None:
+            self._writer.add(fill_row(self.now_ms(), self.run_id, fill))
+
+    @hookimpl
+    def on_balance_update(self, after: Balance) -> None:
+        """Record the balance as it is now."""
+        self.balances[after.asset] = after
+        if self._writer is not None:
+            self._writer.add(balance_row(self.now_ms(), self.run_id, after))
+
+    @hookimpl
+    def on_position_update(self, after: Position) -> None:
+        """Record the position as it is now."""
+        self.positions[(after.symbol, after.side)] = after
+        if self._writer is not None:
+            self._writer.add(position_row(self.now_ms(), self.run_id, after))
+
+    @hookimpl
+    def on_reconcile_result(self, result: ReconcileResult) -> None:
+        """Record the reconcile and its mismatches."""
+        if self._writer is not None:
+            uid = f"{self.run_id}-{next(self._reconciles)}"
+            self._writer.add(reconcile_row(uid, self.now_ms(), self.run_id, result))
+
+    @hookimpl
+    def on_stream_state(self, status: StreamStatus) -> None:
+        """Record the stream's new state (at the status's own time)."""
+        if self._writer is not None:
+            self._writer.add(stream_row(int(status.at * 1000), self.run_id, status))
+
+    @hookimpl
+    def on_plugin_error(self, error: PluginError) -> None:
+        """Record the failure."""
+        if self._writer is not None:
+            self._writer.add(plugin_error_row(int(error.at * 1000), self.run_id, error))
+
+
+def log_stats(ctx: BotContext) -> Mapping[str, Any] | None:
+    """``ctx.plugin("smart_logging").stats()`` totals, if such a plugin runs."""
+    stats = getattr(ctx.plugin("smart_logging"), "stats", None)
+    if not callable(stats):
+        return None
+    try:
+        result = stats(per_key=False)
+    except TypeError:
+        result = stats()
+    return result if isinstance(result, Mapping) else None
+
+
+def _newer(entry: Balance | Position, held: Balance | Position | None) -> bool:
+    return held is None or entry.event_time > held.event_time
+
+
+def _at(entry: Any, snapshot_time: int) -> Any:
+    """A snapshot entry timed at the snapshot when the exchange gave it no time of its own."""
+    if entry.event_time:
+        return entry
+    return msgspec.structs.replace(entry, event_time=snapshot_time)

@@ -1,0 +1,328 @@
+"""``SQLiteStore``: the journal in one SQLite file, WAL mode, through aiosqlite's own thread."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import msgspec
+import orjson
+
+from .migrations import MIGRATIONS
+from .records import (
+    BalanceRow,
+    FillRow,
+    LogStatsRow,
+    MismatchRow,
+    OrderRow,
+    PluginErrorRow,
+    PositionRow,
+    ReconcileRow,
+    Record,
+    RunEnd,
+    RunRow,
+    RunSeen,
+    SampleRow,
+    StreamRow,
+)
+from .store import JournalError
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+# Row type -> (table, insert verb). Fills and runs are unique: a second copy is ignored.
+_TABLES: dict[type[Any], tuple[str, str]] = {
+    RunRow: ("runs", "INSERT OR IGNORE"),
+    OrderRow: ("orders", "INSERT"),
+    FillRow: ("fills", "INSERT OR IGNORE"),
+    BalanceRow: ("balances", "INSERT"),
+    PositionRow: ("positions", "INSERT"),
+    SampleRow: ("samples", "INSERT"),
+    ReconcileRow: ("reconciles", "INSERT OR IGNORE"),
+    StreamRow: ("stream_states", "INSERT"),
+    PluginErrorRow: ("plugin_errors", "INSERT"),
+    LogStatsRow: ("log_stats", "INSERT"),
+}
+_JSON_FIELDS = frozenset({"marks", "top_suppressed"})
+# A reconcile belongs to the time of its REST snapshot; one that failed before taking a
+# snapshot (snapshot_time 0) to the time it was recorded.
+RECONCILE_TIME = "(CASE WHEN snapshot_time > 0 THEN snapshot_time ELSE ts END)"
+
+
+def _columns(kind: type[Any]) -> tuple[str, ...]:
+    return tuple(f for f in kind.__struct_fields__ if f != "mismatches")
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict):
+        return orjson.dumps({k: str(v) for k, v in value.items()}).decode()
+    return value
+
+
+def _insert_sql(kind: type[Any]) -> str:
+    table, verb = _TABLES[kind]
+    cols = _columns(kind)
+    return f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+class SQLiteStore:
+    """``JournalStore`` on SQLite: WAL, ``synchronous`` as configured, one writer connection.
+
+    aiosqlite runs every statement in its own thread, so the event loop never waits on disk.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        migrations: Sequence[str] = MIGRATIONS,
+    ) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.synchronous = synchronous
+        self.migrations = tuple(migrations)
+        self._db: aiosqlite.Connection | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Create the file if needed, switch to WAL and apply pending migrations."""
+        if self._db is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={self.synchronous}")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await self._migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        version = await _user_version(db)
+        latest = len(self.migrations)
+        if version > latest:
+            raise JournalError(
+                f"journal {self.location} has schema version {version}, newer than this "
+                f"tradeloop understands ({latest}); upgrade tradeloop or use another file"
+            )
+        for number in range(version + 1, latest + 1):
+            script = self.migrations[number - 1]
+            await db.executescript(f"BEGIN;\n{script};\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    async def close(self) -> None:
+        """Close the connection; a checkpoint folds the WAL back into the file."""
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open connection; ``JournalError`` if ``open`` was not awaited."""
+        if self._db is None:
+            raise JournalError(f"journal {self.location} is not open")
+        return self._db
+
+    async def schema_version(self) -> int:
+        """``PRAGMA user_version``."""
+        return await _user_version(self.db)
+
+    # ------------------------------------------------------------------ writing
+
+    async def write(self, records: Sequence[Record]) -> None:
+        """Insert every record in one transaction (rolled back as a whole on error)."""
+        if not records:
+            return
+        grouped: dict[type[Any], list[tuple[Any, ...]]] = defaultdict(list)
+        mismatches: list[tuple[Any, ...]] = []
+        ends: list[tuple[Any, ...]] = []
+        seen: dict[str, int] = {}
+        for record in records:
+            if isinstance(record, RunEnd):
+                ends.append(
+                    (record.stopped_at, record.stop_reason, record.stopped_at, record.run_id)
+                )
+                continue
+            if isinstance(record, RunSeen):
+                seen[record.run_id] = max(seen.get(record.run_id, 0), record.at)
+                continue
+            kind = type(record)
+            grouped[kind].append(tuple(_sql_value(getattr(record, c)) for c in _columns(kind)))
+            if isinstance(record, ReconcileRow):
+                mismatches.extend((record.uid, *_mismatch_values(m)) for m in record.mismatches)
+        db = self.db
+        try:
+            for kind, rows in grouped.items():
+                await db.executemany(_insert_sql(kind), rows)
+            if mismatches:
+                await db.executemany(
+                    "INSERT INTO mismatches (reconcile_uid, kind, key, cache_value, "
+                    "exchange_value, cache_time, exchange_time, repaired) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    mismatches,
+                )
+            if seen:
+                await db.executemany(
+                    "UPDATE runs SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE run_id = ?",
+                    [(at, run_id) for run_id, at in seen.items()],
+                )
+            if ends:
+                await db.executemany(
+                    "UPDATE runs SET stopped_at = ?, stop_reason = ?, "
+                    "last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE run_id = ?",
+                    ends,
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    # ------------------------------------------------------------------ reading
+
+    async def _select(self, kind: type[R], where: str, params: Iterable[Any]) -> list[R]:
+        table = _TABLES[kind][0]
+        cols = _columns(kind)
+        sql = f"SELECT {', '.join(cols)} FROM {table} {where}"
+        async with self.db.execute(sql, tuple(params)) as cursor:
+            rows = await cursor.fetchall()
+        return [_decode(kind, cols, row) for row in rows]
+
+    async def _latest(self, kind: type[R], partition: str, order: str, t: int) -> list[R]:
+        table = _TABLES[kind][0]
+        cols = _columns(kind)
+        time_col = order.split(",")[0].split()[0]
+        sql = (
+            f"SELECT {', '.join(cols)} FROM (SELECT *, ROW_NUMBER() OVER "
+            f"(PARTITION BY {partition} ORDER BY {order}) AS rn FROM {table} "
+            f"WHERE {time_col} < ?) WHERE rn = 1 ORDER BY {partition}"
+        )
+        async with self.db.execute(sql, (t,)) as cursor:
+            rows = await cursor.fetchall()
+        return [_decode(kind, cols, row) for row in rows]
+
+    async def runs(self, start: int, end: int) -> list[RunRow]:
+        """Runs alive at some time in ``[start, end)``."""
+        return await self._select(
+            RunRow,
+            "WHERE started_at < ? AND COALESCE(stopped_at, last_seen, started_at) >= ? "
+            "ORDER BY started_at",
+            (end, start),
+        )
+
+    async def orders(self, start: int, end: int) -> list[OrderRow]:
+        """Order updates by event time."""
+        return await self._select(
+            OrderRow,
+            "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, id",
+            (start, end),
+        )
+
+    async def fills(self, start: int, end: int) -> list[FillRow]:
+        """Fills by event time."""
+        return await self._select(
+            FillRow,
+            "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, trade_id",
+            (start, end),
+        )
+
+    async def balances(self, start: int, end: int) -> list[BalanceRow]:
+        """Balance rows by event time."""
+        return await self._select(
+            BalanceRow,
+            "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, id",
+            (start, end),
+        )
+
+    async def balances_before(self, t: int) -> list[BalanceRow]:
+        """The latest row per asset before ``t``."""
+        return await self._latest(BalanceRow, "asset", "event_time DESC, id DESC", t)
+
+    async def positions_before(self, t: int) -> list[PositionRow]:
+        """The latest row per (symbol, side) before ``t``."""
+        return await self._latest(PositionRow, "symbol, side", "event_time DESC, id DESC", t)
+
+    async def samples(self, start: int, end: int) -> list[SampleRow]:
+        """Samples with ``start <= ts <= end``."""
+        return await self._select(
+            SampleRow, "WHERE ts >= ? AND ts <= ? ORDER BY ts, id", (start, end)
+        )
+
+    async def reconciles(self, start: int, end: int) -> list[ReconcileRow]:
+        """Reconciles whose snapshot was taken in the range (failed ones: recorded in it)."""
+        found = await self._select(
+            ReconcileRow,
+            f"WHERE {RECONCILE_TIME} >= ? AND {RECONCILE_TIME} < ? "
+            f"ORDER BY {RECONCILE_TIME}, ts, uid",
+            (start, end),
+        )
+        if not found:
+            return found
+        sql = (
+            "SELECT reconcile_uid, kind, key, cache_value, exchange_value, cache_time, "
+            "exchange_time, repaired FROM mismatches WHERE reconcile_uid IN "
+            f"({', '.join('?' * len(found))}) ORDER BY id"
+        )
+        by_uid: dict[str, list[MismatchRow]] = defaultdict(list)
+        async with self.db.execute(sql, tuple(r.uid for r in found)) as cursor:
+            for row in await cursor.fetchall():
+                by_uid[row[0]].append(
+                    _decode(MismatchRow, MismatchRow.__struct_fields__, tuple(row[1:]))
+                )
+        return [msgspec.structs.replace(r, mismatches=tuple(by_uid[r.uid])) for r in found]
+
+    async def stream_states(self, start: int, end: int) -> list[StreamRow]:
+        """Stream state changes in the range."""
+        return await self._select(
+            StreamRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
+        )
+
+    async def stream_states_before(self, t: int) -> list[StreamRow]:
+        """The latest state per stream before ``t``."""
+        return await self._latest(StreamRow, "stream", "ts DESC, id DESC", t)
+
+    async def plugin_errors(self, start: int, end: int) -> list[PluginErrorRow]:
+        """Plugin errors in the range."""
+        return await self._select(
+            PluginErrorRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
+        )
+
+    async def log_stats(self, start: int, end: int) -> list[LogStatsRow]:
+        """Log-stats samples with ``start <= ts <= end``."""
+        return await self._select(
+            LogStatsRow, "WHERE ts >= ? AND ts <= ? ORDER BY ts, id", (start, end)
+        )
+
+    async def log_stats_before(self, t: int) -> list[LogStatsRow]:
+        """The latest log-stats sample per run before ``t``."""
+        return await self._latest(LogStatsRow, "run_id", "ts DESC, id DESC", t)
+
+
+def _mismatch_values(m: MismatchRow) -> tuple[Any, ...]:
+    return tuple(_sql_value(getattr(m, c)) for c in MismatchRow.__struct_fields__)
+
+
+def _decode(kind: type[R], cols: Sequence[str], row: Sequence[Any]) -> R:
+    data = dict(zip(cols, row, strict=True))
+    for name in _JSON_FIELDS.intersection(data):
+        data[name] = orjson.loads(data[name])
+    return msgspec.convert(data, kind, strict=False)
+
+
+async def _user_version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,111 @@
+"""The storage interface the journal writes through and the report reads from.
+
+``SQLiteStore`` is the default. Another database (PostgreSQL for many bots) replaces it by
+implementing ``JournalStore`` and registering a factory under the entry-point group
+``tradeloop.journal_stores`` (see docs/reporting.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from .records import (
+    BalanceRow,
+    FillRow,
+    LogStatsRow,
+    OrderRow,
+    PluginErrorRow,
+    PositionRow,
+    ReconcileRow,
+    Record,
+    RunRow,
+    SampleRow,
+    StreamRow,
+)
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or written (schema too new, unknown store, ...)."""
+
+
+@runtime_checkable
+class JournalStore(Protocol):
+    """Append-only journal storage with the queries reports need.
+
+    Times are epoch ms. Ranges are half-open ``[start, end)`` unless a method says otherwise.
+    Orders, fills, balances and positions are selected by their ``event_time``, reconciles by
+    ``snapshot_time``, everything else by ``ts``.
+    """
+
+    location: str
+    """Where the data lives, for messages (a path or a DSN without password)."""
+
+    async def open(self) -> None:
+        """Connect and bring the schema to the current version."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        ...
+
+    async def write(self, records: Sequence[Record]) -> None:
+        """Store ``records`` in one transaction; a duplicate fill or run is ignored."""
+        ...
+
+    async def schema_version(self) -> int:
+        """The version of the schema in the database."""
+        ...
+
+    async def runs(self, start: int, end: int) -> list[RunRow]:
+        """Runs that were alive at some time in ``[start, end)``."""
+        ...
+
+    async def orders(self, start: int, end: int) -> list[OrderRow]:
+        """Order updates in the range, oldest first."""
+        ...
+
+    async def fills(self, start: int, end: int) -> list[FillRow]:
+        """Fills in the range, oldest first."""
+        ...
+
+    async def balances(self, start: int, end: int) -> list[BalanceRow]:
+        """Balance rows in the range, oldest first."""
+        ...
+
+    async def balances_before(self, t: int) -> list[BalanceRow]:
+        """The latest row of each asset with ``event_time < t``."""
+        ...
+
+    async def positions_before(self, t: int) -> list[PositionRow]:
+        """The latest row of each (symbol, side) with ``event_time < t``."""
+        ...
+
+    async def samples(self, start: int, end: int) -> list[SampleRow]:
+        """Equity samples with ``start <= ts <= end`` (a sample at midnight closes the day)."""
+        ...
+
+    async def reconciles(self, start: int, end: int) -> list[ReconcileRow]:
+        """Reconcile runs whose REST snapshot was taken in the range (``snapshot_time``; a run
+        that failed before its snapshot: ``ts``), with their mismatches, oldest first."""
+        ...
+
+    async def stream_states(self, start: int, end: int) -> list[StreamRow]:
+        """Stream state changes in the range, oldest first."""
+        ...
+
+    async def stream_states_before(self, t: int) -> list[StreamRow]:
+        """The latest state of each stream with ``ts < t``."""
+        ...
+
+    async def plugin_errors(self, start: int, end: int) -> list[PluginErrorRow]:
+        """Plugin errors in the range, oldest first."""
+        ...
+
+    async def log_stats(self, start: int, end: int) -> list[LogStatsRow]:
+        """Log-stats samples with ``start <= ts <= end``, oldest first."""
+        ...
+
+    async def log_stats_before(self, t: int) -> list[LogStatsRow]:
+        """The latest log-stats sample of each run with ``ts < t``."""
+        ...
