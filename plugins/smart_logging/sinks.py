@@ -103,6 +103,20 @@ def _console_stream(config: SmartLoggingSettings) -> TextIO | None:
     return sys.stdout if config.console == "stdout" else sys.stderr
 
 
+def _console_writer(name: str) -> tuple[Callable[[str], Any], Callable[[], Any]]:
+    """Write and flush ``sys.<name>`` as it is at each write, not as it was at install.
+
+    A live terminal display (the ``status`` plugin, rich's ``Live``) swaps ``sys.stderr`` and
+    ``sys.stdout`` for proxies that print above it; looking the stream up per line lets log
+    lines take that path instead of tearing the display.
+    """
+
+    def stream() -> TextIO:
+        return sys.stdout if name == "stdout" else sys.stderr
+
+    return (lambda text: stream().write(text)), (lambda: stream().flush())
+
+
 def _file_writer(config: SmartLoggingSettings) -> tuple[Callable[[str], None], Callable[[], None]]:
     """Write lines to a rotated, pruned file through loguru's own file sink.
 
@@ -152,10 +166,11 @@ class Sinks:
         stream = _console_stream(config)
         if stream is not None:
             as_json = config.format == "json"
+            write, flush = _console_writer(config.console)
             console = QueueSink(
-                stream.write,
+                write,
                 name="smart_logging-console",
-                flush=stream.flush,
+                flush=flush,
                 isatty=getattr(stream, "isatty", None),
             )
             self.queues.append(console)

@@ -1,0 +1,278 @@
+"""Renderers of a ``StatusSnapshot``: one log line, or a rich panel for the live display.
+
+Both work from the snapshot alone (no bot, no I/O), so they are cheap to call, safe to run in a
+worker thread and tested with fixed snapshots.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .model import PositionRow, ReconcileInfo, StatusSnapshot, StreamRow
+
+MONEY_STEP = Decimal("0.0001")
+STATE_STYLES = {
+    "connected": "green",
+    "resynced": "green",
+    "disconnected": "red",
+    "stale": "yellow",
+}
+RECONCILE_STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def number(value: Decimal) -> str:
+    """A price or quantity without trailing zeros or exponent: ``0.010`` -> ``0.01``."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def money(value: Decimal, *, signed: bool = False) -> str:
+    """An amount of money: thousands separators, 2 to 4 decimals (``-0.35``, ``0.172``)."""
+    text = format(value.quantize(MONEY_STEP), "+,f" if signed else ",f")
+    whole, _, decimals = text.partition(".")
+    decimals = decimals.rstrip("0").ljust(2, "0")
+    if signed and value.quantize(MONEY_STEP) == 0:
+        whole = whole.lstrip("+-")
+    return f"{whole}.{decimals}"
+
+
+def age(seconds: float) -> str:
+    """A duration, to the second: ``12s``, ``3m04s``, ``1h02m``, ``2d03h``."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def clock_time(at: float) -> str:
+    """``HH:MM:SS`` UTC."""
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+def rate(value: float | None) -> str:
+    """Events per second with one decimal; ``-`` before there are two samples."""
+    return "-" if value is None else f"{value:.1f}"
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """``1 fill``, ``2 fills``; ``many`` for irregular plurals."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+# ----------------------------------------------------------------- shared segments
+
+
+def position_text(row: PositionRow) -> str:
+    """``BTCUSDT 0.01 @ 43000.1 mark 43012.2 uPnL +0.122`` (side shown unless ``BOTH``)."""
+    side = "" if row.side == "BOTH" else f" {row.side}"
+    mark = "-" if row.mark_price is None else number(row.mark_price)
+    return (
+        f"{row.symbol}{side} {number(row.amount)} @ {number(row.entry_price)} "
+        f"mark {mark} uPnL {money(row.unrealized_pnl, signed=True)}"
+    )
+
+
+def fees_text(snapshot: StatusSnapshot) -> str:
+    """``0.172 USDT`` per fee asset (``0.00`` without fills)."""
+    fees = [f"{money(amount)} {asset}" for asset, amount in snapshot.fees]
+    return " + ".join(fees) if fees else "0.00"
+
+
+def pnl_text(snapshot: StatusSnapshot) -> str:
+    """Unrealized, realized, fees and fills."""
+    return (
+        f"unrealized {money(snapshot.unrealized_pnl, signed=True)} "
+        f"realized {money(snapshot.realized_pnl, signed=True)} "
+        f"fees {fees_text(snapshot)} ({plural(snapshot.fills, 'fill')})"
+    )
+
+
+def balances_text(snapshot: StatusSnapshot, max_rows: int) -> str:
+    """``USDT 9,999.65`` per asset, at most ``max_rows``."""
+    shown = [f"{b.asset} {money(b.wallet_balance)}" for b in snapshot.balances[:max_rows]]
+    hidden = len(snapshot.balances) - len(shown)
+    if hidden > 0:
+        shown.append(f"+{hidden} more")
+    return ", ".join(shown) if shown else "none"
+
+
+def reconcile_text(snapshot: StatusSnapshot) -> str:
+    """Status, time, age and mismatches of the last reconcile; or why there is none."""
+    info = snapshot.reconcile
+    if info is None:
+        return "none yet" if snapshot.reconciliation_enabled else "off (no reconciliation plugin)"
+    return _reconcile_line(info, snapshot.at)
+
+
+def _reconcile_line(info: ReconcileInfo, now: float) -> str:
+    text = (
+        f"{info.status} at {clock_time(info.at)} UTC ({age(now - info.at)} ago), "
+        f"{plural(info.mismatches, 'mismatch', 'mismatches')}"
+    )
+    if info.mismatches:
+        text += f" ({info.repaired} repaired)"
+    if info.error:
+        text += f", error: {info.error}"
+    total = plural(info.mismatches_total, "mismatch", "mismatches")
+    return f"{text}; {plural(info.runs, 'run')}, {total} in total"
+
+
+def stream_text(row: StreamRow, now: float) -> str:
+    """``market connected 1m02s`` plus reconnects, the reason and a pending resync."""
+    text = f"{row.stream} {row.state} {age(now - row.since)}"
+    extras = []
+    if row.reconnects:
+        extras.append(plural(row.reconnects, "reconnect"))
+    if row.state != "connected" and row.state != "resynced" and row.reason:
+        extras.append(row.reason)
+    if row.needs_resync:
+        extras.append("resync needed")
+    return f"{text} ({', '.join(extras)})" if extras else text
+
+
+def streams_text(snapshot: StatusSnapshot) -> str:
+    """Every stream's state; ``none`` without an exchange or before the first announcement."""
+    rows = [stream_text(row, snapshot.at) for row in snapshot.streams]
+    return ", ".join(rows) if rows else "none"
+
+
+def events_text(snapshot: StatusSnapshot) -> str:
+    """``5.0 ticks/s, 0.2 account events/s``."""
+    return (
+        f"{rate(snapshot.ticks_per_s)} ticks/s, "
+        f"{rate(snapshot.account_events_per_s)} account events/s"
+    )
+
+
+def plugins_text(snapshot: StatusSnapshot) -> str:
+    """``ok``, or failures per plugin, disabled plugins, dropped events and the last error."""
+    parts = []
+    if snapshot.plugin_errors:
+        parts.append("errors " + ", ".join(f"{n}={c}" for n, c in snapshot.plugin_errors))
+    if snapshot.disabled_plugins:
+        disabled = (f"{name} ({why})" for name, why in snapshot.disabled_plugins)
+        parts.append("disabled " + ", ".join(disabled))
+    if snapshot.dropped_events:
+        parts.append(f"{snapshot.dropped_events} queued events dropped")
+    if snapshot.last_error:
+        parts.append(f"last: {snapshot.last_error}")
+    return "; ".join(parts) if parts else "ok"
+
+
+# ------------------------------------------------------------------------ log line
+
+
+def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
+    """The whole status as one line, segments separated by `` | `` (``up 1h02m | ...``)."""
+    positions = [position_text(row) for row in snapshot.positions[:max_rows]]
+    hidden = len(snapshot.positions) - len(positions)
+    if hidden > 0:
+        positions.append(f"+{hidden} more")
+    segments = [
+        f"up {age(snapshot.uptime_s)}",
+        f"exchange {snapshot.exchange or 'none'}",
+        "positions " + ("; ".join(positions) if positions else "none"),
+        f"pnl {pnl_text(snapshot)}",
+        f"balances {balances_text(snapshot, max_rows)}",
+        f"open orders {snapshot.open_orders}",
+        f"reconcile {reconcile_text(snapshot)}",
+        f"streams {streams_text(snapshot)}",
+        f"events {events_text(snapshot)}",
+        f"plugins {plugins_text(snapshot)}",
+    ]
+    return " | ".join(segments)
+
+
+# --------------------------------------------------------------------------- panel
+
+
+def _signed(value: Decimal) -> Text:
+    style = "green" if value > 0 else "red" if value < 0 else ""
+    return Text(money(value, signed=True), style=style)
+
+
+def _positions_table(snapshot: StatusSnapshot, max_rows: int) -> RenderableType:
+    if not snapshot.positions:
+        return Text("no open positions", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for header in ("symbol", "side", "amount", "entry", "mark", "uPnL"):
+        table.add_column(header, justify="left" if header in ("symbol", "side") else "right")
+    for row in snapshot.positions[:max_rows]:
+        table.add_row(
+            row.symbol,
+            row.side,
+            number(row.amount),
+            number(row.entry_price),
+            "-" if row.mark_price is None else number(row.mark_price),
+            _signed(row.unrealized_pnl),
+        )
+    hidden = len(snapshot.positions) - max_rows
+    if hidden > 0:
+        table.add_row(f"+{hidden} more", "", "", "", "", "")
+    return table
+
+
+def _streams_cell(snapshot: StatusSnapshot) -> Text:
+    if not snapshot.streams:
+        return Text("none", style="dim")
+    cell = Text()
+    for index, row in enumerate(snapshot.streams):
+        if index:
+            cell.append(" · ")
+        cell.append(stream_text(row, snapshot.at), style=STATE_STYLES.get(row.state, ""))
+    return cell
+
+
+def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableType:
+    """The live display: a positions table and one row per topic, in a panel."""
+    pnl = Text.assemble(
+        "unrealized ",
+        _signed(snapshot.unrealized_pnl),
+        "  realized ",
+        _signed(snapshot.realized_pnl),
+        f"  fees {fees_text(snapshot)} ({plural(snapshot.fills, 'fill')})",
+    )
+    info = snapshot.reconcile
+    reconcile = Text(
+        reconcile_text(snapshot),
+        style=RECONCILE_STYLES.get(info.status, "") if info is not None else "dim",
+    )
+    plugins = plugins_text(snapshot)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("PnL", pnl)
+    grid.add_row("Balances", balances_text(snapshot, max_rows))
+    grid.add_row("Open orders", str(snapshot.open_orders))
+    grid.add_row("Reconcile", reconcile)
+    grid.add_row("Streams", _streams_cell(snapshot))
+    grid.add_row("Events", events_text(snapshot))
+    grid.add_row("Plugins", Text(plugins, style="green" if plugins == "ok" else "red"))
+    title = Text.assemble(("tradeloop", "bold"), f" · {snapshot.exchange or 'no exchange'}")
+    subtitle = f"up {age(snapshot.uptime_s)} · {clock_time(snapshot.at)} UTC"
+    spacer = [Text("")] if snapshot.positions else []
+    return Panel(
+        Group(_positions_table(snapshot, max_rows), *spacer, grid),
+        title=title,
+        title_align="left",
+        subtitle=subtitle,
+        subtitle_align="right",
+        box=box.ROUNDED,
+    )

@@ -1,0 +1,148 @@
+"""The renderers, from fixed snapshots: the log line, the live panel, number formats."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from rich.console import Console
+
+from plugins.status import PositionRow, StatusSnapshot, render_line, render_panel
+from plugins.status.render import age, money, number
+
+from .helpers import T0, sample_snapshot
+
+
+def panel_text(snapshot: StatusSnapshot, *, width: int = 100, max_rows: int = 20) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(render_panel(snapshot, max_rows=max_rows))
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(output, str)
+    return output
+
+
+def test_log_line_of_a_busy_bot() -> None:
+    assert render_line(sample_snapshot()) == (
+        "up 1h02m | exchange binance_futures"
+        " | positions BTCUSDT 0.01 @ 43000.1 mark 43012.35 uPnL +0.1225"
+        " | pnl unrealized +0.1225 realized -0.35 fees 0.344 USDT (2 fills)"
+        " | balances USDT 9,999.306 | open orders 1"
+        " | reconcile warning at 23:15:13 UTC (12s ago), 1 mismatch (1 repaired);"
+        " 5 runs, 2 mismatches in total"
+        " | streams market connected 1h02m,"
+        " user_data connected 2m05s (1 reconnect, resync needed)"
+        " | events 9.8 ticks/s, 0.2 account events/s | plugins ok"
+    )
+
+
+def test_log_line_degrades_without_exchange_reconciliation_or_ticks() -> None:
+    empty = StatusSnapshot(at=T0, uptime_s=0.0, exchange="")
+    assert render_line(empty) == (
+        "up 0s | exchange none | positions none"
+        " | pnl unrealized 0.00 realized 0.00 fees 0.00 (0 fills) | balances none"
+        " | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
+        " | events - ticks/s, - account events/s | plugins ok"
+    )
+    waiting = StatusSnapshot(at=T0, uptime_s=1.0, exchange="sim", reconciliation_enabled=True)
+    assert "reconcile none yet" in render_line(waiting)
+    no_tick = PositionRow(
+        symbol="ETHUSDT",
+        side="SHORT",
+        amount=Decimal("-0.5"),
+        entry_price=Decimal("2000"),
+        mark_price=None,
+        unrealized_pnl=Decimal("1.5"),
+    )
+    line = render_line(sample_snapshot(positions=(no_tick,)))
+    assert "positions ETHUSDT SHORT -0.5 @ 2000 mark - uPnL +1.50 |" in line
+
+
+def test_log_line_shows_plugin_trouble_and_caps_rows() -> None:
+    rows = tuple(
+        PositionRow(
+            symbol=f"S{i}USDT",
+            side="BOTH",
+            amount=Decimal(1),
+            entry_price=Decimal(10),
+            mark_price=Decimal(11),
+            unrealized_pnl=Decimal(1),
+        )
+        for i in range(5)
+    )
+    snapshot = sample_snapshot(
+        positions=rows,
+        plugin_errors=(("journal", 5), ("strategy:grid1", 1)),
+        disabled_plugins=(("journal", "5 failures in a row, last in on_fill"),),
+        dropped_events=3,
+        last_error="journal.on_fill: OSError: disk full",
+    )
+    line = render_line(snapshot, max_rows=2)
+    assert "S1USDT 1 @ 10 mark 11 uPnL +1.00; +3 more |" in line
+    assert "S2USDT" not in line
+    assert line.endswith(
+        " | plugins errors journal=5, strategy:grid1=1;"
+        " disabled journal (5 failures in a row, last in on_fill); 3 queued events dropped;"
+        " last: journal.on_fill: OSError: disk full"
+    )
+
+
+def test_live_panel_shows_every_topic() -> None:
+    text = panel_text(sample_snapshot())
+    lines = text.splitlines()
+    assert lines[0].startswith("╭─ tradeloop · binance_futures ─")
+    assert lines[-1].endswith("─ up 1h02m · 23:15:25 UTC ─╯")
+    assert all(len(line) == 100 for line in lines)
+    row = next(line for line in lines if "BTCUSDT" in line)
+    assert row.split()[1:7] == ["BTCUSDT", "BOTH", "0.01", "43000.1", "43012.35", "+0.1225"]
+    body = " ".join(" ".join(line.strip("│ ").split()) for line in lines)
+    for expected in (
+        "PnL unrealized +0.1225 realized -0.35 fees 0.344 USDT (2 fills)",
+        "Balances USDT 9,999.306",
+        "Open orders 1",
+        "Reconcile warning at 23:15:13 UTC (12s ago), 1 mismatch (1 repaired)",
+        "Streams market connected 1h02m · user_data connected 2m05s (1 reconnect, resync needed)",
+        "Events 9.8 ticks/s, 0.2 account events/s",
+        "Plugins ok",
+    ):
+        assert expected in body
+
+
+def test_live_panel_without_anything_yet() -> None:
+    text = panel_text(StatusSnapshot(at=T0, uptime_s=0.0, exchange=""), width=60)
+    assert "tradeloop · no exchange" in text
+    assert "no open positions" in text
+    assert "Reconcile    off (no reconciliation plugin)" in text
+    assert "Streams      none" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "expected"),
+    [
+        ("0.34404", False, "0.344"),
+        ("9999.30596", False, "9,999.306"),
+        ("-0.35", True, "-0.35"),
+        ("12", True, "+12.00"),
+        ("0.00001", True, "0.00"),
+        ("-0.00001", True, "0.00"),
+    ],
+)
+def test_money(value: str, signed: bool, expected: str) -> None:
+    assert money(Decimal(value), signed=signed) == expected
+
+
+def test_numbers_and_ages() -> None:
+    assert [number(Decimal(v)) for v in ("0.010", "43000.10", "100", "-0.0")] == [
+        "0.01",
+        "43000.1",
+        "100",
+        "0",
+    ]
+    assert [age(s) for s in (0, 12.9, 184, 3725, 183600, -5)] == [
+        "0s",
+        "12s",
+        "3m04s",
+        "1h02m",
+        "2d03h",
+        "0s",
+    ]
