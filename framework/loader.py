@@ -185,11 +185,6 @@ def load_plugins(
             continue
         _record_loaded(result, info, config)
 
-    # Lifespans start in this order: by the plugin's ``start_priority`` (lower first, default
-    # 100; smart_logging uses 0 so every later start is logged through it), then load order.
-    rank = {name: i for i, name in enumerate(result.order)}
-    result.order.sort(key=lambda n: (_start_priority(pm.get_plugin(n)), rank[n]))
-
     for name, plugin in extra:
         try:
             _register(pm, plugin, name)
@@ -198,6 +193,12 @@ def load_plugins(
         result.infos.append(PluginInfo(name, "plugin", "registered in code", "", True, True))
         result.order.append(name)
         result.infos[-1].hooks = _hooks_of(pm, name)
+
+    # Lifespans start in this order: by the plugin's ``start_priority`` (lower first, default
+    # 100; smart_logging uses 0 so every later start is logged through it), then load order
+    # (plugins registered in code come last).
+    rank = {name: i for i, name in enumerate(result.order)}
+    result.order.sort(key=lambda n: (_start_priority(pm.get_plugin(n)), rank[n]))
     return result
 
 

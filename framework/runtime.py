@@ -36,7 +36,11 @@ class Bot:
         self.loaded = loaded
         self.clock = clock or SystemClock()
         self.bus = HookBus(loaded.pm, settings.hooks, wall_time=self.clock.time)
-        self.scheduler = Scheduler(self.clock)
+        self.scheduler = Scheduler(
+            self.clock,
+            is_disabled=self.bus.disabled.__contains__,
+            on_failure=self._job_failed,
+        )
         self.ctx = BotContext(
             settings=settings,
             clock=self.clock,
@@ -53,6 +57,12 @@ class Bot:
         self._start_monotonic = 0.0
         self.summary: dict[str, Any] = {}
         self.running = False
+
+    def _job_failed(self, owner: str, job: str, exc: BaseException) -> None:
+        """A strategy's failing job pauses it, like a failing hook; other plugins' jobs just
+        keep their schedule (the scheduler logged the error)."""
+        if owner in self.bus.pause_at_first_failure:
+            self.bus.report_failure(owner, job, exc)
 
     # ------------------------------------------------------------------------- startup
 

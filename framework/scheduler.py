@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -61,8 +61,18 @@ def next_daily_run(now: float, at: str) -> float:
 class Scheduler:
     """Runs each job in its own task; a job never overlaps itself and survives its errors."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        is_disabled: Callable[[str], bool] = lambda owner: False,
+        on_failure: Callable[[str, str, BaseException], None] | None = None,
+    ) -> None:
+        """``is_disabled(owner)``: skip the jobs of a disabled (or paused) plugin.
+        ``on_failure(owner, job, exc)``: told about each failure (after it is logged)."""
         self.clock = clock
+        self._is_disabled = is_disabled
+        self._on_failure = on_failure
         self._entries: dict[str, _Entry] = {}
         self._started = False
 
@@ -161,6 +171,9 @@ class Scheduler:
 
     async def _run(self, name: str, entry: _Entry) -> None:
         stats = entry.stats
+        if self._is_disabled(entry.owner):
+            stats.skipped += 1
+            return
         stats.running = True
         stats.last_run_at = self.clock.time()
         try:
@@ -174,6 +187,8 @@ class Scheduler:
             logger.bind(plugin=entry.owner).opt(exception=exc).error(
                 "job {!r} failed: {!r}; it keeps its schedule", name, exc
             )
+            if self._on_failure is not None:
+                self._on_failure(entry.owner, f"job {name}", exc)
         else:
             stats.runs += 1
         finally:

@@ -180,10 +180,25 @@ def _settings_error(
         allowed = "a value is required"
         value = None
     else:
+        named = _field_named_first(what, schema, parts)
+        if named:  # a struct's own check ("slow must be greater than fast") names its field
+            parts.append(named)
         value = _value_at(raw, parts)
         allowed = _explain(what)
     key = ".".join(p for p in [prefix, _join_path(parts)] if p)
     return SettingsError(key, value, allowed, secret=is_secret_key(key))
+
+
+def _field_named_first(what: str, schema: type[Any], parts: list[str]) -> str:
+    """The field of the struct at ``parts`` that an error message starts with, or ``""``."""
+    first = re.match(r"`?([A-Za-z_]\w*)`?\b", what)
+    if first is None:
+        return ""
+    try:
+        fields = _fields_at(schema, parts)
+    except Exception:  # noqa: BLE001 - a type msgspec cannot inspect: keep the block's key
+        return ""
+    return first.group(1) if first.group(1) in fields else ""
 
 
 def _split_path(path: str) -> list[str]:
@@ -308,6 +323,7 @@ def load_raw(
     """Merge every source into one plain dict with lower-case top-level keys."""
     files: list[str] = []
     if settings_file is not None:
+        settings_file = settings_file.resolve()  # dynaconf searches relative names upwards
         _refuse_secrets_in_settings_file(settings_file)
         files.append(str(settings_file))
         secrets = settings_file.with_name(".secrets.yaml")

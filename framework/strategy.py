@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from framework.context import BotContext
 
 STRATEGY_PREFIX = "strategy:"
+# How long an acknowledged order the cache has not reported yet still counts in risk checks
+# (seconds): the user-data stream normally reports it within milliseconds.
+UNSEEN_ORDER_GRACE = 60.0
 
 
 class Strategy:
@@ -84,6 +87,8 @@ class StrategyOrders:
         self.limits = limits
         self._last_tick = last_tick
         self._pending: dict[tuple[str, str], Decimal] = {}  # (symbol, side) -> qty on its way
+        # Acknowledged open by the exchange, not reported by the cache yet: (order, when).
+        self._unseen: dict[tuple[str, int], tuple[Order, float]] = {}
         self.stats: Counter[str] = Counter()
 
     # ---------------------------------------------------------------------------- API
@@ -114,12 +119,16 @@ class StrategyOrders:
             else:
                 del self._pending[key]
         self.stats["placed"] += 1
+        if order.is_open:
+            self._unseen[(order.symbol, order.order_id)] = (order, self._ctx.clock.time())
         return order
 
     async def cancel(self, symbol: str, client_order_id: str) -> Order:
         """Cancel one order by its client order id (allowed while held or paused)."""
         order = await self._ctx.exchange.cancel_order(symbol, client_order_id)
         self.stats["canceled"] += 1
+        if not order.is_open:
+            self._unseen.pop((order.symbol, order.order_id), None)
         return order
 
     async def cancel_all(self, symbol: str | None = None) -> list[Order]:
@@ -131,14 +140,28 @@ class StrategyOrders:
         return await self._ctx.exchange.query_order(symbol, client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """This instance's open orders in the cache (on ``symbol``, or everywhere)."""
+        """This instance's open orders (on ``symbol``, or everywhere).
+
+        Those in the cache, plus those the exchange acknowledged that the cache has not
+        reported yet (the user-data stream lags the REST answer).
+        """
         owner_of = self._ctx.exchange.owner_of
         mine = self.strategy_id
-        return [
+        cached = [
             order
             for (sym, _), order in self._ctx.cache.open_orders.items()
             if (symbol is None or sym == symbol) and owner_of(order.client_order_id) == mine
         ]
+        return cached + self._not_in_cache(symbol)
+
+    def _not_in_cache(self, symbol: str | None) -> list[Order]:
+        """Acknowledged orders the cache has not reported yet (forgotten once it has)."""
+        account = self._ctx.account
+        now = self._ctx.clock.time()
+        for key, (_, at) in list(self._unseen.items()):
+            if account.order(*key) is not None or now - at > UNSEEN_ORDER_GRACE:
+                del self._unseen[key]
+        return [o for (sym, _), (o, _) in self._unseen.items() if symbol is None or sym == symbol]
 
     # ------------------------------------------------------------------------- checks
 
@@ -185,7 +208,8 @@ class StrategyOrders:
     def _same_side_exposure(self, request: OrderRequest) -> Decimal:
         """Signed quantity of this order plus every open or pending order on its side."""
         total = request.quantity + self._pending.get((request.symbol, request.side), Decimal(0))
-        for order in self._ctx.cache.orders_for(request.symbol):
+        symbol = request.symbol
+        for order in [*self._ctx.cache.orders_for(symbol), *self._not_in_cache(symbol)]:
             if order.side == request.side and not order.reduce_only:
                 total += order.orig_qty - order.executed_qty
         return total if request.side == "BUY" else -total

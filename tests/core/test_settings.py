@@ -36,6 +36,9 @@ def test_repository_settings_yaml_is_the_documented_defaults() -> None:
     for section in ("plugins", "sim"):  # checked against their owners' declarations below
         from_file.pop(section)
         defaults.pop(section)
+    # The file ships one example strategy instance (tests/strategies/test_default_run.py).
+    assert defaults.pop("strategies") == ()
+    assert [s["use"] for s in from_file.pop("strategies")] == ["ma_crossover"]
     assert from_file == defaults
 
 

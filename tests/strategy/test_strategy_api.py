@@ -272,3 +272,24 @@ async def test_a_failing_task_of_a_strategy_pauses_it(bot_factory: BotFactory) -
     await until(task.done)
     await until(lambda: bot.ctx.strategy_paused("a") != "")
     assert "order logic failed" in bot.ctx.strategy_paused("a")
+
+
+async def test_a_failing_job_pauses_its_strategy_and_paused_jobs_are_skipped(
+    bot_factory: BotFactory,
+) -> None:
+    from framework import IntervalJob
+
+    bot = await bot_factory(strategies({"id": "a", "use": USE}))
+    runs: list[int] = []
+
+    def job() -> None:
+        runs.append(1)
+        raise ValueError("job bug")
+
+    name = bot.scheduler.add(IntervalJob(name="j", every=3600, func=job), owner="strategy:a")
+    stats = bot.scheduler.stats()[name]
+    assert bot.scheduler.trigger(name)
+    await until(lambda: "job bug" in bot.ctx.strategy_paused("a"))
+    assert bot.scheduler.trigger(name)
+    await until(lambda: stats.skipped >= 1)
+    assert runs == [1]  # the paused instance's job no longer runs
