@@ -22,6 +22,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
+from time import perf_counter
 from typing import Any, NamedTuple
 
 import pluggy
@@ -43,6 +45,45 @@ class _Impl(NamedTuple):
     # None = pass the tuple as is; otherwise the indexes to pick.
     picks: tuple[int, ...] | None
     is_async: bool
+
+
+_Picker = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+# One implementation as ``notify`` calls it: (plugin, function, picker, is_async, impl);
+# a plain tuple, unpacked in the loop (cheaper than a NamedTuple's attribute reads).
+_Call = tuple[str, Callable[..., Any], _Picker | None, bool, _Impl]
+
+
+def _picker(picks: tuple[int, ...] | None) -> _Picker | None:
+    """A function building the call's positional arguments from the spec-ordered tuple."""
+    if picks is None:
+        return None
+    if len(picks) == 0:
+        return lambda args: ()
+    if len(picks) == 1:
+        index = picks[0]
+        return lambda args: (args[index],)
+    return itemgetter(*picks)
+
+
+class _Route:
+    """How ``notify`` delivers one hook, built on first use and dropped by ``invalidate``.
+
+    ``impls``: the plugins called now (pluggy's order, neither disabled nor held), also as
+    ready-to-unpack ``calls``; ``held``: the held plugins that implement the hook; ``budget``:
+    the hook's time budget (``timeouts`` is read when the route is built); ``count``: the
+    notifications sent through this route (``invalidate`` adds it to the bus's counts).
+    """
+
+    __slots__ = ("budget", "calls", "count", "held", "impls")
+
+    def __init__(self, impls: tuple[_Impl, ...], held: tuple[_Impl, ...], budget: float) -> None:
+        self.impls = impls
+        self.held = held
+        self.budget = budget
+        self.count = 0
+        self.calls: tuple[_Call, ...] = tuple(
+            (i.plugin, i.function, _picker(i.picks), i.is_async, i) for i in impls
+        )
 
 
 @dataclass(frozen=True)
@@ -74,7 +115,8 @@ class HookBus:
         self.max_failures = settings.max_failures
         self.queue_size = settings.queue_size
         self.ctx: Any = None  # set by the runtime; passed to on_plugin_error
-        self.counts: Counter[str] = Counter()
+        # Calls per hook (see ``counts``): asks, and notifications of routes since dropped.
+        self._counts: dict[str, int] = {}
         self.failures: dict[str, int] = {}
         self.failures_total: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
@@ -84,8 +126,7 @@ class HookBus:
         self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
         self._wall_time = wall_time
         self._spec_args: dict[str, tuple[str, ...]] = {}
-        self._impls: dict[str, tuple[_Impl, ...]] = {}
-        self._held_impls: dict[str, tuple[_Impl, ...]] = {}
+        self._routes: dict[str, _Route] = {}
         self.held: dict[str, deque[tuple[str, _Impl, tuple[Any, ...]]]] = {}
         self.held_dropped: Counter[str] = Counter()
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
@@ -107,13 +148,22 @@ class HookBus:
 
     def implementations(self, hook: str) -> tuple[_Impl, ...]:
         """Implementations in pluggy's call order, skipping disabled and held plugins."""
-        impls = self._impls.get(hook)
-        if impls is None:
-            every = self._build_impls(hook)
-            impls = tuple(i for i in every if i.plugin not in self.held)
-            self._impls[hook] = impls
-            self._held_impls[hook] = tuple(i for i in every if i.plugin in self.held)
-        return impls
+        route = self._routes.get(hook)
+        if route is None:
+            route = self._route(hook)
+        return route.impls
+
+    def _route(self, hook: str) -> _Route:
+        self._counts.setdefault(hook, 0)  # ``counts`` lists hooks in the order first used
+        every = self._build_impls(hook)
+        held = self.held
+        route = _Route(
+            tuple(i for i in every if i.plugin not in held),
+            tuple(i for i in every if i.plugin in held),
+            self.timeouts[hook],
+        )
+        self._routes[hook] = route
+        return route
 
     def _build_impls(self, hook: str) -> tuple[_Impl, ...]:
         spec_args = self.spec_args(hook)
@@ -133,9 +183,24 @@ class HookBus:
         return tuple(out)
 
     def invalidate(self) -> None:
-        """Forget cached implementation lists (after a plugin is registered or removed)."""
-        self._impls.clear()
-        self._held_impls.clear()
+        """Forget cached routes (after a plugin is registered, removed, disabled or held)."""
+        counts = self._counts
+        for hook, route in self._routes.items():
+            counts[hook] += route.count
+        self._routes.clear()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Notifications and asks per hook so far (a snapshot), in the order first used."""
+        routes = self._routes
+        out: dict[str, int] = {}
+        for hook, count in self._counts.items():
+            route = routes.get(hook)
+            if route is not None:
+                count += route.count
+            if count:
+                out[hook] = count
+        return out
 
     # -------------------------------------------------------------------------- hold
 
@@ -172,45 +237,69 @@ class HookBus:
         """Deliver a notification to every plugin without waiting on any of them.
 
         ``args`` are the hookspec's arguments in spec order.
+
+        Hot path (the account cache calls it once per changed entry): the hook's ``_Route``
+        is built once; a hook nobody implements is only counted (and kept for held plugins);
+        each implementation costs one clock read (its end is the next one's start).
         """
-        self.counts[hook] += 1
+        route = self._routes.get(hook)
+        if route is None:
+            route = self._first_route(hook)
+        route.count += 1
         if self.observers:
-            kwargs = dict(zip(self.spec_args(hook), args, strict=True))
-            for observer in self.observers:
-                observer(hook, kwargs)
-        impls = self._impls.get(hook)
-        if impls is None:
-            impls = self.implementations(hook)
-        queues = self._queues
-        budget = self.timeouts[hook]
-        clock = time.perf_counter
-        started = clock()
-        for impl in impls:
-            if impl.is_async or (impl.plugin in queues and not queues[impl.plugin].empty()):
-                self._enqueue(hook, impl, args)
-                started = clock()
-                continue
-            try:
-                if impl.picks is None:
-                    impl.function(*args)
-                else:
-                    impl.function(*[args[i] for i in impl.picks])
-            except Exception as exc:  # noqa: BLE001 - isolating plugins is the bus's job
-                self.report_failure(impl.plugin, hook, exc)
-                started = clock()
-                continue
-            finished = clock()
-            if finished - started > budget:
-                self.report_failure(impl.plugin, hook, _overrun(finished - started, budget))
-            elif impl.plugin in self.failures:
-                del self.failures[impl.plugin]
-            started = finished
+            self._observe(hook, args)
+        calls = route.calls
+        if calls:
+            budget = route.budget
+            queues = self._queues
+            failures = self.failures
+            started = perf_counter()
+            for plugin, function, pick, is_async, impl in calls:
+                if is_async or (plugin in queues and not queues[plugin].empty()):
+                    self._enqueue(hook, impl, args)
+                    started = perf_counter()
+                    continue
+                try:
+                    if pick is None:
+                        function(*args)
+                    else:
+                        function(*pick(args))
+                except Exception as exc:  # noqa: BLE001 - isolating plugins is the bus's job
+                    self.report_failure(plugin, hook, exc)
+                    started = perf_counter()
+                    continue
+                finished = perf_counter()
+                if finished - started > budget:
+                    self.report_failure(plugin, hook, _overrun(finished - started, budget))
+                elif plugin in failures:
+                    del failures[plugin]
+                started = finished
         if self.held and hook not in UNHELD_HOOKS:
-            for impl in self._held_impls.get(hook, ()):
-                kept = self.held[impl.plugin]
-                if len(kept) == kept.maxlen:
-                    self.held_dropped[impl.plugin] += 1
-                kept.append((hook, impl, args))
+            self._keep_for_held(hook, args)
+
+    def _first_route(self, hook: str) -> _Route:
+        try:
+            return self._route(hook)
+        except KeyError:  # an unknown hook (or one without a budget): counted, then refused
+            self._counts[hook] = self._counts.get(hook, 0) + 1
+            raise
+
+    def _observe(self, hook: str, args: tuple[Any, ...]) -> None:
+        kwargs = dict(zip(self.spec_args(hook), args, strict=True))
+        for observer in self.observers:
+            observer(hook, kwargs)
+
+    def _keep_for_held(self, hook: str, args: tuple[Any, ...]) -> None:
+        """Keep a notification for every held plugin implementing ``hook`` (``release``)."""
+        # Read again: a plugin called by ``notify`` may have held or released plugins since.
+        route = self._routes.get(hook)
+        if route is None:
+            return
+        for impl in route.held:
+            kept = self.held[impl.plugin]
+            if len(kept) == kept.maxlen:
+                self.held_dropped[impl.plugin] += 1
+            kept.append((hook, impl, args))
 
     def _deliver(self, hook: str, impl: _Impl, args: tuple[Any, ...]) -> None:
         """One notification to one plugin, as ``notify`` would deliver it."""
@@ -300,7 +389,7 @@ class HookBus:
         self, hook: str, kwargs: Mapping[str, Any], *, plugins: Iterable[str] | None = None
     ) -> list[Outcome]:
         """Await every implementation in turn (or only those of ``plugins``)."""
-        self.counts[hook] += 1
+        self._counts[hook] = self._counts.get(hook, 0) + 1
         args = self.args_from(hook, kwargs)
         wanted = None if plugins is None else set(plugins)
         outcomes = []
@@ -311,7 +400,7 @@ class HookBus:
 
     async def ask_first(self, hook: str, kwargs: Mapping[str, Any]) -> Outcome | None:
         """The first implementation that answers something other than ``None``."""
-        self.counts[hook] += 1
+        self._counts[hook] = self._counts.get(hook, 0) + 1
         args = self.args_from(hook, kwargs)
         for impl in self._build_impls(hook):
             outcome = await self._call(hook, impl, args)
@@ -386,7 +475,7 @@ class HookBus:
     def stats(self) -> dict[str, Any]:
         """Counters for the run summary."""
         return {
-            "hooks": dict(self.counts),
+            "hooks": self.counts,
             "plugin_errors": dict(self.failures_total),
             "dropped_events": dict(self.dropped),
             "disabled_plugins": dict(self.disabled),

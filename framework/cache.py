@@ -35,6 +35,8 @@ _STATUS_RANK = {
 _ZERO = Decimal(0)
 CLOSED_ORDERS_KEPT = 10_000
 FILLS_KEPT = 100_000
+LATE_KEPT = 10_000
+LateKey = tuple[str, str | PositionKey | OrderKey]  # ("balance", asset), ("position", ...), ...
 
 
 class CacheListener(Protocol):
@@ -108,47 +110,74 @@ class AccountCache:
         self.realized_pnl: dict[str, Decimal] = {}  # per symbol, from fills
         self.fees: dict[str, Decimal] = {}  # per fee asset, from fills
         self.view = AccountView(self)
+        self.reconciled_through = 0  # updates older than this are stale (``reconciled``)
+        self.late: dict[LateKey, Balance | Position | Order] = {}  # refused as older than that
 
     # ------------------------------------------------------------------------- balances
 
     def apply_balance(self, balance: Balance) -> bool:
         """Apply a balance update; False if stale or unchanged."""
-        before = self._balances.get(balance.asset)
-        if before is not None and not self._newer(before.event_time, balance.event_time):
-            return False
-        if before == balance:
-            self.stats.duplicates += 1
-            return False
-        self._balances[balance.asset] = balance
-        self.stats.applied += 1
-        if self._listener is not None:
-            self._listener.on_balance_update(before, balance)
+        # Hot path (one call per entry of every ACCOUNT_UPDATE): locals, no helper calls.
+        when = balance.event_time
+        stats = self.stats
+        if when < self.reconciled_through:
+            return self._late(("balance", balance.asset), balance)
+        asset = balance.asset
+        balances = self._balances
+        before = balances.get(asset)
+        if before is not None:
+            if when < before.event_time:
+                stats.stale_ignored += 1
+                return False
+            if before == balance:
+                stats.duplicates += 1
+                return False
+        balances[asset] = balance
+        stats.applied += 1
+        listener = self._listener
+        if listener is not None:
+            listener.on_balance_update(before, balance)
         return True
 
     # ------------------------------------------------------------------------ positions
 
     def apply_position(self, position: Position) -> bool:
         """Apply a position update (amount 0 removes it); False if stale or unchanged."""
+        # Hot path, like ``apply_balance``.
+        when = position.event_time
+        stats = self.stats
         key = (position.symbol, position.side)
-        before = self._positions.get(key)
-        held = before.event_time if before is not None else self._flat_since.get(key)
-        if held is not None and not self._newer(held, position.event_time):
-            return False
-        if before is None and position.amount == 0:
-            self.stats.duplicates += 1
-            return False
-        if before == position:
-            self.stats.duplicates += 1
-            return False
-        if position.amount == 0:
-            del self._positions[key]
-            self._flat_since[key] = position.event_time
+        if when < self.reconciled_through:
+            return self._late(("position", key), position)
+        positions = self._positions
+        flat_since = self._flat_since
+        before = positions.get(key)
+        if before is not None:
+            if when < before.event_time:
+                stats.stale_ignored += 1
+                return False
+            if before == position:
+                stats.duplicates += 1
+                return False
         else:
-            self._positions[key] = position
-            self._flat_since.pop(key, None)
-        self.stats.applied += 1
-        if self._listener is not None:
-            self._listener.on_position_update(before, position)
+            held = flat_since.get(key)
+            if held is not None and when < held:
+                stats.stale_ignored += 1
+                return False
+            if position.amount == _ZERO:
+                stats.duplicates += 1
+                return False
+        if position.amount == _ZERO:
+            del positions[key]
+            flat_since[key] = when
+        else:
+            positions[key] = position
+            if key in flat_since:
+                del flat_since[key]
+        stats.applied += 1
+        listener = self._listener
+        if listener is not None:
+            listener.on_position_update(before, position)
         return True
 
     # --------------------------------------------------------------------------- orders
@@ -156,6 +185,8 @@ class AccountCache:
     def apply_order(self, order: Order) -> bool:
         """Apply an order update; closed orders leave the open set. False if stale."""
         key = (order.symbol, order.order_id)
+        if order.event_time < self.reconciled_through:
+            return self._late(("order", key), order)
         before = self._orders.get(key) or self._closed.get(key)
         if before is not None:
             if order.event_time < before.event_time:
@@ -200,7 +231,47 @@ class AccountCache:
             self._listener.on_fill(fill)
         return True
 
+    # ------------------------------------------------------------------ reconciliation
+
+    def order(self, symbol: str, order_id: int) -> Order | None:
+        """The last state the cache holds for an order, open or recently closed."""
+        key = (symbol, order_id)
+        return self._orders.get(key) or self._closed.get(key)
+
+    def flat_since(self, symbol: str, side: str) -> int | None:
+        """Event time at which (symbol, side) went flat; ``None`` if open or never seen."""
+        return self._flat_since.get((symbol, side))
+
+    def reconciled(self, snapshot_time: int) -> None:
+        """Every entry was compared with a REST snapshot taken at ``snapshot_time``.
+
+        From now on a balance, position or order update older than that is stale, also for
+        entries the cache does not hold (a late event of an order whose close was lost must
+        not reopen it): the snapshot already contained it. Fills are not affected. The newest
+        refused update per entry is kept in ``late`` (until the next call), so reconciliation
+        can tell a difference the stream was still delivering from drift.
+        """
+        self.reconciled_through = max(self.reconciled_through, snapshot_time)
+        self.late.clear()
+
     # ------------------------------------------------------------------------ internals
+
+    def _late(self, key: LateKey, entry: Balance | Position | Order) -> bool:
+        self.stats.stale_ignored += 1
+        held = self.late.get(key)
+        if held is None:
+            if len(self.late) < LATE_KEPT:
+                self.late[key] = entry
+        elif entry.event_time > held.event_time or (
+            entry.event_time == held.event_time
+            and (
+                not isinstance(entry, Order)
+                or not isinstance(held, Order)
+                or _progress(entry) >= _progress(held)
+            )
+        ):
+            self.late[key] = entry
+        return False
 
     def _count_closed(self, status: str) -> None:
         if status == "FILLED":

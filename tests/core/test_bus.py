@@ -297,3 +297,72 @@ def test_bus_walks_pluggy_order() -> None:
     order.clear()
     HookBus(pm).notify("on_tick", (None, None))
     assert order == expected == ["b", "c", "a"]
+
+
+def test_a_hook_nobody_implements_is_still_counted_observed_and_kept_for_held_plugins() -> None:
+    class Strategy:
+        def __init__(self) -> None:
+            self.fills: list[str] = []
+
+        @hookimpl
+        def on_fill(self, fill: Any) -> None:
+            self.fills.append(fill)
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    strategy = Strategy()
+    pm = new_plugin_manager()
+    pm.register(strategy, name="strategy:s")
+    bus = HookBus(pm)
+    bus.observers.append(lambda hook, kwargs: seen.append((hook, dict(kwargs))))
+    bus.notify("on_stream_state", (None, "connected"))  # no implementation at all
+    bus.hold(["strategy:s"])
+    bus.notify("on_fill", (None, "f1"))  # its only implementation is held
+    assert strategy.fills == []
+    bus.release(["strategy:s"])
+    assert strategy.fills == ["f1"]
+    assert bus.counts == {"on_stream_state": 1, "on_fill": 1}
+    assert seen == [
+        ("on_stream_state", {"ctx": None, "status": "connected"}),
+        ("on_fill", {"ctx": None, "fill": "f1"}),
+    ]
+
+
+def test_each_implementation_gets_the_arguments_it_names() -> None:
+    calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    class Nothing:
+        @hookimpl
+        def on_balance_update(self) -> None:
+            calls.append(("nothing", ()))
+
+    class After:
+        @hookimpl
+        def on_balance_update(self, after: Any) -> None:
+            calls.append(("after", (after,)))
+
+    class Reordered:
+        @hookimpl
+        def on_balance_update(self, after: Any, ctx: Any) -> None:
+            calls.append(("reordered", (after, ctx)))
+
+    class Every:
+        @hookimpl
+        def on_balance_update(self, ctx: Any, before: Any, after: Any) -> None:
+            calls.append(("every", (ctx, before, after)))
+
+    pm = new_plugin_manager()
+    for name, plugin in (
+        ("nothing", Nothing()),
+        ("after", After()),
+        ("reordered", Reordered()),
+        ("every", Every()),
+    ):
+        pm.register(plugin, name=name)
+    bus = HookBus(pm)
+    bus.notify("on_balance_update", ("ctx", "before", "after"))
+    assert sorted(calls) == [
+        ("after", ("after",)),
+        ("every", ("ctx", "before", "after")),
+        ("nothing", ()),
+        ("reordered", ("after", "ctx")),
+    ]
