@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import PACKAGES
+from tests.support import PACKAGES, pip_install
 
 
 @pytest.fixture(scope="session")
@@ -18,24 +17,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory where pip installed the example and test plugin distributions."""
     target = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("build")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(target),
-            *map(str, PACKAGES),
-        ],
-        check=True,
-        cwd=build,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    pip_install(*PACKAGES, target=target, cwd=build)
     return target
 
 

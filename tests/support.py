@@ -43,3 +43,29 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def pip_install(*packages: Path, target: Path, cwd: Path) -> None:
+    """Install ``packages`` (no dependencies, offline) into the ``target`` directory, as a user's
+    ``pip install`` would: put ``target`` on ``PYTHONPATH`` to see their entry points."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            *map(str, packages),
+        ],
+        cwd=cwd,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

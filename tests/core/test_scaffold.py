@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from framework.scaffold import (
     plugin_names,
     render,
 )
-from tests.support import ROOT, clean_env, run_cli
+from tests.support import ROOT, clean_env, pip_install, run_cli
 
 RUFF = Path(sys.executable).with_name("ruff")
 
@@ -119,25 +118,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "tradeloop_price_alerts/py.typed",
     ]
     site = work / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(package),
-        ],
-        check=True,
-        cwd=work,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        capture_output=True,
-    )
+    pip_install(package, target=site, cwd=work)
     return package, site
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, run_cli
+from tests.support import ROOT, pip_install, run_cli
 
 DOC = ROOT / "docs" / "strategies.md"
 FENCE = re.compile(r"^```(?P<lang>\w*)(?P<attrs>[^\n]*)\n(?P<body>.*?)^```$", re.M | re.S)
@@ -128,24 +128,7 @@ def test_the_tutorial_tests_pass(tutorial: Path) -> None:
 def test_the_package_is_found_by_its_entry_point(tutorial: Path, tmp_path: Path) -> None:
     source = shutil.copytree(tutorial / "my-bot", tmp_path / "my-bot")
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(source),
-        ],
-        check=True,
-        cwd=tmp_path,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    pip_install(source, target=site, cwd=tmp_path)
     folder = tutorial / "packaged"  # no dipbuyer.py here: only the installed package has it
     result = run_cli("plugins", "--json", cwd=folder, env=env_for(pythonpath=site))
     assert result.returncode == 0, result.stderr
