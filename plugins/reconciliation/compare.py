@@ -33,6 +33,11 @@ Family = Literal["balance", "position", "order"]
 Late = Balance | Position | Order | None
 ZERO = Decimal(0)
 _RANK = {"NEW": 0, "PARTIALLY_FILLED": 1}  # closed statuses rank 2
+_SEED_KINDS: dict[Family, MismatchKind] = {
+    "balance": "balance_missing",
+    "position": "position_missing",
+    "order": "order_missing",
+}
 
 
 class Verdict(Enum):
@@ -110,6 +115,24 @@ class Comparison:
     in_flight: int = 0
     seeds: list[Finding] = field(default_factory=list)
     suspects: list[Finding] = field(default_factory=list)
+
+    def file(
+        self,
+        family: Family,
+        verdict: Verdict,
+        kind: MismatchKind | None,
+        key: str | tuple[str, str] | tuple[str, int],
+        cache_entry: Balance | Position | Order | None,
+        exchange_entry: Balance | Position | Order | None,
+    ) -> None:
+        """File an entry that did not agree: in flight (counted), to seed, or a suspect."""
+        if verdict is Verdict.IN_FLIGHT:
+            self.in_flight += 1
+        elif verdict is Verdict.SEED:  # only an entry the cache lacks is seeded
+            self.seeds.append(Finding(family, _SEED_KINDS[family], key, None, exchange_entry))
+        elif verdict is Verdict.SUSPECT:
+            assert kind is not None  # every SUSPECT verdict names its kind
+            self.suspects.append(Finding(family, kind, key, cache_entry, exchange_entry))
 
 
 # ----------------------------------------------------------------------------- per entry
@@ -248,33 +271,22 @@ def compare(
     """The first pass: every entry of the snapshot and of the cache gets its verdict."""
     t = snapshot.snapshot_time
     out = Comparison(snapshot_time=t)
-    seeds, suspects = out.seeds, out.suspects
-    in_flight = compared = 0
 
     # balances
     cached_balances = cache.balances_view
     rest_balances = {b.asset: b for b in snapshot.balances}
+    out.compared += len(rest_balances)
     for asset, x in rest_balances.items():
         c = cached_balances.get(asset)
         verdict, kind = balance_verdict(c, x, t, tol.balance(asset), seed)
-        compared += 1
-        if verdict is Verdict.OK:
-            continue
-        if verdict is Verdict.IN_FLIGHT:
-            in_flight += 1
-        elif verdict is Verdict.SEED:
-            seeds.append(Finding("balance", "balance_missing", asset, c, x))
-        else:
-            suspects.append(Finding("balance", kind or "balance_amount", asset, c, x))
+        if verdict is not Verdict.OK:
+            out.file("balance", verdict, kind, asset, c, x)
     for asset, c in cached_balances.items():
-        if asset in rest_balances:
-            continue
-        verdict, kind = balance_verdict(c, None, t, tol.balance(asset), seed)
-        compared += 1
-        if verdict is Verdict.IN_FLIGHT:
-            in_flight += 1
-        elif verdict is Verdict.SUSPECT:
-            suspects.append(Finding("balance", kind or "balance_extra", asset, c, None))
+        if asset not in rest_balances:
+            out.compared += 1
+            verdict, kind = balance_verdict(c, None, t, tol.balance(asset), seed)
+            if verdict is not Verdict.OK:
+                out.file("balance", verdict, kind, asset, c, None)
 
     # positions
     cached_positions = cache.positions_view
@@ -282,59 +294,36 @@ def compare(
         (p.symbol, p.side): p for p in snapshot.positions
     }
     price_tol = tol.entry_price
+    out.compared += len(rest_positions)
     for pkey, xp in rest_positions.items():
         cp = cached_positions.get(pkey)
         flat = cache.flat_since(*pkey) if cp is None else None
         verdict, kind = position_verdict(cp, flat, xp, t, price_tol, seed)
-        compared += 1
-        if verdict is Verdict.OK:
-            continue
-        if verdict is Verdict.IN_FLIGHT:
-            in_flight += 1
-        elif verdict is Verdict.SEED:
-            seeds.append(Finding("position", "position_missing", pkey, None, xp))
-        else:
-            suspects.append(Finding("position", kind or "position_amount", pkey, cp, xp))
+        if verdict is not Verdict.OK:
+            out.file("position", verdict, kind, pkey, cp, xp)
     for pkey, cp in cached_positions.items():
-        if pkey in rest_positions:
-            continue
-        verdict, kind = position_verdict(cp, None, None, t, price_tol, seed)
-        compared += 1
-        if verdict is Verdict.IN_FLIGHT:
-            in_flight += 1
-        elif verdict is Verdict.SUSPECT:
-            suspects.append(
-                Finding("position", kind or "position_closed_on_exchange", pkey, cp, None)
-            )
+        if pkey not in rest_positions:
+            out.compared += 1
+            verdict, kind = position_verdict(cp, None, None, t, price_tol, seed)
+            if verdict is not Verdict.OK:
+                out.file("position", verdict, kind, pkey, cp, None)
 
     # orders
     cached_orders = cache.open_orders_view
     rest_orders = {(o.symbol, o.order_id): o for o in snapshot.open_orders}
+    out.compared += len(rest_orders)
     for okey, xo in rest_orders.items():
         co = cached_orders.get(okey)
         last = cache.order(*okey) if co is None else co
         verdict, kind = open_order_verdict(co, last, xo, t, seed)
-        compared += 1
-        if verdict is Verdict.OK:
-            continue
-        if verdict is Verdict.IN_FLIGHT:
-            in_flight += 1
-        elif verdict is Verdict.SEED:
-            seeds.append(Finding("order", "order_missing", okey, None, xo))
-        else:
-            suspects.append(Finding("order", kind or "order_state", okey, co, xo))
+        if verdict is not Verdict.OK:
+            out.file("order", verdict, kind, okey, co, xo)
     for okey, co in cached_orders.items():
-        if okey in rest_orders:
-            continue
-        verdict, kind = cached_order_verdict(co, t)
-        compared += 1
-        if verdict is Verdict.IN_FLIGHT:
-            in_flight += 1
-        else:
-            suspects.append(Finding("order", kind or "order_extra", okey, co, None))
-
-    out.compared = compared
-    out.in_flight = in_flight
+        if okey not in rest_orders:
+            out.compared += 1
+            verdict, kind = cached_order_verdict(co, t)
+            if verdict is not Verdict.OK:
+                out.file("order", verdict, kind, okey, co, None)
     return out
 
 
