@@ -9,6 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Binance's documented example payloads, copied from ../shared/binance/payloads (see SOURCES.md
+# there) so the suite runs on a clone alone; tests/sim/test_rest_shapes.py checks the copies.
+PAYLOADS = ROOT / "tests" / "payloads"
+SHARED_PAYLOADS = ROOT.parent / "shared" / "binance" / "payloads"
 PACKAGES = [
     ROOT / "examples" / "tradeloop-hello",
     ROOT / "tests" / "packages" / "tradeloop-testplugins",

@@ -1,4 +1,4 @@
-"""Parser tests over every payload in ../shared/binance/payloads (and malformed input)."""
+"""Parser tests over every payload in tests/payloads (and malformed input)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from plugins.binance import decode as d
 from plugins.binance.decode import Kind
+from tests.support import PAYLOADS
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "binance" / "payloads"
 ALL = sorted(PAYLOADS.glob("*.json"))
 FUTURES_WS = [p for p in ALL if p.name.startswith("futures_ws_")]
 SPOT = [p for p in ALL if p.name.startswith("spot_")]

@@ -10,7 +10,6 @@ state, over generated streams with repeated, unchanged, stale, duplicate and clo
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -29,8 +28,7 @@ from plugins.binance.orders import OrderService
 from plugins.binance.rest import RestClient
 from plugins.binance.signing import HmacSigner
 from plugins.binance.user_stream import UserDataStream
-
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "binance" / "payloads"
+from tests.support import PAYLOADS
 
 
 class RecordingSink:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,16 +14,14 @@ import yarl
 
 from plugins.sim import SimExchange
 from plugins.sim.auth import sign
-
-PAYLOADS = Path(__file__).parent / "payloads"
-SHARED_PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "binance" / "payloads"
+from tests.support import PAYLOADS
 
 # Fast settings for tests: static prices unless a test asks for a price path.
 FAST = {"updates_per_second": 0.0, "ping_interval": 60.0}
 
 
 def payload(name: str) -> Any:
-    """A reference payload from tests/sim/payloads."""
+    """A reference payload from tests/payloads."""
     return orjson.loads((PAYLOADS / name).read_bytes())
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import filecmp
 
 import pytest
-from sim_helpers import PAYLOADS, SHARED_PAYLOADS, Client, assert_shape, payload
+from sim_helpers import Client, assert_shape, payload
 
 from plugins.sim import SimExchange
+from tests.support import PAYLOADS, SHARED_PAYLOADS
 
 TRAILING_ONLY = frozenset({"activatePrice", "priceRate"})
 
@@ -15,8 +16,10 @@ TRAILING_ONLY = frozenset({"activatePrice", "priceRate"})
 def test_payload_copies_match_the_shared_originals() -> None:
     if not SHARED_PAYLOADS.is_dir():
         pytest.skip("../shared/binance/payloads is not present on this machine")
-    for path in PAYLOADS.glob("futures_*.json"):
-        assert filecmp.cmp(path, SHARED_PAYLOADS / path.name, shallow=False), path.name
+    copies = sorted(p.name for p in PAYLOADS.iterdir())
+    assert copies == sorted(p.name for p in SHARED_PAYLOADS.iterdir())
+    for name in copies:
+        assert filecmp.cmp(PAYLOADS / name, SHARED_PAYLOADS / name, shallow=False), name
 
 
 async def test_time(client: Client, sim: SimExchange) -> None:
