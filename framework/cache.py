@@ -91,6 +91,21 @@ class AccountView:
         """Open orders of one symbol."""
         return [o for (s, _), o in self._cache.open_orders_view.items() if s == symbol]
 
+    @property
+    def realized_pnl(self) -> Mapping[str, Decimal]:
+        """Realized PnL per symbol, summed over the fills of this run."""
+        return self._cache.realized_pnl_view
+
+    @property
+    def fees(self) -> Mapping[str, Decimal]:
+        """Fees per fee asset, summed over the fills of this run."""
+        return self._cache.fees_view
+
+    @property
+    def fill_count(self) -> int:
+        """Fills recorded in this run (duplicates not counted)."""
+        return self._cache.stats.fills
+
 
 class AccountCache:
     """The cache itself; only the connector and reconciliation should write to it."""
@@ -109,6 +124,8 @@ class AccountCache:
         self.stats = CacheStats()
         self.realized_pnl: dict[str, Decimal] = {}  # per symbol, from fills
         self.fees: dict[str, Decimal] = {}  # per fee asset, from fills
+        self.realized_pnl_view: Mapping[str, Decimal] = MappingProxyType(self.realized_pnl)
+        self.fees_view: Mapping[str, Decimal] = MappingProxyType(self.fees)
         self.view = AccountView(self)
         self.reconciled_through = 0  # updates older than this are stale (``reconciled``)
         self.late: dict[LateKey, Balance | Position | Order] = {}  # refused as older than that

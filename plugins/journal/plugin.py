@@ -8,7 +8,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -24,7 +23,6 @@ from framework import (
     Position,
     ReconcileResult,
     StreamStatus,
-    Tick,
     hookimpl,
 )
 
@@ -72,7 +70,6 @@ class Journal:
         self._writer: BatchWriter | None = None
         self._ctx: BotContext | None = None
         self.run_id = ""
-        self.marks: dict[str, Decimal] = {}
         # The account as the hooks (and a start snapshot) told it: what samples value.
         self.balances: dict[str, Balance] = {}
         self.positions: dict[tuple[str, str], Position] = {}
@@ -105,13 +102,14 @@ class Journal:
         return int(self._ctx.clock.time() * 1000)
 
     def sample(self) -> None:
-        """Record equity (wallet + unrealized PnL at the last marks) and log stats now."""
+        """Record equity (wallet + unrealized PnL at the last ticks' mids) and log stats now."""
         ctx, writer = self._ctx, self._writer
         if ctx is None or writer is None:
             return
         ts = self.now_ms()
         asset = self.config.equity_asset
-        figures = equity(asset, self.balances.values(), self.positions.values(), self.marks)
+        marks = {symbol: tick.mid for symbol, tick in ctx.last_ticks.items()}
+        figures = equity(asset, self.balances.values(), self.positions.values(), marks)
         if figures is not None:
             wallet, unrealized = figures
             writer.add(
@@ -122,7 +120,7 @@ class Journal:
                     wallet=wallet,
                     unrealized=unrealized,
                     equity=wallet + unrealized,
-                    marks=dict(self.marks),
+                    marks=marks,
                 )
             )
         stats = log_stats(ctx)
@@ -258,11 +256,6 @@ class Journal:
         }
 
     # ------------------------------------------------------------------ notifications
-
-    @hookimpl
-    def on_tick(self, tick: Tick) -> None:
-        """Remember the mid price as the mark for equity samples."""
-        self.marks[tick.symbol] = (tick.bid + tick.ask) / 2
 
     @hookimpl
     def on_order_update(self, after: Order) -> None:

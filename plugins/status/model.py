@@ -18,12 +18,10 @@ import msgspec
 
 from framework import (
     BotContext,
-    Fill,
     PluginError,
     ReconcileResult,
     StreamState,
     StreamStatus,
-    Tick,
 )
 
 ACCOUNT_HOOKS = ("on_balance_update", "on_position_update", "on_order_update", "on_fill")
@@ -155,16 +153,13 @@ class _StreamTrack:
 class StatusModel:
     """What the status plugin learns from hooks, and the snapshots built from it.
 
-    Hook handlers (``observe_*``) only store references or add numbers: they run on the hot
-    path. ``snapshot`` does the rest when a renderer asks.
+    Hook handlers (``observe_*``) only store references or add numbers. Marks (the last tick
+    per symbol), realized PnL, fees and fills are read from the core (``ctx.last_ticks`` and
+    the cache) when ``snapshot`` builds what a renderer shows.
     """
 
     def __init__(self) -> None:
         self.started_at: float | None = None
-        self.ticks: dict[str, Tick] = {}
-        self.realized_pnl = ZERO
-        self.fees: dict[str, Decimal] = {}
-        self.fills = 0
         self.reconcile: ReconcileResult | None = None
         self.reconcile_at = 0.0
         self.reconcile_runs = 0
@@ -173,16 +168,6 @@ class StatusModel:
         self.last_error: PluginError | None = None
 
     # ----------------------------------------------------------------- hook input
-
-    def observe_tick(self, tick: Tick) -> None:
-        """Keep the last tick of each symbol (the mark of its positions)."""
-        self.ticks[tick.symbol] = tick
-
-    def observe_fill(self, fill: Fill) -> None:
-        """Add a fill's realized PnL and fee."""
-        self.fills += 1
-        self.realized_pnl += fill.realized_pnl
-        self.fees[fill.fee_asset] = self.fees.get(fill.fee_asset, ZERO) + fill.fee
 
     def observe_reconcile(self, result: ReconcileResult, at: float) -> None:
         """Keep the last reconciliation result and count runs and mismatches."""
@@ -253,9 +238,9 @@ class StatusModel:
             exchange=_exchange_name(ctx),
             positions=positions,
             unrealized_pnl=sum((p.unrealized_pnl for p in positions), ZERO),
-            realized_pnl=self.realized_pnl,
-            fees=tuple(sorted(self.fees.items())),
-            fills=self.fills,
+            realized_pnl=sum(cache.realized_pnl.values(), ZERO),
+            fees=tuple(sorted(cache.fees.items())),
+            fills=cache.fill_count,
             balances=balances,
             open_orders=len(cache.open_orders),
             reconcile=self._reconcile_info(),
@@ -272,7 +257,7 @@ class StatusModel:
     def _positions(self, ctx: BotContext) -> tuple[PositionRow, ...]:
         rows = []
         for (symbol, side), position in sorted(ctx.cache.positions.items()):
-            tick = self.ticks.get(symbol)
+            tick = ctx.last_ticks.get(symbol)
             mark = tick.mid if tick is not None else None
             upnl = (
                 (mark - position.entry_price) * position.amount

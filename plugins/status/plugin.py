@@ -13,13 +13,11 @@ from loguru import logger
 
 from framework import (
     BotContext,
-    Fill,
     IntervalJob,
     Job,
     PluginError,
     ReconcileResult,
     StreamStatus,
-    Tick,
     hookimpl,
 )
 
@@ -59,7 +57,6 @@ class StatusPlugin:
         self._stdout = stdout
         self._stderr = stderr
         self._width = width
-        self._ticks = self.model.ticks
         self._ctx: BotContext | None = None
         self._meter: RateMeter | None = None
         self._display: LiveDisplay | None = None
@@ -89,16 +86,6 @@ class StatusPlugin:
         if self.mode == "log":
             return [IntervalJob(name="log", every=self.config.log_interval, func=self.log_status)]
         return []
-
-    @hookimpl
-    def on_tick(self, tick: Tick) -> None:
-        """Keep the last tick per symbol (hot path: one dict store)."""
-        self._ticks[tick.symbol] = tick
-
-    @hookimpl
-    def on_fill(self, fill: Fill) -> None:
-        """Add up realized PnL and fees."""
-        self.model.observe_fill(fill)
 
     @hookimpl
     def on_reconcile_result(self, ctx: BotContext, result: ReconcileResult) -> None:

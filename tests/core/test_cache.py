@@ -106,6 +106,20 @@ def test_fills_are_delivered_once() -> None:
     assert (cache.stats.fills, cache.stats.duplicate_fills) == (2, 1)
 
 
+def test_view_sums_fills_once_read_only() -> None:
+    cache = AccountCache()
+    for trade_id in (1, 1, 2):
+        cache.apply_fill(fill(trade_id))
+    view = cache.view
+    assert (view.fill_count, dict(view.fees), dict(view.realized_pnl)) == (
+        2,
+        {"USDT": Decimal("0.08")},
+        {"BTCUSDT": Decimal(0)},
+    )
+    with pytest.raises(TypeError):
+        view.fees["USDT"] = Decimal(0)  # type: ignore[index]
+
+
 def test_views_are_read_only() -> None:
     cache = AccountCache()
     cache.apply_balance(bal("10", 1))

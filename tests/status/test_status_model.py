@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
+
 from framework import (
     Fill,
     ManualClock,
@@ -49,17 +51,17 @@ async def test_positions_pnl_fees_and_streams_of_a_bot_trading_on_the_simulator(
     )
     hook_recorder.attach(bot)
     ctx = bot.ctx
-    await until(lambda: "BTCUSDT" in status.model.ticks)
+    await until(lambda: "BTCUSDT" in ctx.last_ticks)
 
     await ctx.exchange.place_order(market("BUY"))
     await until(
         lambda: (
-            status.model.fills == 1
+            ctx.cache.fill_count == 1
             and ctx.cache.position("BTCUSDT") is not None
             and not ctx.cache.open_orders
         )
     )
-    tick = status.model.ticks["BTCUSDT"]
+    tick = ctx.last_ticks["BTCUSDT"]
     snap = status.snapshot()  # same loop turn: the tick above is the mark
     position = ctx.cache.position("BTCUSDT")
     assert position is not None
@@ -88,7 +90,7 @@ async def test_positions_pnl_fees_and_streams_of_a_bot_trading_on_the_simulator(
     assert snap.plugin_errors == snap.disabled_plugins == ()
 
     await ctx.exchange.place_order(market("SELL"))
-    await until(lambda: status.model.fills == 2 and ctx.cache.position("BTCUSDT") is None)
+    await until(lambda: ctx.cache.fill_count == 2 and ctx.cache.position("BTCUSDT") is None)
     snap = status.snapshot()
     fills: list[Fill] = [call["fill"] for call in hook_recorder.of("on_fill")]
     closing = fills[1]
@@ -205,8 +207,8 @@ async def test_events_per_second_from_the_hook_counts(
     )
     for _ in range(50):
         hooks.on_tick(tick)
-    for _ in range(5):
-        hooks.on_fill(fill)
+    for trade_id in range(1, 6):  # through the cache, as the connector delivers fills
+        bot.ctx.account.apply_fill(msgspec.structs.replace(fill, trade_id=trade_id))
     await manual_clock.advance(10)  # the log job runs once
     snap = status.last_snapshot
     assert snap is not None
