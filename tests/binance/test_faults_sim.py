@@ -119,9 +119,12 @@ async def test_listen_key_expiry_renews_and_resumes(make_harness: HarnessFactory
     await until(lambda: user.listen_key_renewals >= 1)
     h.sim.set_faults(expire_listen_key_every=0.0)
     assert h.connector.counters.listen_key_expired >= 1
-    assert any(
-        s.stream == "user_data" and s.state is StreamState.CONNECTED and s.needs_resync
-        for s in h.statuses
+    # The renewal counts when the new key exists; the reconnect with it follows.
+    await until(
+        lambda: any(
+            s.stream == "user_data" and s.state is StreamState.CONNECTED and s.needs_resync
+            for s in h.statuses
+        )
     )
     await until(
         lambda: user.runner.connected.is_set() and h.sim.hub.has_user_listeners(user.listen_key)
