@@ -1,7 +1,9 @@
 """Data types passed through hooks. Immutable, so a plugin cannot change what others see.
 
 Money and quantities are ``Decimal`` (never float). Times are Unix epoch milliseconds as ``int``,
-the unit Binance uses for event time ``E`` and transaction time ``T``.
+the unit Binance uses for event time ``E`` and transaction time ``T``. The value types (``Tick``,
+``Balance``, ``Position``, ``Order``, ``Fill``) hold only scalars, so they are not tracked by the
+cyclic GC (``gc=False``): the cache replaces them at stream rate.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ PositionSide = Literal["BOTH", "LONG", "SHORT"]
 OrderSide = Literal["BUY", "SELL"]
 
 
-class Tick(msgspec.Struct, frozen=True, kw_only=True):
+class Tick(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Best bid/ask of one symbol (Binance ``bookTicker``)."""
 
     symbol: str
@@ -34,7 +36,7 @@ class Tick(msgspec.Struct, frozen=True, kw_only=True):
         return (self.bid + self.ask) / 2
 
 
-class Balance(msgspec.Struct, frozen=True, kw_only=True):
+class Balance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One asset of the futures wallet."""
 
     asset: str
@@ -44,7 +46,7 @@ class Balance(msgspec.Struct, frozen=True, kw_only=True):
     available_balance: Decimal | None = None
 
 
-class Position(msgspec.Struct, frozen=True, kw_only=True):
+class Position(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One position, keyed by (symbol, side); ``side`` is ``BOTH`` in one-way mode."""
 
     symbol: str
@@ -56,7 +58,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     break_even_price: Decimal | None = None
 
 
-class Order(msgspec.Struct, frozen=True, kw_only=True):
+class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An order as the exchange last reported it."""
 
     symbol: str
@@ -80,7 +82,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return self.status in ("NEW", "PARTIALLY_FILLED")
 
 
-class Fill(msgspec.Struct, frozen=True, kw_only=True):
+class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One trade of an order; unique by (symbol, order_id, trade_id)."""
 
     symbol: str
