@@ -16,7 +16,7 @@ from framework.errors import (
     TradeloopError,
     TradingHeld,
 )
-from framework.exchange import ExchangeConnector
+from framework.exchange import ExchangeConnector, FillHistory
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
 from framework.strategy import Strategy, StrategyOrders
@@ -50,6 +50,7 @@ __all__ = [
     "DailyReport",
     "ExchangeConnector",
     "Fill",
+    "FillHistory",
     "Hooks",
     "IntervalJob",
     "Job",

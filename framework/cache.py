@@ -118,6 +118,9 @@ class AccountCache:
         self._orders: dict[OrderKey, Order] = {}
         self._closed: OrderedDict[OrderKey, Order] = OrderedDict()
         self._fills: OrderedDict[FillKey, None] = OrderedDict()
+        self._fill_qty: dict[OrderKey, Decimal] = {}  # per order: quantity of recorded fills
+        self._prior_qty: dict[OrderKey, Decimal] = {}  # per order: filled before it was tracked
+        self._short: set[OrderKey] = set()  # orders whose executed quantity exceeds their fills
         self.balances_view: Mapping[str, Balance] = MappingProxyType(self._balances)
         self.positions_view: Mapping[PositionKey, Position] = MappingProxyType(self._positions)
         self.open_orders_view: Mapping[OrderKey, Order] = MappingProxyType(self._orders)
@@ -225,7 +228,11 @@ class AccountCache:
             self._closed[key] = order
             self._closed.move_to_end(key)
             while len(self._closed) > CLOSED_ORDERS_KEPT:
-                self._closed.popitem(last=False)
+                gone, _ = self._closed.popitem(last=False)
+                self._fill_qty.pop(gone, None)
+                self._prior_qty.pop(gone, None)
+                self._short.discard(gone)
+        self._check_fills(key, order)
         self.stats.applied += 1
         if self._listener is not None:
             self._listener.on_order_update(before, order)
@@ -240,6 +247,10 @@ class AccountCache:
         self._fills[key] = None
         while len(self._fills) > FILLS_KEPT:
             self._fills.popitem(last=False)
+        order_key = (fill.symbol, fill.order_id)
+        self._fill_qty[order_key] = self._fill_qty.get(order_key, _ZERO) + fill.qty
+        if order_key in self._short:
+            self._check_fills(order_key, self._orders.get(order_key) or self._closed[order_key])
         self.stats.fills += 1
         pnl = self.realized_pnl
         pnl[fill.symbol] = pnl.get(fill.symbol, _ZERO) + fill.realized_pnl
@@ -254,6 +265,44 @@ class AccountCache:
         """The last state the cache holds for an order, open or recently closed."""
         key = (symbol, order_id)
         return self._orders.get(key) or self._closed.get(key)
+
+    def has_fill(self, symbol: str, order_id: int, trade_id: int) -> bool:
+        """True if this trade was recorded (among the last ``FILLS_KEPT``)."""
+        return (symbol, order_id, trade_id) in self._fills
+
+    def filled_qty(self, symbol: str, order_id: int) -> Decimal:
+        """Quantity of the order's recorded fills, plus what it filled before it was tracked."""
+        key = (symbol, order_id)
+        return self._fill_qty.get(key, _ZERO) + self._prior_qty.get(key, _ZERO)
+
+    def set_prior_fills(self, symbol: str, order_id: int, qty: Decimal) -> None:
+        """The order had filled ``qty`` before this run tracked its fills (history, not drift).
+
+        Reconciliation calls it for orders seeded from the startup snapshot and for trades it
+        finds older than that snapshot, so ``fill_gaps`` does not ask for them again.
+        """
+        key = (symbol, order_id)
+        self._prior_qty[key] = qty
+        order = self._orders.get(key) or self._closed.get(key)
+        if order is not None:
+            self._check_fills(key, order)
+
+    def fill_gaps(self, through: int) -> list[tuple[Order, Decimal]]:
+        """Orders last updated at or before ``through`` whose executed quantity exceeds their
+        recorded fills (``filled_qty``): ``(order, missing quantity)``, oldest update first.
+
+        A gap means a trade event was lost: the stream delivers an order's state and its fill
+        in one message, so a gap is never an update still in flight, only one that never came
+        (or an order repaired from REST before its trades were read).
+        """
+        gaps: list[tuple[Order, Decimal]] = []
+        for key in self._short:
+            order = self._orders.get(key) or self._closed[key]
+            if order.event_time <= through:
+                missing = order.executed_qty - self._fill_qty.get(key, _ZERO)
+                gaps.append((order, missing - self._prior_qty.get(key, _ZERO)))
+        gaps.sort(key=lambda gap: gap[0].event_time)
+        return gaps
 
     def flat_since(self, symbol: str, side: str) -> int | None:
         """Event time at which (symbol, side) went flat; ``None`` if open or never seen."""
@@ -289,6 +338,14 @@ class AccountCache:
         ):
             self.late[key] = entry
         return False
+
+    def _check_fills(self, key: OrderKey, order: Order) -> None:
+        """Keep ``_short`` (the orders ``fill_gaps`` reports) up to date for one order."""
+        executed = order.executed_qty
+        if executed and executed > self._fill_qty.get(key, _ZERO) + self._prior_qty.get(key, _ZERO):
+            self._short.add(key)
+        else:
+            self._short.discard(key)
 
     def _count_closed(self, status: str) -> None:
         if status == "FILLED":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from framework.types import AccountSnapshot, Order, OrderRequest
+from framework.types import AccountSnapshot, Fill, Order, OrderRequest
 
 
 @runtime_checkable
@@ -44,4 +44,17 @@ class ExchangeConnector(Protocol):
 
     def stats(self) -> Mapping[str, Any]:
         """Counters for the run summary (connects, reconnects, events, ...)."""
+        ...
+
+
+@runtime_checkable
+class FillHistory(Protocol):
+    """A connector that can list an order's trades (optional: reconciliation uses it to
+    recover fills whose events were lost; without it, fills are not reconciled)."""
+
+    async def fetch_fills(self, symbol: str, order_id: int) -> list[Fill]:
+        """Every trade of one order, oldest first, as the exchange lists them.
+
+        ``client_order_id`` may be empty when the exchange's trade list does not carry it.
+        """
         ...

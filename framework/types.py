@@ -151,6 +151,7 @@ MismatchKind = Literal[
     "order_missing",
     "order_extra",
     "order_state",
+    "fill_missing",
 ]
 
 

@@ -20,6 +20,7 @@ from loguru import logger
 
 from framework.types import (
     AccountSnapshot,
+    Fill,
     Order,
     OrderRequest,
     StreamState,
@@ -29,7 +30,7 @@ from framework.types import (
 
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters
-from .decode import RestBalance, RestPosition, ServerTime
+from .decode import RestBalance, RestPosition, RestTrade, ServerTime
 from .ids import ClientOrderIds
 from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
 from .orders import ALL_OPEN_ORDERS_WEIGHT, DEFAULT_OWNER, OrderService
@@ -64,6 +65,9 @@ class StrategyOrders:
     async def query(self, symbol: str, client_order_id: str) -> Order | None:
         """Query by client order id."""
         return await self._connector.query_order(symbol, client_order_id)
+
+
+TRADES_PAGE = 1000  # userTrades' largest page
 
 
 class BinanceConnector:
@@ -237,6 +241,30 @@ class BinanceConnector:
     async def query_order(self, symbol: str, client_order_id: str) -> Order | None:
         """The order as the exchange knows it, or ``None``."""
         return await self.orders.query(symbol, client_order_id)
+
+    async def fetch_fills(self, symbol: str, order_id: int) -> list[Fill]:
+        """Every trade of one order, oldest first: ``GET /fapi/v1/userTrades`` with ``orderId``
+        (weight 5 a page of up to 1,000 trades; a longer list is paged on with ``fromId``).
+
+        The trade list carries no client order id: the fills' ``client_order_id`` is empty.
+        """
+        fills: list[Fill] = []
+        params: dict[str, Any] = {"symbol": symbol, "orderId": order_id, "limit": TRADES_PAGE}
+        while True:
+            page = await self.rest.request(
+                "GET",
+                "/fapi/v1/userTrades",
+                params=params,
+                type=list[RestTrade],
+                signed=True,
+                weight=5,
+            )
+            fills.extend(t.to_fill() for t in page if t.order_id == order_id)
+            if len(page) < TRADES_PAGE:
+                break
+            params = {**params, "fromId": max(t.id for t in page) + 1}
+        fills.sort(key=lambda f: (f.event_time, f.trade_id))
+        return fills
 
     async def fetch_account_snapshot(self) -> AccountSnapshot:
         """The account from REST, with the exchange's own time read before any account request.

@@ -511,6 +511,39 @@ class RestPosition(msgspec.Struct, frozen=True, rename={"unrealized_profit": "un
         )
 
 
+class RestTrade(msgspec.Struct, frozen=True, rename="camel"):
+    """``GET /fapi/v1/userTrades`` row (one trade of one order)."""
+
+    symbol: str
+    id: int
+    order_id: int
+    side: Literal["BUY", "SELL"]
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    realized_pnl: Decimal
+    maker: bool
+    time: int
+
+    def to_fill(self) -> Fill:
+        """The framework ``Fill``; the trade list has no client order id, so it is empty."""
+        return Fill(
+            symbol=self.symbol,
+            order_id=self.order_id,
+            trade_id=self.id,
+            client_order_id="",
+            side=self.side,
+            price=self.price,
+            qty=self.qty,
+            fee=self.commission,
+            fee_asset=self.commission_asset,
+            realized_pnl=self.realized_pnl,
+            is_maker=self.maker,
+            event_time=self.time,
+        )
+
+
 class ServerTime(msgspec.Struct, frozen=True):
     """``GET /fapi/v1/time``."""
 

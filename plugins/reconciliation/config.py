@@ -40,6 +40,10 @@ class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=
     max_order_queries: PositiveInt = 20
     """Orders open in the cache but not on the exchange are queried one by one (weight 1);
     at most this many per run, the rest in the next run."""
+    max_fill_queries: PositiveInt = 10
+    """Orders whose executed quantity exceeds the fills the cache recorded for them have their
+    trades listed (``GET /fapi/v1/userTrades``, weight 5) to recover the lost fills; at most
+    this many per run, the rest in the next run."""
 
     def __post_init__(self) -> None:
         tolerances = {"default_tolerance": self.default_tolerance}

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from loguru import logger
 
 from framework import BotContext, hookimpl
+from framework.exchange import FillHistory
 from framework.types import (
     IntervalJob,
     Job,
@@ -35,6 +36,7 @@ from framework.types import (
 
 from .compare import Finding, Tolerances, compare, order_key
 from .config import ReconciliationSettings
+from .fills import Backfill, backfill, note_seeded
 from .repair import needs_query, seed, settle, still_suspect
 
 NAME = "reconciliation"
@@ -54,6 +56,7 @@ class Metrics:
     seeded: int = 0
     weight_used: int = 0
     order_queries: int = 0
+    fill_queries: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     last_status: str = ""
     last_reason: str = ""
@@ -91,6 +94,7 @@ class ReconciliationPlugin:
         self._wake = asyncio.Event()
         self._release: Callable[[], None] | None = None
         self._seeded = False
+        self._first_snapshot_time: int | None = None  # S: fills before it are history
         self._stream_up = asyncio.Event()
         self._ran_before_stream = False
 
@@ -186,6 +190,7 @@ class ReconciliationPlugin:
             "by_kind": dict(s.by_kind),
             "weight_used": s.weight_used,
             "order_queries": s.order_queries,
+            "fill_queries": s.fill_queries,
             "last_status": s.last_status,
             "last_reason": s.last_reason,
             "last_duration_s": s.last_duration_s,
@@ -355,9 +360,12 @@ class ReconciliationPlugin:
             account = ctx.account
             comparison = compare(snapshot, account, self.tolerances, seed=not self._seeded)
             seeded = seed(account, comparison.seeds, t)
+            note_seeded(account, comparison.seeds)
             # From here on the cache refuses updates older than the snapshot (it has them,
             # or they were drift) and keeps them aside for the re-check of suspects.
             account.reconciled(t)
+            if self._first_snapshot_time is None:
+                self._first_snapshot_time = t
             in_flight = comparison.in_flight
             weight = snapshot.weight_used
             mismatches: list[Mismatch] = []
@@ -368,6 +376,12 @@ class ReconciliationPlugin:
                 self.stats.order_queries += queries
                 mismatches = found
             self._seeded = True
+            fills = await self._backfill(ctx, t, waited=bool(comparison.suspects))
+            if fills is not None:
+                in_flight += fills.in_flight
+                weight += fills.weight
+                self.stats.fill_queries += fills.queries
+                mismatches += fills.mismatches
             return self._finish(
                 ctx,
                 ReconcileResult(
@@ -411,6 +425,24 @@ class ReconciliationPlugin:
         # No await from here on: the cache cannot change between the last check and repair.
         in_flight, mismatches = settle(suspects, account, t, tol, answers)
         return in_flight, len(asked), mismatches
+
+    async def _backfill(self, ctx: BotContext, t: int, *, waited: bool) -> Backfill | None:
+        """Recover fills whose events were lost (``fills.py``); ``None`` if there was nothing
+        to do or the connector cannot list trades."""
+        exchange = ctx.exchange
+        gaps = ctx.account.fill_gaps(t)
+        if not gaps or not isinstance(exchange, FillHistory):
+            return None
+        if not waited and self.config.confirm_delay > 0:
+            # a reordered trade event may still close the gap, like any suspect
+            self.phase = "confirming"
+            await ctx.clock.sleep(self.config.confirm_delay)
+            gaps = ctx.account.fill_gaps(t)
+            if not gaps:
+                return None
+        self.phase = "querying"
+        start = self._first_snapshot_time if self._first_snapshot_time is not None else t
+        return await backfill(ctx.account, exchange, gaps, t, start, self.config.max_fill_queries)
 
     async def _query(self, ctx: BotContext, finding: Finding) -> Order | None:
         order = finding.cache

@@ -145,3 +145,30 @@ async def test_changes_emit_hooks_with_before_and_after(
     assert len(updates) == 2
     assert [f["fill"].trade_id for f in hook_recorder.of("on_fill")] == [9]
     assert bot.ctx.cache.balances["USDT"].wallet_balance == Decimal("12")
+
+
+def test_fill_gaps_name_orders_whose_fills_fall_short_of_their_executed_quantity() -> None:
+    cache = AccountCache()
+    cache.apply_order(order("NEW", "0", 1))
+    assert cache.fill_gaps(10) == []
+    cache.apply_order(order("PARTIALLY_FILLED", "1", 2))
+    cache.apply_fill(fill(1))  # the same message's fill: no gap
+    assert cache.fill_gaps(10) == []
+    cache.apply_order(order("FILLED", "2", 3))  # its fill was lost
+    [(short, missing)] = cache.fill_gaps(10)
+    assert (short.status, missing) == ("FILLED", Decimal(1))
+    assert cache.fill_gaps(2) == []  # updated after `through`: not reported
+    cache.apply_fill(fill(2))  # read back (or arrived late)
+    assert cache.fill_gaps(10) == []
+    assert cache.filled_qty("BTCUSDT", 1) == 2
+    assert cache.has_fill("BTCUSDT", 1, 2)
+
+
+def test_prior_fills_close_a_gap_of_history() -> None:
+    cache = AccountCache()
+    cache.apply_order(order("PARTIALLY_FILLED", "1.5", 1, order_id=7))
+    assert [m for _, m in cache.fill_gaps(10)] == [Decimal("1.5")]
+    cache.set_prior_fills("BTCUSDT", 7, Decimal("1.5"))  # filled before the bot watched
+    assert cache.fill_gaps(10) == []
+    cache.apply_order(order("FILLED", "2", 2, order_id=7))
+    assert [m for _, m in cache.fill_gaps(10)] == [Decimal("0.5")]

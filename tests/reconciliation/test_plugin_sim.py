@@ -12,7 +12,7 @@ from loguru import logger
 
 from framework import BotContext, ManualClock, hookimpl
 from framework.testing import BotFactory
-from framework.types import StreamState, StreamStatus
+from framework.types import Fill, StreamState, StreamStatus
 from plugins.reconciliation import ReconciliationPlugin
 from plugins.sim.engine import OrderType, Side, TimeInForce
 from plugins.sim.testing import SimBotFactory, SimFactory, until
@@ -356,3 +356,91 @@ async def test_rest_calls_and_weight_of_a_run(
     await until(lambda: bot.ctx.cache.open_orders and bot.ctx.cache.position("BTCUSDT"))
     assert await one_run() == (5, 13, 13)  # + openOrders of BTCUSDT and ETHUSDT
     assert plugin.metrics()["weight_used"] == 11 + 11 + 13
+
+
+class FillLog:
+    """Every ``on_fill`` it was sent."""
+
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+
+    @hookimpl
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+async def test_a_fill_whose_event_was_lost_is_read_back_from_the_trade_list(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
+) -> None:
+    sim = await sim_factory(clock=manual_clock.time, updates_per_second=0)
+    plugin, log = recon(), FillLog()
+    bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
+    await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
+    quote = sim.engine.quote("BTCUSDT")
+    placed = await sim.place_order(
+        "BTCUSDT", "BUY", "0.002", order_type="LIMIT", price=quote.bid - 50
+    )
+    await until(lambda: len(bot.ctx.cache.open_orders) == 1)  # its NEW event arrived
+    sim.set_faults(drop_user_events=1.0)
+    await sim.move_price("BTCUSDT", quote.bid - 100)  # the resting order fills: events lost
+    [trade] = sim.engine.trades
+    sim.set_faults(drop_user_events=0.0)
+    result = await reconcile(bot, plugin, manual_clock, sim)
+
+    found = {m.kind: m for m in result.mismatches}
+    assert "order_extra" in found  # the order was queried: FILLED
+    lost = found["fill_missing"]
+    order_id = placed["orderId"]
+    assert (lost.key, lost.repaired) == (f"BTCUSDT:{order_id}:{trade.trade_id}", True)
+    assert lost.exchange_time == trade.time
+    [fill] = log.fills  # on_fill reached the plugins, once
+    assert (fill.order_id, fill.trade_id, fill.qty, fill.price) == (
+        order_id,
+        trade.trade_id,
+        trade.qty,
+        trade.price,
+    )
+    assert fill.client_order_id == placed["clientOrderId"]  # from the cache's order
+    assert (fill.fee, fill.realized_pnl, fill.is_maker) == (
+        trade.commission,
+        trade.realized_pnl,
+        True,
+    )
+    assert bot.ctx.cache.fill_count == 1
+    assert bot.ctx.cache.fees == {"USDT": trade.commission}
+    assert bot.ctx.account.fill_gaps(result.snapshot_time) == []
+    assert differences(bot.ctx.cache, sim) == []
+    assert result.weight_used >= 5  # the trade list (userTrades, weight 5)
+
+    # nothing is missing any more: the next run lists no trades and reports no fill
+    again = await reconcile(bot, plugin, manual_clock, sim)
+    assert again.status == "ok"
+    assert plugin.metrics()["fill_queries"] == 1
+    assert len(log.fills) == 1
+
+
+async def test_fills_from_before_the_bot_watched_are_history_not_drift(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
+) -> None:
+    sim = await sim_factory(
+        clock=manual_clock.time, updates_per_second=0, balances={"USDT": Decimal(1_000_000)}
+    )
+    quote = sim.engine.quote("BTCUSDT")
+    # before the bot starts: a resting order fills in part (it stays open, partly filled)
+    placed = await sim.place_order(
+        "BTCUSDT", "BUY", "50.000", order_type="LIMIT", price=quote.bid - 50
+    )
+    await sim.move_price("BTCUSDT", quote.bid - 100)
+    await sim.move_price("BTCUSDT", quote.bid)
+    plugin, log = recon(), FillLog()
+    bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
+    await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
+    order = bot.ctx.account.order("BTCUSDT", placed["orderId"])
+    result = await reconcile(bot, plugin, manual_clock, sim)
+
+    assert result.status == "ok", result.mismatches
+    assert log.fills == []
+    assert plugin.metrics()["fill_queries"] == 0  # seeded with its filled quantity
+    assert order is not None
+    assert order.executed_qty > 0  # seeded with fills the bot never saw
+    assert bot.ctx.account.fill_gaps(result.snapshot_time) == []

@@ -5,7 +5,8 @@ moves fill, cancels) while the simulator drops, duplicates, reorders and delays 
 drops connections, stops feeding them (stale) and expires the listenKey, each at a rate drawn
 from the seed. Trading stops, the faults stop, the next reconcile runs: the cache must equal
 the simulator's ``truth()`` (every balance, position amount and entry price, and open order
-with its status and filled quantity).
+with its status and filled quantity), and every order the cache knows must have all its fills
+(trades whose events were lost are read back from the trade list).
 
 Events still on their way when the final reconcile runs cannot spoil it: they are older than
 its snapshot, so the cache ignores them once the repair is in (docs/reconciliation.md).
@@ -58,7 +59,7 @@ async def test_after_the_next_reconcile_the_cache_equals_the_truth(
     sim = await sim_factory(
         clock=manual_clock.time, seed=seed, updates_per_second=0, user_event_delay=0.05
     )
-    plugin = recon()
+    plugin = recon(max_fill_queries=1000)
     trader = Trader(sim, seed, symbols=("BTCUSDT", "ETHUSDT"))
     bot = await sim_bot(
         plugins={"trader": trader, "reconciliation": plugin},
@@ -83,6 +84,11 @@ async def test_after_the_next_reconcile_the_cache_equals_the_truth(
     result = await reconcile(bot, plugin, manual_clock, sim)
 
     assert differences(bot.ctx.cache, sim) == [], result
+    # every order the cache knows has all its fills: lost trade events were read back
+    assert bot.ctx.account.fill_gaps(result.snapshot_time) == []
+    traded = {(t.symbol, t.order_id, t.trade_id) for t in sim.engine.trades}
+    recorded = set(bot.ctx.account._fills)
+    assert recorded <= traded  # and no fill that did not happen
     assert result.status in ("ok", "warning")
     assert sum(sim.fault_counts().values()) > 0
     print(  # figures for docs/reconciliation.md (pytest -s)
@@ -93,6 +99,8 @@ async def test_after_the_next_reconcile_the_cache_equals_the_truth(
                 "runs": plugin.stats.runs,
                 "drift_found": plugin.stats.drift_found,
                 "drift_repaired": plugin.stats.drift_repaired,
+                "fills_recovered": plugin.stats.by_kind["fill_missing"],
+                "fills": f"{len(recorded)}/{len(traded)}",
                 "in_flight": plugin.stats.in_flight_skipped,
                 "errors": plugin.stats.errors,
                 "trades": dict(trader.counts),
