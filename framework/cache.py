@@ -250,7 +250,9 @@ class AccountCache:
         order_key = (fill.symbol, fill.order_id)
         self._fill_qty[order_key] = self._fill_qty.get(order_key, _ZERO) + fill.qty
         if order_key in self._short:
-            self._check_fills(order_key, self._orders.get(order_key) or self._closed[order_key])
+            short = self.order(fill.symbol, fill.order_id)
+            assert short is not None  # an order leaves ``_short`` when it leaves the cache
+            self._check_fills(order_key, short)
         self.stats.fills += 1
         pnl = self.realized_pnl
         pnl[fill.symbol] = pnl.get(fill.symbol, _ZERO) + fill.realized_pnl
@@ -272,8 +274,7 @@ class AccountCache:
 
     def filled_qty(self, symbol: str, order_id: int) -> Decimal:
         """Quantity of the order's recorded fills, plus what it filled before it was tracked."""
-        key = (symbol, order_id)
-        return self._fill_qty.get(key, _ZERO) + self._prior_qty.get(key, _ZERO)
+        return self._accounted((symbol, order_id))
 
     def set_prior_fills(self, symbol: str, order_id: int, qty: Decimal) -> None:
         """The order had filled ``qty`` before this run tracked its fills (history, not drift).
@@ -283,7 +284,7 @@ class AccountCache:
         """
         key = (symbol, order_id)
         self._prior_qty[key] = qty
-        order = self._orders.get(key) or self._closed.get(key)
+        order = self.order(symbol, order_id)
         if order is not None:
             self._check_fills(key, order)
 
@@ -297,10 +298,10 @@ class AccountCache:
         """
         gaps: list[tuple[Order, Decimal]] = []
         for key in self._short:
-            order = self._orders.get(key) or self._closed[key]
+            order = self.order(*key)
+            assert order is not None  # an order leaves ``_short`` when it leaves the cache
             if order.event_time <= through:
-                missing = order.executed_qty - self._fill_qty.get(key, _ZERO)
-                gaps.append((order, missing - self._prior_qty.get(key, _ZERO)))
+                gaps.append((order, order.executed_qty - self._accounted(key)))
         gaps.sort(key=lambda gap: gap[0].event_time)
         return gaps
 
@@ -342,10 +343,14 @@ class AccountCache:
     def _check_fills(self, key: OrderKey, order: Order) -> None:
         """Keep ``_short`` (the orders ``fill_gaps`` reports) up to date for one order."""
         executed = order.executed_qty
-        if executed and executed > self._fill_qty.get(key, _ZERO) + self._prior_qty.get(key, _ZERO):
+        if executed and executed > self._accounted(key):
             self._short.add(key)
         else:
             self._short.discard(key)
+
+    def _accounted(self, key: OrderKey) -> Decimal:
+        """Quantity of the order's recorded fills plus its prior (history) quantity."""
+        return self._fill_qty.get(key, _ZERO) + self._prior_qty.get(key, _ZERO)
 
     def _count_closed(self, status: str) -> None:
         if status == "FILLED":

@@ -376,7 +376,9 @@ class ReconciliationPlugin:
                 self.stats.order_queries += queries
                 mismatches = found
             self._seeded = True
-            fills = await self._backfill(ctx, t, waited=bool(comparison.suspects))
+            fills = await self._backfill(
+                ctx, t, self._first_snapshot_time, waited=bool(comparison.suspects)
+            )
             if fills is not None:
                 in_flight += fills.in_flight
                 weight += fills.weight
@@ -404,9 +406,7 @@ class ReconciliationPlugin:
         """Re-check suspects after ``confirm_delay``; query orders the exchange no longer
         lists; repair what is still drift. Returns (in flight, order queries, mismatches)."""
         account = ctx.account
-        if self.config.confirm_delay > 0:
-            self.phase = "confirming"
-            await ctx.clock.sleep(self.config.confirm_delay)
+        await self._wait_confirm_delay(ctx)
         tol = self.tolerances
         absent = [f for f in suspects if needs_query(f) and still_suspect(f, account, t, tol)]
         asked = absent[: self.config.max_order_queries]
@@ -426,23 +426,30 @@ class ReconciliationPlugin:
         in_flight, mismatches = settle(suspects, account, t, tol, answers)
         return in_flight, len(asked), mismatches
 
-    async def _backfill(self, ctx: BotContext, t: int, *, waited: bool) -> Backfill | None:
-        """Recover fills whose events were lost (``fills.py``); ``None`` if there was nothing
-        to do or the connector cannot list trades."""
+    async def _backfill(
+        self, ctx: BotContext, t: int, start: int, *, waited: bool
+    ) -> Backfill | None:
+        """Recover fills whose events were lost (``fills.py``; trades before ``start``, the
+        first snapshot's time, are history); ``None`` if there was nothing to do or the
+        connector cannot list trades."""
         exchange = ctx.exchange
         gaps = ctx.account.fill_gaps(t)
         if not gaps or not isinstance(exchange, FillHistory):
             return None
         if not waited and self.config.confirm_delay > 0:
             # a reordered trade event may still close the gap, like any suspect
-            self.phase = "confirming"
-            await ctx.clock.sleep(self.config.confirm_delay)
+            await self._wait_confirm_delay(ctx)
             gaps = ctx.account.fill_gaps(t)
             if not gaps:
                 return None
         self.phase = "querying"
-        start = self._first_snapshot_time if self._first_snapshot_time is not None else t
         return await backfill(ctx.account, exchange, gaps, t, start, self.config.max_fill_queries)
+
+    async def _wait_confirm_delay(self, ctx: BotContext) -> None:
+        """Give the stream ``confirm_delay`` to deliver what it still has on its way."""
+        if self.config.confirm_delay > 0:
+            self.phase = "confirming"
+            await ctx.clock.sleep(self.config.confirm_delay)
 
     async def _query(self, ctx: BotContext, finding: Finding) -> Order | None:
         order = finding.cache
