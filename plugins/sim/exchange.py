@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_INTERVAL = 0.05
 KLINE_INTERVAL = 0.25
+# The price loop wakes at most this often; faster rates send every update that fell due since
+# the last wakeup in one batch, so its CPU follows the updates sent, not a sub-millisecond timer
+# (uvloop rounds such timers to 0 ms and spins).
+MIN_MARKET_WAKE = 0.02
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -164,6 +168,8 @@ class SimExchange:
         self._last_kline: dict[str, float] = {}
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # How often the price loop woke up (each wakeup sends every update due by then).
+        self.market_wakeups = 0
         self._host = "127.0.0.1"
         self._port = 0
 
@@ -488,6 +494,7 @@ class SimExchange:
         due = dict.fromkeys(self.paths, start)
         while True:
             now = loop.time()
+            self.market_wakeups += 1
             try:
                 for symbol, path in self.paths.items():
                     if now - due[symbol] > 1.0:
@@ -498,7 +505,7 @@ class SimExchange:
                         self._on_tick(symbol, path.step(ms), ms, now)
             except Exception:
                 log.exception("sim: market update failed")
-            await asyncio.sleep(max(0.0, min(due.values()) - loop.time()))
+            await asyncio.sleep(max(MIN_MARKET_WAKE, min(due.values()) - loop.time()))
 
     def _on_tick(self, symbol: str, tick: Tick, now_ms: int, loop_now: float) -> None:
         path = self.paths[symbol]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -11,6 +12,8 @@ import websockets
 from sim_helpers import assert_shape, collect, payload, receive_json
 
 from plugins.sim import SimExchange
+from plugins.sim.prices import PricePath, Tick, units_to_str
+from plugins.sim.symbols import SYMBOL_CATALOGUE
 
 
 async def test_raw_streams(make_sim: Any, http: aiohttp.ClientSession) -> None:
@@ -104,3 +107,36 @@ async def test_many_updates_per_second(make_sim: Any, http: aiohttp.ClientSessio
     ids = [m["u"] for m in msgs]
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+async def test_fast_rates_batch_updates_per_wakeup(
+    make_sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """At 2,000 updates/s the price loop wakes far less often than it sends (CPU follows the
+    updates, not a sub-millisecond timer that uvloop would spin on)."""
+    sim = await make_sim(updates_per_second=2000, symbols=["BTCUSDT"])
+    async with http.ws_connect(f"{sim.ws_url}/ws/btcusdt@bookTicker") as ws:
+        await collect(ws, lambda m: len(m) >= 1000, wait=10)
+    sent = sim.paths["BTCUSDT"].agg_id - PricePath(SYMBOL_CATALOGUE["BTCUSDT"], 7, 1).agg_id
+    assert sent >= 1000
+    assert sim.market_wakeups * 10 <= sent
+
+
+async def test_streamed_prices_follow_the_seeded_path(
+    make_sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """Batching changes when updates leave, not which: the stream is the seeded path itself."""
+    sim = await make_sim(seed=11, updates_per_second=2000, symbols=["BTCUSDT"])
+    async with http.ws_connect(f"{sim.ws_url}/ws/btcusdt@bookTicker") as ws:
+        msgs = await collect(ws, lambda m: len(m) >= 300, wait=10)
+    streamed = [(m["b"], m["u"]) for m in msgs]
+    fresh = PricePath(SYMBOL_CATALOGUE["BTCUSDT"], 11, 2000)
+    expected = [(units_to_str(t.bid, fresh.pp), t.update_id) for t in iter_steps(fresh)]
+    start = expected.index(streamed[0])
+    assert expected[start : start + len(streamed)] == streamed
+
+
+def iter_steps(path: PricePath, limit: int = 20_000) -> Iterator[Tick]:
+    """The path's ticks, one step at a time."""
+    for _ in range(limit):
+        yield path.step(0)
