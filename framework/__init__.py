@@ -16,7 +16,7 @@ from framework.errors import (
     TradeloopError,
     TradingHeld,
 )
-from framework.exchange import ExchangeConnector, FillHistory
+from framework.exchange import ExchangeConnector, ExchangeEndpoint, FillHistory
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
 from framework.strategy import Strategy, StrategyOrders
@@ -49,6 +49,7 @@ __all__ = [
     "DailyJob",
     "DailyReport",
     "ExchangeConnector",
+    "ExchangeEndpoint",
     "Fill",
     "FillHistory",
     "Hooks",

@@ -11,10 +11,10 @@ from loguru import logger
 from framework.bus import HookBus
 from framework.cache import AccountCache, AccountView
 from framework.clock import Clock
-from framework.exchange import ExchangeConnector
+from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
-from framework.strategy import STRATEGY_PREFIX, StrategyOrders
+from framework.strategy import STRATEGY_PREFIX, StrategyOrders, declared_symbols
 from framework.types import (
     Balance,
     DailyReport,
@@ -96,6 +96,7 @@ class BotContext:
         self._plugin_configs = dict(plugin_configs)
         self._plugin_lookup = plugin_lookup
         self._exchange: ExchangeConnector | None = None
+        self._endpoint: ExchangeEndpoint | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_requested: asyncio.Event | None = None
         self.stop_reason = ""
@@ -119,6 +120,40 @@ class BotContext:
     def set_exchange(self, exchange: ExchangeConnector | None) -> None:
         """Used by the runtime after ``provide_exchange``."""
         self._exchange = exchange
+
+    @property
+    def exchange_endpoint(self) -> ExchangeEndpoint | None:
+        """The exchange a plugin published for the connector, or ``None`` (use settings)."""
+        return self._endpoint
+
+    def publish_exchange_endpoint(self, endpoint: ExchangeEndpoint | None) -> None:
+        """Tell the connector where the exchange is (``None`` withdraws it, at stop).
+
+        One plugin publishes at a time: ``RuntimeError`` if another one already did.
+        """
+        current = self._endpoint
+        if endpoint is not None and current is not None and current.provider != endpoint.provider:
+            raise RuntimeError(
+                f"plugin {endpoint.provider!r} publishes an exchange endpoint, but plugin "
+                f"{current.provider!r} already did"
+            )
+        self._endpoint = endpoint
+
+    def subscribed_symbols(self) -> tuple[str, ...]:
+        """``exchange.symbols`` plus the symbols every enabled strategy instance trades.
+
+        What a strategy trades is its ``symbols`` attribute plus ``params.symbol`` /
+        ``params.symbols`` (``framework.strategy.declared_symbols``); connectors subscribe to
+        exactly these. Upper-cased, first mention first, no repeats.
+        """
+        out: dict[str, None] = dict.fromkeys(s.upper() for s in self.settings.exchange.symbols)
+        for strategy in self.settings.strategies:
+            if not strategy.enabled:
+                continue
+            plugin = self.plugin(STRATEGY_PREFIX + strategy.id)
+            for symbol in declared_symbols(strategy.params, plugin):
+                out.setdefault(symbol, None)
+        return tuple(out)
 
     def plugin_config(self, name: str) -> Any:
         """The validated settings block of plugin ``name`` (``None`` if it declares none)."""

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from framework.types import AccountSnapshot, Fill, Order, OrderRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeEndpoint:
+    """Where a connector reaches an exchange that another plugin serves (e.g. the simulator).
+
+    A plugin that runs or knows an exchange publishes this with
+    ``ctx.publish_exchange_endpoint`` in its ``lifespan`` start (it starts before the connector,
+    by ``start_priority``); the connector reads ``ctx.exchange_endpoint`` in its own start.
+    ``api_key``/``api_secret`` are credentials that exchange accepts (demo ones for a
+    simulator); a key in ``exchange.api_key`` still wins. ``clock`` is the exchange's clock in
+    seconds (the bot's clock for an embedded simulator); ``None``: real time.
+    """
+
+    rest_url: str
+    stream_url: str
+    api_key: str = field(default="", repr=False)
+    api_secret: str = field(default="", repr=False)
+    clock: Callable[[], float] | None = None
+    provider: str = ""
+    """The plugin that published it (for logs and errors)."""
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +35,9 @@ class Strategy:
     """Convenient base for strategies (optional: any object with hook implementations works).
 
     Set ``Params`` to a msgspec Struct to get validated ``self.params``; set ``symbols`` to
-    the symbols whose ticks you need (``params.symbol``/``params.symbols`` count as well);
-    set ``risk`` to default limits that ``strategies[].risk`` may override.
+    the symbols you trade (``params.symbol``/``params.symbols`` count as well, see
+    ``declared_symbols``): the connector subscribes to their ticks and, on the simulator, they
+    are listed; set ``risk`` to default limits that ``strategies[].risk`` may override.
     """
 
     Params: Any = None
@@ -68,6 +69,30 @@ class Strategy:
         instance, like one in a hook.
         """
         return ctx.spawn(coro, name=name, owner=STRATEGY_PREFIX + self.strategy_id)
+
+
+def declared_symbols(params: Mapping[str, Any], plugin: object) -> list[str]:
+    """The symbols one strategy instance trades, upper-cased, first mention first.
+
+    The rule every connector subscribes by (through ``ctx.subscribed_symbols()``):
+    ``params.symbols`` (a list) and ``params.symbol`` (one name) of its ``strategies[]``
+    entry, then the instance's ``symbols`` attribute (a list, tuple or set of names).
+    """
+    wanted: list[Any] = []
+    if isinstance(params.get("symbols"), (list, tuple)):
+        wanted.extend(params["symbols"])
+    if isinstance(params.get("symbol"), str):
+        wanted.append(params["symbol"])
+    attr = getattr(plugin, "symbols", None)
+    if isinstance(attr, (list, tuple)):
+        wanted.extend(attr)
+    elif isinstance(attr, (set, frozenset)):
+        wanted.extend(sorted(attr, key=str))
+    out: dict[str, None] = {}
+    for symbol in wanted:
+        if isinstance(symbol, str) and symbol:
+            out.setdefault(symbol.upper(), None)
+    return list(out)
 
 
 class StrategyOrders:

@@ -37,3 +37,9 @@ class Recorder(Strategy):
     @hookimpl
     def on_order_update(self, ctx: BotContext, before: Order | None, after: Order) -> None:
         self.events.append(f"order {after.order_id} {after.status}")
+
+
+class Pairs(Strategy):
+    """Trades a fixed set of symbols, declared as a class attribute (no params)."""
+
+    symbols = ("solusdt", "BTCUSDT")
