@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 import yaml
@@ -24,8 +24,9 @@ from framework.errors import SettingsError
 ENV_PREFIX = "TRADELOOP"
 SETTINGS_ENV_VAR = "TRADELOOP_SETTINGS"
 SECRET_KEY = re.compile(r"(^|_)(api_key|api_secret|secret|password|token|passphrase)$")
-# Sections whose credentials are local demo values, allowed in settings.yaml (the simulator's).
-DEMO_CREDENTIAL_PREFIXES = ("sim.",)
+# Top-level sections that moved into a plugin's block: old section -> new place. A settings
+# source that still uses the old one is refused (exit 2) with a line naming the new key.
+MOVED_SECTIONS: dict[str, str] = {"sim": "plugins.sim"}
 
 # Keys dynaconf adds to its own output (options echoed back, and TRADELOOP_ENV itself).
 DYNACONF_OWN_KEYS = frozenset({"LOAD_DOTENV", "ENV", "SETTINGS", "ENVIRONMENTS", "ENV_SWITCHER"})
@@ -37,7 +38,7 @@ Seconds = Annotated[float, msgspec.Meta(gt=0)]
 class ExchangeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Which exchange to trade on and how to reach it."""
 
-    name: Literal["sim", "binance_futures"] = "sim"
+    name: Identifier = "sim"
     testnet: bool = True
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     rest_url: str = ""
@@ -136,7 +137,6 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strategies: tuple[StrategySettings, ...] = ()
     hooks: HooksSettings = msgspec.field(default_factory=HooksSettings)
     runtime: RuntimeSettings = msgspec.field(default_factory=RuntimeSettings)
-    sim: dict[str, Any] = msgspec.field(default_factory=dict)
     env: str = "default"
 
     def as_dict(self) -> dict[str, Any]:
@@ -397,8 +397,8 @@ def _refuse_secrets_in_settings_file(path: Path) -> None:
     for key, value in _walk(content):
         # Strip the environment section name (default., production., ...).
         bare = key.split(".", 1)[1] if "." in key else key
-        if bare.startswith(DEMO_CREDENTIAL_PREFIXES):
-            continue
+        if bare.split(".", 1)[0] in MOVED_SECTIONS:
+            continue  # refused as a moved key, with a line naming where it went
         if is_secret_key(bare) and value not in ("", None):
             raise SettingsError(
                 bare,
@@ -419,6 +419,25 @@ def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def refuse_moved_keys(raw: Mapping[str, Any]) -> None:
+    """``SettingsError`` naming the new key for the first key of a section that moved."""
+    for old, new in MOVED_SECTIONS.items():
+        if old not in raw:
+            continue
+        leaves = [k for k, v in _walk(raw[old]) if not isinstance(v, Mapping)]
+        rest = leaves[0] if leaves else ""
+        old_key = f"{old}.{rest}" if rest else old
+        new_key = f"{new}.{rest}" if rest else new
+        value = _value_at(raw[old], rest.split(".")) if rest else raw[old]
+        env_name = f"{ENV_PREFIX}_{new_key.upper().replace('.', '__')}"
+        raise SettingsError(
+            old_key,
+            value,
+            f"this key moved: set {new_key} instead (in the environment: {env_name})",
+            secret=is_secret_key(old_key),
+        )
+
+
 def load_settings(
     settings_file: str | os.PathLike[str] | None = None,
     *,
@@ -429,6 +448,7 @@ def load_settings(
     """Load and validate the core settings (plugin blocks are checked by the loader)."""
     path = find_settings_file(settings_file) if use_files else None
     raw = load_raw(path, env, overrides)
+    refuse_moved_keys(raw)
     settings = convert(raw, Settings, prefix="")
     seen: set[str] = set()
     for index, strategy in enumerate(settings.strategies):

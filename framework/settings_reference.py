@@ -1,10 +1,10 @@
 """The settings reference, generated from the validators: ``docs/settings-reference.md``.
 
 ``python -m framework.settings_reference --write`` (without ``--write``: to stdout) lists every
-key of the core ``Settings``, of the ``sim`` section and of the settings struct each built-in
-plugin declares (entry points of the ``tradeloop`` distribution in both plugin groups), with
-its type, default and attribute docstring. A documentation tool: it imports the built-in
-plugins the way the loader does; nothing at runtime imports it.
+key of the core ``Settings`` and of the settings struct each built-in plugin declares (entry
+points of the ``tradeloop`` distribution in both plugin groups), with its type, default and
+attribute docstring. A documentation tool: it imports the built-in plugins the way the loader
+does; nothing at runtime imports it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import import_module
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,10 @@ from framework.settings import PLUGIN_COMMON_KEYS, Settings
 
 COMMAND = "python -m framework.settings_reference --write"
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "settings-reference.md"
-# Core sections that are free-form mappings to the core and validated by a built-in plugin:
-# section -> (owning plugin, "module:Struct" of the schema it validates the section with).
-PLUGIN_OWNED_SECTIONS: dict[str, tuple[str, str]] = {
-    "sim": ("sim", "plugins.sim.config:SimSettings"),
-}
 # Meanings of core keys whose structs carry no attribute docstrings (a stale key fails a test).
 NOTES: dict[str, str] = {
-    "exchange.name": "`sim` (the embedded simulated exchange) or `binance_futures`.",
+    "exchange.name": "The exchange to trade on; the connector plugin checks the name "
+    "(`binance`: `sim`, the simulated exchange, or `binance_futures`).",
     "exchange.testnet": "`binance_futures` only: the testnet instead of production.",
     "exchange.symbols": "Market streams always subscribed; strategies add their own.",
     "exchange.rest_url": "Override the REST base URL (e.g. a standalone `tradeloop sim`).",
@@ -228,12 +223,6 @@ def _declared_schema(factory: Any) -> type | None:
     return schema if isinstance(schema, type) else None
 
 
-def _load(path: str) -> type:
-    module, _, attr = path.partition(":")
-    loaded: type = getattr(import_module(module), attr)
-    return loaded
-
-
 def builtin_plugins() -> dict[str, EntryPoint]:
     """Every built-in plugin entry point (both groups), by name."""
     return {name: ep for name, ep in sorted(discover_plugins().items()) if is_builtin(ep)}
@@ -245,7 +234,7 @@ def core_sections() -> list[Section]:
     loose: list[Row] = []
     docs = attribute_docs(Settings)
     for field in _fields(Settings):
-        if field.name == "plugins" or field.name in PLUGIN_OWNED_SECTIONS:
+        if field.name == "plugins":
             continue
         rows = tuple(field_rows(field, field.name, docs.get(field.name, "")))
         nested = _struct(field.type)
@@ -258,16 +247,6 @@ def core_sections() -> list[Section]:
             loose.extend(rows)
     if loose:
         sections.append(Section("Other keys", "", tuple(loose)))
-    return sections
-
-
-def owned_sections() -> list[Section]:
-    """Core sections validated by a built-in plugin (``sim``)."""
-    sections = []
-    for section, (owner, path) in PLUGIN_OWNED_SECTIONS.items():
-        schema = _load(path)
-        intro = f"Validated by the `{owner}` plugin. {_summary(schema)}"
-        sections.append(Section(f"`{section}`", intro, tuple(struct_rows(schema, section))))
     return sections
 
 
@@ -292,22 +271,18 @@ def plugin_sections() -> list[Section]:
         rows = [*common, *own]
         state = "on by default" if on else "opt-in: off until `enabled: true`"
         intro = _summary(schema) if schema is not None else "No keys of its own."
-        owned = [f"`{s}`" for s, (owner, _) in PLUGIN_OWNED_SECTIONS.items() if owner == name]
-        if owned:
-            intro += f" It validates the {', '.join(owned)} section (above)."
         sections.append(Section(f"`{prefix}` ({state})", intro, tuple(rows)))
     return sections
 
 
 def all_sections() -> list[Section]:
-    """Core, plugin-owned core sections, then plugin blocks."""
+    """Core sections, then plugin blocks."""
     free_form = {
         f.name for f in _fields(Settings) if isinstance(f.type, mi.DictType) and f.name != "plugins"
     }
-    missing = free_form - set(PLUGIN_OWNED_SECTIONS)
-    if missing:
-        raise LookupError(f"core sections without a schema in PLUGIN_OWNED_SECTIONS: {missing}")
-    return [*core_sections(), *owned_sections(), *plugin_sections()]
+    if free_form:
+        raise LookupError(f"core sections without a schema: {free_form}")
+    return [*core_sections(), *plugin_sections()]
 
 
 def reference_keys() -> list[str]:
@@ -327,7 +302,7 @@ def render() -> str:
         "<!-- Generated by `python -m framework.settings_reference`; do not edit. -->",
         "",
         "Every settings key with its type and default, generated from the validators: the core",
-        "`Settings`, the `sim` section and the settings struct each built-in plugin declares.",
+        "`Settings` and the settings struct each built-in plugin declares.",
         "Where values come from (files, environments, `TRADELOOP_...` variables) and how errors",
         "read: [settings.md](settings.md). A third-party plugin documents its own block in its",
         "README; `tradeloop check` prints every enabled plugin's block with its defaults.",
@@ -342,7 +317,6 @@ def render() -> str:
     ]
     groups = [
         ("Core", core_sections()),
-        ("Sections validated by built-in plugins", owned_sections()),
         ("Built-in plugin blocks", plugin_sections()),
     ]
     for group, sections in groups:

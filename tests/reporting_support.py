@@ -66,6 +66,8 @@ def bot_settings(sim: SimExchange, data_dir: Path, **extra: Any) -> dict[str, An
             "name": "sim",
             "rest_url": sim.rest_url,
             "stream_url": sim.ws_url,
+            "api_key": sim.settings.api_key,
+            "api_secret": sim.settings.api_secret,
             "symbols": list(sim.settings.symbols),
         },
         "runtime": {"data_dir": str(data_dir), "use_uvloop": False},

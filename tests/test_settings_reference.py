@@ -53,10 +53,8 @@ def builtin_entry_points() -> dict[str, Any]:
 
 def expected_keys() -> set[str]:
     core = struct_keys(Settings, "")
-    core -= {"plugins", "strategies", *ref.PLUGIN_OWNED_SECTIONS}
+    core -= {"plugins", "strategies"}
     core |= struct_keys(StrategySettings, "strategies[]")
-    for section, (_, path) in ref.PLUGIN_OWNED_SECTIONS.items():
-        core |= struct_keys(ref._load(path), section)
     for name, ep in builtin_entry_points().items():
         core |= {f"plugins.{name}.{key}" for key in PLUGIN_COMMON_KEYS}
         declare = getattr(ep.load(), "declare_settings", None)
@@ -93,7 +91,7 @@ def test_defaults_are_the_validators_defaults() -> None:
     assert rows["exchange.recv_window_ms"].type == "int >= 1, <= 60000"
     assert rows["exchange.symbols"].default == "[BTCUSDT, ETHUSDT]"
     assert rows["strategies[].id"].default == "required"
-    assert rows["sim.faults.drop_user_events"].type == "float >= 0, <= 1"
+    assert rows["plugins.sim.faults.drop_user_events"].type == "float >= 0, <= 1"
     assert rows["plugins.binance.routed_streams"].default == "null"
     assert rows["plugins.smart_logging.file.path"].default == "''"
 

@@ -1,4 +1,4 @@
-"""Built-in plugin ``binance``: the Binance USD-M futures connector (and the embedded simulator)."""
+"""Built-in plugin ``binance``: the Binance USD-M futures connector."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``BinancePlugin``: settings, lifespan (embedded simulator or Binance), connector, summary."""
+"""``BinancePlugin``: settings, lifespan (the connector), connector, summary.
+
+Where the exchange is: an endpoint another plugin published (``ctx.exchange_endpoint``, e.g. the
+``sim`` plugin's simulator), else ``exchange.rest_url``/``stream_url``, else Binance's own URLs.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from framework import BotContext, Settings, SettingsError, hookimpl
+from framework import BotContext, ExchangeEndpoint, Settings, SettingsError, hookimpl
 from framework.types import StreamStatus, Tick
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
@@ -20,42 +24,17 @@ from .connector import BinanceConnector
 from .signing import mask_key
 from .sink import AccountSink, HookSink
 
-LOOPBACK = "127.0.0.1"
-
-
-def subscribed_symbols(ctx: BotContext) -> list[str]:
-    """``exchange.symbols`` plus what enabled strategies subscribe to.
-
-    A strategy subscribes with ``params.symbols`` (a list) or ``params.symbol`` (one name) in its
-    settings, or with a ``symbols`` attribute on its object.
-    """
-    out: dict[str, None] = dict.fromkeys(s.upper() for s in ctx.settings.exchange.symbols)
-    for strategy in ctx.settings.strategies:
-        if not strategy.enabled:
-            continue
-        wanted: list[Any] = []
-        params = strategy.params
-        if isinstance(params.get("symbols"), (list, tuple)):
-            wanted.extend(params["symbols"])
-        if isinstance(params.get("symbol"), str):
-            wanted.append(params["symbol"])
-        plugin = ctx.plugin(f"strategy:{strategy.id}")
-        attr = getattr(plugin, "symbols", None)
-        if isinstance(attr, (list, tuple, set, frozenset)):
-            wanted.extend(attr)
-        for symbol in wanted:
-            if isinstance(symbol, str) and symbol:
-                out.setdefault(symbol.upper(), None)
-    return list(out)
+LIVE = "binance_futures"
+SIMULATED = "sim"
+EXCHANGE_NAMES = (SIMULATED, LIVE)
 
 
 class BinancePlugin:
-    """The built-in exchange plugin: the embedded simulator or Binance USD-M futures."""
+    """The built-in exchange plugin: Binance USD-M futures, or a simulator speaking its wire."""
 
     def __init__(self, config: BinanceConfig | None = None) -> None:
         self.config = config or BinanceConfig()
         self.connector: BinanceConnector | None = None
-        self.sim: Any = None
 
     @staticmethod
     @hookimpl
@@ -65,54 +44,86 @@ class BinancePlugin:
 
     @hookimpl
     def validate_settings(self, settings: Settings) -> None:
-        """Real Binance needs keys; the simulator brings its own demo keys."""
+        """``exchange.name`` is one this connector speaks; real Binance needs keys; a simulator
+        needs somewhere to be (the ``sim`` plugin, or ``exchange.rest_url``)."""
         exchange = settings.exchange
-        if exchange.name == "binance_futures":
+        if exchange.name not in EXCHANGE_NAMES:
+            raise SettingsError(
+                "exchange.name",
+                exchange.name,
+                f"{SIMULATED} (a simulated exchange) or {LIVE} (Binance USD-M futures), the "
+                "names the binance connector speaks",
+            )
+        if exchange.name == LIVE:
             for key in ("api_key", "api_secret"):
                 if not getattr(exchange, key):
                     raise SettingsError(
                         f"exchange.{key}",
                         "",
                         "a value, from TRADELOOP_EXCHANGE__"
-                        f"{key.upper()} or .secrets.yaml, when exchange.name is binance_futures",
+                        f"{key.upper()} or .secrets.yaml, when exchange.name is {LIVE}",
+                    )
+        sim_block = settings.plugins.get(SIMULATED, {})
+        if exchange.name == SIMULATED and sim_block.get("enabled") is False:
+            if not exchange.rest_url:
+                raise SettingsError(
+                    "exchange.rest_url",
+                    "",
+                    "the URL of a running simulator (`tradeloop sim` prints it) when "
+                    "plugins.sim.enabled is false; or plugins.sim.enabled: true to embed one",
+                )
+            for key in ("api_key", "api_secret"):
+                if not getattr(exchange, key):
+                    raise SettingsError(
+                        f"exchange.{key}",
+                        "",
+                        f"the simulator's {key} (TRADELOOP_EXCHANGE__{key.upper()} or "
+                        ".secrets.yaml) when plugins.sim.enabled is false",
                     )
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
-        """Start the simulator (if embedded) and the connector; stop both."""
+        """Start the connector; stop it."""
         return self._lifespan(ctx)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
         exchange = ctx.settings.exchange
-        symbols = subscribed_symbols(ctx)
+        symbols = list(ctx.subscribed_symbols())
+        published = ctx.exchange_endpoint
         api_key, api_secret = exchange.api_key, exchange.api_secret
-        if exchange.name == "sim":
-            from plugins.sim import DEMO_API_KEY, DEMO_API_SECRET
-
-            if exchange.rest_url:
-                endpoints = Endpoints(
-                    exchange.rest_url.rstrip("/"),
-                    (exchange.stream_url or _ws_of(exchange.rest_url)).rstrip("/"),
-                    bool(self.config.routed_streams),
+        exchange_time = time.time
+        if published is not None:
+            endpoints = _endpoints_of(published, self.config)
+            api_key = api_key or published.api_key
+            api_secret = api_secret or published.api_secret
+            exchange_time = published.clock or time.time
+        elif exchange.name == SIMULATED:
+            if not exchange.rest_url:
+                raise SettingsError(
+                    "exchange.rest_url",
+                    "",
+                    "the URL of a running simulator, or a plugin that runs one (sim)",
                 )
-                api_key = api_key or DEMO_API_KEY
-                api_secret = api_secret or DEMO_API_SECRET
-            else:
-                self.sim = await self._start_embedded_sim(ctx, symbols)
-                endpoints = Endpoints(
-                    self.sim.rest_url, self.sim.ws_url, self.config.routed_streams is not False
+            if not (api_key and api_secret):
+                raise SettingsError(
+                    "exchange.api_key",
+                    "",
+                    "the simulator's key and secret (exchange.api_key, exchange.api_secret) "
+                    "when no plugin provides them",
                 )
-                api_key = api_key or self.sim.settings.api_key
-                api_secret = api_secret or self.sim.settings.api_secret
+            endpoints = _endpoints_of(
+                ExchangeEndpoint(exchange.rest_url, exchange.stream_url), self.config
+            )
         else:
             endpoints = resolve_endpoints(exchange, self.config)
         logger.info(
-            "binance connector: rest={} streams={} api_key={} symbols={}",
+            "binance connector: rest={} streams={} api_key={} symbols={}{}",
             endpoints.rest_url,
             endpoints.stream_url,
             mask_key(api_key),
             ",".join(symbols),
+            f" (exchange from plugin {published.provider!r})" if published is not None else "",
         )
         sink = account_sink(ctx)
         hooks = ctx.hooks
@@ -133,9 +144,9 @@ class BinancePlugin:
             emit_tick=emit_tick,
             on_status=on_status,
             wall_time=ctx.clock.time,
-            # The clock the exchange runs on: the embedded simulator runs on the bot's clock
-            # (a ManualClock in tests), anything else on real time.
-            exchange_time=ctx.clock.time if self.sim is not None else time.time,
+            # The clock the exchange runs on: an embedded simulator's is the bot's clock (a
+            # ManualClock in tests), anything else runs on real time.
+            exchange_time=exchange_time,
             recv_window_ms=exchange.recv_window_ms,
             spawn=lambda coro, name: ctx.spawn(coro, name=name, owner="binance"),
             id_state_file=Path(ctx.settings.runtime.data_dir) / "binance" / "client_order_ids.json",
@@ -146,24 +157,6 @@ class BinancePlugin:
             yield
         finally:
             await connector.close()
-            if self.sim is not None:
-                await self.sim.stop()
-                self.sim = None
-
-    async def _start_embedded_sim(self, ctx: BotContext, symbols: list[str]) -> Any:
-        from plugins.sim import SimExchange, parse_sim_settings
-        from plugins.sim.symbols import SYMBOL_CATALOGUE
-
-        raw: dict[str, Any] = dict(ctx.settings.sim)
-        if "symbols" not in raw:
-            listed = [s for s in symbols if s in SYMBOL_CATALOGUE]
-            if listed:
-                raw["symbols"] = listed
-        settings = parse_sim_settings(raw)
-        sim = SimExchange(settings, clock=ctx.clock.time)
-        await sim.start(LOOPBACK, 0)
-        logger.info("embedded simulator on {}", sim.rest_url)
-        return sim
 
     @hookimpl(trylast=True)
     def provide_exchange(self, ctx: BotContext) -> BinanceConnector | None:
@@ -185,6 +178,14 @@ def account_sink(ctx: BotContext) -> AccountSink:
         if isinstance(candidate, AccountSink):
             return candidate
     return HookSink(ctx.hooks)
+
+
+def _endpoints_of(endpoint: ExchangeEndpoint, config: BinanceConfig) -> Endpoints:
+    """A published or configured non-Binance exchange: its URLs, legacy stream paths unless
+    ``routed_streams`` is set."""
+    rest = endpoint.rest_url.rstrip("/")
+    stream = (endpoint.stream_url or _ws_of(rest)).rstrip("/")
+    return Endpoints(rest, stream, bool(config.routed_streams))
 
 
 def _ws_of(url: str) -> str:

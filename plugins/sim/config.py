@@ -1,4 +1,4 @@
-"""Settings of the simulated exchange (the ``sim:`` section of settings.yaml)."""
+"""Settings of the simulated exchange (the ``plugins.sim`` block of settings.yaml)."""
 
 from __future__ import annotations
 
@@ -50,9 +50,13 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Everything the simulated exchange can be told; every field has a working default."""
 
     seed: int = 7
-    api_key: str = DEMO_API_KEY
-    api_secret: str = DEMO_API_SECRET
+    """Seed of the price paths, ids and faults: the same seed gives the same run."""
+    api_key: str = ""
+    """The one API key signed requests may use; empty: the documented demo key."""
+    api_secret: str = ""
+    """Its secret; empty: the documented demo secret."""
     symbols: list[str] = msgspec.field(default_factory=_default_symbols)
+    """Listed symbols. Embedded and not set: the bot's subscribed symbols the catalogue has."""
     balances: dict[str, Decimal] = msgspec.field(default_factory=_default_balances)
     leverage: Annotated[int, msgspec.Meta(ge=1, le=125)] = 20
     maker_fee: Decimal = Decimal("0.0002")
@@ -72,10 +76,19 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     trade_lite: bool = True
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
 
+    def __post_init__(self) -> None:
+        if not self.api_key:
+            msgspec.structs.force_setattr(self, "api_key", DEMO_API_KEY)
+        if not self.api_secret:
+            msgspec.structs.force_setattr(self, "api_secret", DEMO_API_SECRET)
+
+
+SETTINGS_PREFIX = "plugins.sim"
+
 
 def parse_sim_settings(raw: Mapping[str, Any]) -> SimSettings:
-    """Validate the ``sim`` settings mapping; raise ``SettingsError`` naming the bad key."""
-    settings = convert(dict(raw), SimSettings, prefix="sim")
+    """Validate a ``plugins.sim`` mapping; raise ``SettingsError`` naming the bad key."""
+    settings = convert(dict(raw), SimSettings, prefix=SETTINGS_PREFIX)
     check_settings(settings)
     return settings
 
@@ -85,17 +98,17 @@ def check_settings(settings: SimSettings) -> None:
     unknown = [s for s in settings.symbols if s not in SYMBOL_CATALOGUE]
     if unknown or not settings.symbols or len(set(settings.symbols)) != len(settings.symbols):
         raise SettingsError(
-            "sim.symbols",
+            f"{SETTINGS_PREFIX}.symbols",
             settings.symbols,
             f"a non-empty list of distinct symbols from {sorted(SYMBOL_CATALOGUE)}",
         )
     if "USDT" not in settings.balances or any(v < 0 for v in settings.balances.values()):
         raise SettingsError(
-            "sim.balances",
+            f"{SETTINGS_PREFIX}.balances",
             settings.balances,
             "a mapping of asset to a non-negative amount that includes USDT",
         )
     for name in ("maker_fee", "taker_fee"):
         value = getattr(settings, name)
         if not 0 <= value <= 1:
-            raise SettingsError(f"sim.{name}", value, "a fee rate between 0 and 1")
+            raise SettingsError(f"{SETTINGS_PREFIX}.{name}", value, "a fee rate between 0 and 1")

@@ -1,51 +1,146 @@
-"""The ``sim`` built-in plugin: the ``tradeloop sim`` command and validation of ``sim:``.
+"""The ``sim`` built-in plugin: the embedded simulated exchange, and ``tradeloop sim``.
 
-The simulated exchange itself is a library (this package); the ``binance`` connector starts it
-in-process when ``exchange.name`` is ``sim``.
+When ``exchange.name`` is ``sim`` its ``lifespan`` starts a ``SimExchange`` on loopback (no
+``exchange.rest_url``) or points at the one running there (a standalone ``tradeloop sim``), and
+publishes where it is through the core's seam, ``ctx.publish_exchange_endpoint``: URLs, the
+demo credentials and the exchange's clock. It starts before the connector (``start_priority``)
+and so stops after it. It never touches the account cache.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 import msgspec
+from loguru import logger
 
-from framework import Command, Settings, hookimpl
+from framework import BotContext, Command, ExchangeEndpoint, Settings, hookimpl
 
-from .config import parse_sim_settings
+from .config import SimSettings, check_settings
+from .exchange import SimExchange
 from .standalone import serve_forever
+from .symbols import SYMBOL_CATALOGUE
+
+NAME = "sim"
+EXCHANGE_NAME = "sim"
+LOOPBACK = "127.0.0.1"
+# Lower than a connector's default (100), higher than logging's (0): the exchange is up before
+# the connector starts and goes down after it stopped.
+START_PRIORITY = 50
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    parser.add_argument("--host", default=LOOPBACK, help="interface to bind (default loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument("--seed", type=int, help="seed of the price path and faults (sim.seed)")
+    parser.add_argument(
+        "--seed", type=int, help="seed of the price path and faults (plugins.sim.seed)"
+    )
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    sim_settings = parse_sim_settings(settings.sim)
-    if args.seed is not None:
-        sim_settings = msgspec.structs.replace(sim_settings, seed=args.seed)
-    await serve_forever(sim_settings, port=args.port, host=args.host)
-    return 0
+def ws_of(url: str) -> str:
+    """The WebSocket base URL served beside the REST base URL ``url``."""
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return url
 
 
-@dataclasses.dataclass
 class SimPlugin:
-    """Adds ``tradeloop sim`` and checks the ``sim`` section at startup."""
+    """Runs the simulated exchange for ``exchange.name: sim``; adds ``tradeloop sim``."""
+
+    start_priority = START_PRIORITY
+
+    def __init__(self, config: SimSettings | None = None) -> None:
+        self.config = config or SimSettings()
+        # The embedded exchange while it runs (tests read its ``truth()`` and ``engine``).
+        self.exchange: SimExchange | None = None
+
+    @staticmethod
+    @hookimpl
+    def declare_settings() -> type:
+        """``plugins.sim`` settings."""
+        return SimSettings
+
+    @hookimpl
+    def validate_settings(self, settings: Settings) -> None:
+        """Symbols, balances and fees a type check cannot catch."""
+        check_settings(self.config)
 
     @hookimpl
     def register_commands(self) -> list[Command]:
+        """``tradeloop sim``: the exchange standalone, until Ctrl-C."""
         return [
             Command(
                 name="sim",
                 help="run the simulated Binance USD-M futures exchange standalone",
-                run=_run,
+                run=self._run,
                 configure=_configure,
             )
         ]
 
+    async def _run(self, args: argparse.Namespace, settings: Settings) -> int:
+        config = self.config
+        if args.seed is not None:
+            config = msgspec.structs.replace(config, seed=args.seed)
+        await serve_forever(config, port=args.port, host=args.host)
+        return 0
+
     @hookimpl
-    def validate_settings(self, settings: Settings) -> None:
-        parse_sim_settings(settings.sim)
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None] | None:
+        """Start the embedded exchange (or point at a standalone one) and publish it."""
+        if ctx.settings.exchange.name != EXCHANGE_NAME:
+            return None
+        return self._lifespan(ctx)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+        exchange = ctx.settings.exchange
+        config = self.config
+        if exchange.rest_url:  # a standalone simulator: its URLs, this block's demo keys
+            endpoint = ExchangeEndpoint(
+                rest_url=exchange.rest_url.rstrip("/"),
+                stream_url=(exchange.stream_url or ws_of(exchange.rest_url)).rstrip("/"),
+                api_key=config.api_key,
+                api_secret=config.api_secret,
+                clock=None,
+                provider=NAME,
+            )
+            ctx.publish_exchange_endpoint(endpoint)
+            try:
+                yield
+            finally:
+                ctx.publish_exchange_endpoint(None)
+            return
+        sim = SimExchange(self._embedded_settings(ctx), clock=ctx.clock.time)
+        await sim.start(LOOPBACK, 0)
+        self.exchange = sim
+        logger.info("embedded simulator on {}", sim.rest_url)
+        try:
+            ctx.publish_exchange_endpoint(
+                ExchangeEndpoint(
+                    rest_url=sim.rest_url,
+                    stream_url=sim.ws_url,
+                    api_key=sim.settings.api_key,
+                    api_secret=sim.settings.api_secret,
+                    clock=ctx.clock.time,
+                    provider=NAME,
+                )
+            )
+            yield
+        finally:
+            ctx.publish_exchange_endpoint(None)
+            self.exchange = None
+            await sim.stop()
+
+    def _embedded_settings(self, ctx: BotContext) -> SimSettings:
+        """This block's settings; without ``symbols`` of its own, the subscribed ones it lists."""
+        if "symbols" in ctx.settings.plugins.get(NAME, {}):
+            return self.config
+        listed = [s for s in ctx.subscribed_symbols() if s in SYMBOL_CATALOGUE]
+        if not listed:
+            return self.config
+        return msgspec.structs.replace(self.config, symbols=listed)

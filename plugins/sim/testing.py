@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import msgspec
 import pytest
@@ -27,12 +27,10 @@ from framework.clock import Clock, ManualClock
 from framework.runtime import Bot
 from framework.settings import deep_merge
 from framework.testing import BotFactory
+from plugins.binance import BinanceConfig, BinancePlugin
 
 from .config import SimSettings
 from .exchange import SimExchange
-
-if TYPE_CHECKING:
-    from plugins.binance import BinanceConfig
 
 # Test defaults of the simulator: fixed seed, prices that move, quick pings.
 SIM_TEST_DEFAULTS: dict[str, Any] = {"updates_per_second": 20.0, "ping_interval": 0.5, "seed": 7}
@@ -63,8 +61,6 @@ def sim_settings(**overrides: Any) -> SimSettings:
 
 def fast_binance_config(**overrides: Any) -> BinanceConfig:
     """The ``binance`` connector's settings with test timings, plus ``overrides``."""
-    from plugins.binance import BinanceConfig
-
     return msgspec.convert({**FAST_BINANCE, **overrides}, BinanceConfig, strict=False)
 
 
@@ -101,7 +97,8 @@ class SimBotFactory(Protocol):
 
 @pytest.fixture
 async def sim_factory() -> AsyncIterator[SimFactory]:
-    """Start simulators on loopback (``sim:`` settings as keywords); stopped after the test."""
+    """Start simulators on loopback (``plugins.sim`` settings as keywords); stopped after the
+    test."""
     started: list[SimExchange] = []
 
     async def make(*, clock: Callable[[], float] | None = None, **overrides: Any) -> SimExchange:
@@ -137,8 +134,6 @@ async def sim_bot(
     built-ins, such as reconciliation, unless their block says ``enabled: false``). Returns once
     the market and user-data streams are connected.
     """
-    from plugins.binance import BinancePlugin
-
     bots: list[Bot] = []
 
     async def make(
@@ -157,6 +152,8 @@ async def sim_bot(
                 "name": "sim",
                 "rest_url": target.rest_url,
                 "stream_url": target.ws_url,
+                "api_key": target.settings.api_key,
+                "api_secret": target.settings.api_secret,
                 "symbols": list(target.settings.symbols),
             },
             "runtime": {"data_dir": str(tmp_path / f"bot{len(bots)}")},

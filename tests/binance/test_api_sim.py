@@ -24,6 +24,8 @@ from plugins.binance import (
     OrderNotFoundError,
 )
 from plugins.binance.decode import Kind, decode_user_event
+from plugins.sim import parse_sim_settings
+from plugins.sim.plugin import SimPlugin
 
 from .conftest import HarnessFactory
 from .helpers import FAST_CONFIG, Harness, make_connector, until
@@ -191,11 +193,12 @@ class Recorder:
         self.fills += 1
 
 
-async def test_the_plugin_runs_the_embedded_simulator_in_a_bot(tmp_path: Any) -> None:
+async def test_the_sim_plugin_runs_the_exchange_the_connector_trades_on(tmp_path: Any) -> None:
+    """The ``sim`` plugin starts the simulator before the connector (``start_priority``), hands
+    it over through ``ctx.exchange_endpoint`` and stops it after the connector."""
     settings = load_settings(
         use_files=False,
         overrides={
-            "sim": {"updates_per_second": 20},
             "runtime": {"data_dir": str(tmp_path)},
             "exchange": {"symbols": ["BTCUSDT"]},
             "strategies": [
@@ -210,20 +213,33 @@ async def test_the_plugin_runs_the_embedded_simulator_in_a_bot(tmp_path: Any) ->
     )
     recorder = Recorder()
     plugin = BinancePlugin(FAST_CONFIG)
+    sim_plugin = SimPlugin(parse_sim_settings({"updates_per_second": 20}))
     loaded = load_plugins(
-        settings, extra=[("binance", plugin), ("rec", recorder)], plugin_table={}, strategy_table={}
+        settings,
+        extra=[("binance", plugin), ("sim", sim_plugin), ("rec", recorder)],
+        plugin_table={},
+        strategy_table={},
     )
+    assert loaded.order.index("sim") < loaded.order.index("binance")
     bot = Bot(settings, loaded)
     await bot.start()
     try:
         await until(lambda: len(recorder.ticks) >= 3)
         assert bot.ctx.exchange is plugin.connector
-        assert plugin.sim is not None
+        sim = sim_plugin.exchange
+        assert sim is not None
+        endpoint = bot.ctx.exchange_endpoint
+        assert endpoint is not None
+        assert (endpoint.provider, endpoint.rest_url) == ("sim", sim.rest_url)
+        assert "secret" not in repr(endpoint)
+        assert sim.settings.symbols == ["BTCUSDT"]  # the subscribed symbols it lists
         await market_buy_via(bot)
         await until(lambda: recorder.fills >= 1)
+        assert len(sim.engine.trades) == 1
     finally:
         summary = await bot.stop()
-    assert plugin.sim is None
+    assert sim_plugin.exchange is None
+    assert bot.ctx.exchange_endpoint is None
     assert {"connects", "reconnects", "stale", "listen_key_renewals"} <= set(summary["stream"])
     assert {"ticks", "account_updates", "order_updates", "malformed", "unknown"} <= set(
         summary["events"]

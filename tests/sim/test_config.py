@@ -49,12 +49,12 @@ def test_values_are_converted_from_strings() -> None:
 @pytest.mark.parametrize(
     ("raw", "key", "value"),
     [
-        ({"faults": {"drop_user_events": 1.5}}, "sim.faults.drop_user_events", 1.5),
-        ({"faults": {"stale_after": -1}}, "sim.faults.stale_after", -1),
-        ({"updates_per_second": "fast"}, "sim.updates_per_second", "fast"),
-        ({"leverage": 500}, "sim.leverage", 500),
-        ({"symbols": ["DOGEUSDT"]}, "sim.symbols", ["DOGEUSDT"]),
-        ({"balances": {"BUSD": 5}}, "sim.balances", {"BUSD": Decimal(5)}),
+        ({"faults": {"drop_user_events": 1.5}}, "plugins.sim.faults.drop_user_events", 1.5),
+        ({"faults": {"stale_after": -1}}, "plugins.sim.faults.stale_after", -1),
+        ({"updates_per_second": "fast"}, "plugins.sim.updates_per_second", "fast"),
+        ({"leverage": 500}, "plugins.sim.leverage", 500),
+        ({"symbols": ["DOGEUSDT"]}, "plugins.sim.symbols", ["DOGEUSDT"]),
+        ({"balances": {"BUSD": 5}}, "plugins.sim.balances", {"BUSD": Decimal(5)}),
     ],
 )
 def test_bad_values_name_the_dotted_key(raw: dict[str, object], key: str, value: object) -> None:
@@ -68,18 +68,18 @@ def test_bad_values_name_the_dotted_key(raw: dict[str, object], key: str, value:
 def test_unknown_keys_are_rejected_with_the_known_ones() -> None:
     with pytest.raises(SettingsError) as info:
         parse_sim_settings({"faults": {"drop_events": 0.1}})
-    assert info.value.key == "sim.faults.drop_events"
+    assert info.value.key == "plugins.sim.faults.drop_events"
     assert info.value.value == 0.1
     assert "drop_user_events" in info.value.allowed
     with pytest.raises(SettingsError) as top:
         parse_sim_settings({"sed": 1})
-    assert top.value.key == "sim.sed"
+    assert top.value.key == "plugins.sim.sed"
 
 
 def test_secret_is_masked() -> None:
     with pytest.raises(SettingsError) as info:
         parse_sim_settings({"api_secret": 12})
-    assert info.value.key == "sim.api_secret"
+    assert info.value.key == "plugins.sim.api_secret"
     assert "12" not in str(info.value)
 
 

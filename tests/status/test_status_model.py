@@ -20,6 +20,8 @@ from framework import (
 )
 from framework.testing import BotFactory, HookRecorder
 from plugins.binance import BinancePlugin
+from plugins.sim import parse_sim_settings
+from plugins.sim.plugin import SimPlugin
 from plugins.status import RateMeter, StatusPlugin, StatusSettings
 from tests.binance.helpers import FAST_CONFIG, until
 
@@ -31,7 +33,6 @@ QTY = Decimal("0.010")
 
 def sim_overrides(tmp_path: Path) -> dict[str, object]:
     return {
-        "sim": {"updates_per_second": 20, "user_event_delay": 0.05},
         "runtime": {"data_dir": str(tmp_path)},
         "exchange": {"symbols": ["BTCUSDT"]},
     }
@@ -47,7 +48,13 @@ async def test_positions_pnl_fees_and_streams_of_a_bot_trading_on_the_simulator(
     status = StatusPlugin(OFF)
     bot = await bot_factory(
         sim_overrides(tmp_path),
-        plugins={"binance": BinancePlugin(FAST_CONFIG), "status": status},
+        plugins={
+            "sim": SimPlugin(
+                parse_sim_settings({"updates_per_second": 20, "user_event_delay": 0.05})
+            ),
+            "binance": BinancePlugin(FAST_CONFIG),
+            "status": status,
+        },
     )
     hook_recorder.attach(bot)
     ctx = bot.ctx

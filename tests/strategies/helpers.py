@@ -21,16 +21,18 @@ PLUGINS_OFF = ("smart_logging", "status", "daily_report", "journal")
 def sim_settings(tmp_path: Path, *strategies: dict[str, Any], **sim: Any) -> dict[str, Any]:
     """Settings overrides: the embedded simulator (seeded, still prices) and ``strategies``."""
     return {
-        "plugins": {name: {"enabled": False} for name in PLUGINS_OFF},
-        "sim": {"seed": 3, "updates_per_second": 0.0, "user_event_delay": 0.0, **sim},
+        "plugins": {
+            **{name: {"enabled": False} for name in PLUGINS_OFF},
+            "sim": {"seed": 3, "updates_per_second": 0.0, "user_event_delay": 0.0, **sim},
+        },
         "runtime": {"data_dir": str(tmp_path)},
         "strategies": list(strategies),
     }
 
 
 def sim_of(bot: Bot) -> SimExchange:
-    """The embedded simulator the bot's ``binance`` plugin started."""
-    sim = getattr(bot.ctx.plugin("binance"), "sim", None)
+    """The embedded simulator the bot's ``sim`` plugin started."""
+    sim = getattr(bot.ctx.plugin("sim"), "exchange", None)
     assert isinstance(sim, SimExchange)
     return sim
 

@@ -162,8 +162,11 @@ async def test_settings_risk_overrides_the_strategy_defaults(bot_factory: BotFac
 # --------------------------------------------------------------- against the simulator
 
 SIM = {
-    "plugins": {"smart_logging": {"enabled": False}, "reconciliation": {"enabled": False}},
-    "sim": {"seed": 11, "updates_per_second": 20.0, "user_event_delay": 0.0},
+    "plugins": {
+        "smart_logging": {"enabled": False},
+        "reconciliation": {"enabled": False},
+        "sim": {"seed": 11, "updates_per_second": 20.0, "user_event_delay": 0.0},
+    },
 }
 
 
@@ -248,7 +251,7 @@ async def test_summary_counts_orders_fills_and_realized_pnl(sim_bot: Any) -> Non
         OrderRequest(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=qty, reduce_only=True)
     )
     await until(lambda: bot.ctx.account.stats.fills >= 2 and not bot.ctx.cache.positions)
-    trades = list(bot.ctx.plugin("binance").sim.engine.trades)  # type: ignore[union-attr]
+    trades = list(bot.ctx.plugin("sim").exchange.engine.trades)  # type: ignore[union-attr]
     summary = await bot.stop()
     assert summary["orders"]["placed"] == 2
     assert summary["orders"]["filled"] == 2
