@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +19,8 @@ from dynaconf import Dynaconf
 from dynaconf.utils.parse_conf import parse_conf_data
 
 from framework.errors import SettingsError
+from framework.setting_types import HOUR, PositiveAmount, Seconds
+from framework.settings_prepare import join_path, prepare
 
 ENV_PREFIX = "TRADELOOP"
 SETTINGS_ENV_VAR = "TRADELOOP_SETTINGS"
@@ -32,7 +33,6 @@ MOVED_SECTIONS: dict[str, str] = {"sim": "plugins.sim"}
 DYNACONF_OWN_KEYS = frozenset({"LOAD_DOTENV", "ENV", "SETTINGS", "ENVIRONMENTS", "ENV_SWITCHER"})
 
 Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class ExchangeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -71,15 +71,15 @@ class HooksSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     timeouts: dict[str, Seconds] = msgspec.field(
         default_factory=lambda: dict(DEFAULT_HOOK_TIMEOUTS)
     )
-    max_failures: Annotated[int, msgspec.Meta(ge=1)] = 5
-    queue_size: Annotated[int, msgspec.Meta(ge=1)] = 10000
+    max_failures: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 5
+    queue_size: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 10000
 
 
 class RuntimeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Event loop and lifecycle."""
 
     use_uvloop: bool = True
-    shutdown_timeout: Seconds = 5.0
+    shutdown_timeout: Annotated[float, msgspec.Meta(ge=0.1, le=HOUR)] = 5.0
     data_dir: str = "data"
 
 
@@ -92,9 +92,9 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     quote asset. ``max_open_orders``: open orders of this instance per symbol. ``None``: no limit.
     """
 
-    max_position: Decimal | None = None
-    max_order_notional: Decimal | None = None
-    max_open_orders: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_position: PositiveAmount | None = None
+    max_order_notional: PositiveAmount | None = None
+    max_open_orders: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_position", "max_order_notional"):
@@ -151,7 +151,12 @@ S = TypeVar("S")
 
 
 def convert(raw: Any, schema: type[S], *, prefix: str) -> S:
-    """Validate ``raw`` into ``schema``; a failure names the key, the value and what is allowed."""
+    """Validate ``raw`` into ``schema``; a failure names the key, the value and what is allowed.
+
+    Before msgspec sees it, ``raw`` goes through ``framework.settings_prepare.prepare``:
+    ``Decimal`` bounds, asset-name keys upper-cased, text keys given their variable's text.
+    """
+    raw = prepare(raw, schema, prefix=prefix, env=environment_texts(os.environ))
     try:
         return msgspec.convert(raw, schema, strict=False, str_keys=True)
     except msgspec.ValidationError as exc:
@@ -184,8 +189,8 @@ def _settings_error(
         if named:  # a struct's own check ("slow must be greater than fast") names its field
             parts.append(named)
         value = _value_at(raw, parts)
-        allowed = _explain(what)
-    key = ".".join(p for p in [prefix, _join_path(parts)] if p)
+        allowed = _explain(what, _type_at(schema, parts))
+    key = ".".join(p for p in [prefix, join_path(parts)] if p)
     return SettingsError(key, value, allowed, secret=is_secret_key(key))
 
 
@@ -234,13 +239,6 @@ def _replace_at(raw: Any, parts: Sequence[str], new: Any) -> Any:
     return raw
 
 
-def _join_path(parts: Sequence[str]) -> str:
-    out = ""
-    for part in parts:
-        out += part if part.startswith("[") or not out else "." + part
-    return out
-
-
 def _value_at(raw: Any, parts: Sequence[str]) -> Any:
     node = raw
     for part in parts:
@@ -254,11 +252,11 @@ def _value_at(raw: Any, parts: Sequence[str]) -> Any:
     return node
 
 
-def _fields_at(schema: Any, parts: Sequence[str]) -> list[str]:
+def _type_at(schema: Any, parts: Sequence[str]) -> Any:
+    """The msgspec type info of the key at ``parts`` under ``schema``, or ``None``."""
     info: Any = msgspec.inspect.type_info(schema)
     for part in parts:
-        while isinstance(info, msgspec.inspect.UnionType):
-            info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
+        info = _bare(info)
         if isinstance(info, msgspec.inspect.StructType):
             info = next((f.type for f in info.fields if f.name == part), None)
         elif isinstance(info, msgspec.inspect.DictType):
@@ -266,16 +264,32 @@ def _fields_at(schema: Any, parts: Sequence[str]) -> list[str]:
         elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)):
             info = info.item_type
         else:
-            return []
+            return None
+    return _bare(info)
+
+
+def _bare(info: Any) -> Any:
+    """``info`` without its metadata, and the first non-null type of an optional."""
+    while isinstance(info, (msgspec.inspect.UnionType, msgspec.inspect.Metadata)):
+        if isinstance(info, msgspec.inspect.Metadata):
+            info = info.type
+        else:
+            info = next(t for t in info.types if not isinstance(t, msgspec.inspect.NoneType))
+    return info
+
+
+def _fields_at(schema: Any, parts: Sequence[str]) -> list[str]:
+    info = _type_at(schema, parts)
     if isinstance(info, msgspec.inspect.StructType):
         return [f.name for f in info.fields]
     return []
 
 
-def _explain(what: str) -> str:
+def _explain(what: str, info: Any) -> str:
     """Turn msgspec's wording into 'what is allowed'."""
-    what = what.replace("Expected", "expected").replace("Invalid enum value", "not one of")
-    return what
+    if what.startswith("Invalid enum value") and isinstance(info, msgspec.inspect.LiteralType):
+        return "one of " + ", ".join(repr(v) for v in info.values)
+    return what.replace("Expected", "expected")
 
 
 def is_secret_key(dotted_key: str) -> bool:
@@ -360,21 +374,40 @@ def load_raw(
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """``TRADELOOP_A__B=value`` as ``{"a": {"b": value}}``; values parsed as dynaconf does."""
     out: dict[str, Any] = {}
-    prefix = f"{ENV_PREFIX}_"
-    reserved = {f"{ENV_PREFIX}_ENV", SETTINGS_ENV_VAR}
-    for name, text in environ.items():
-        if not name.startswith(prefix) or name in reserved:
-            continue
-        path = [p.lower() for p in name[len(prefix) :].split("__") if p]
-        if not path:
-            continue
+    for path, text in _environment_variables(environ):
         node = out
         for part in path[:-1]:
             child = node.get(part)
             if not isinstance(child, dict):
                 child = node[part] = {}
             node = child
-        node[path[-1]] = parse_conf_data(text, tomlfy=True, box_settings={})
+        node[path[-1]] = _parse_env_value(text)
+    return out
+
+
+def _environment_variables(environ: Mapping[str, str]) -> list[tuple[list[str], str]]:
+    """``(lower-cased key path, text)`` of every ``TRADELOOP_...`` settings variable."""
+    out: list[tuple[list[str], str]] = []
+    prefix = f"{ENV_PREFIX}_"
+    reserved = {f"{ENV_PREFIX}_ENV", SETTINGS_ENV_VAR}
+    for name, text in environ.items():
+        if not name.startswith(prefix) or name in reserved:
+            continue
+        path = [p.lower() for p in name[len(prefix) :].split("__") if p]
+        if path:
+            out.append((path, text))
+    return out
+
+
+def _parse_env_value(text: str) -> Any:
+    return parse_conf_data(text, tomlfy=True, box_settings={})
+
+
+def environment_texts(environ: Mapping[str, str]) -> dict[tuple[str, ...], tuple[str, Any]]:
+    """Each ``TRADELOOP_...`` variable by its lower-cased key path: its text and parsed value."""
+    out: dict[tuple[str, ...], tuple[str, Any]] = {}
+    for path, text in _environment_variables(environ):
+        out[tuple(path)] = (text, _parse_env_value(text))
     return out
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from framework.hookspecs import PROJECT
 from framework.loader import discover_plugins, enabled_by_default, is_builtin
+from framework.setting_types import DECIMAL_BOUNDS
 from framework.settings import PLUGIN_COMMON_KEYS, Settings
 
 COMMAND = "python -m framework.settings_reference --write"
@@ -131,7 +132,8 @@ def _bounds(t: Any) -> str:
 def type_name(t: Any) -> str:
     """A short, readable description of a msgspec type, with its constraints."""
     if isinstance(t, mi.Metadata):
-        return type_name(t.type)
+        bounds = str((t.extra or {}).get(DECIMAL_BOUNDS, ""))
+        return f"{type_name(t.type)} {bounds}" if bounds else type_name(t.type)
     if isinstance(t, mi.LiteralType):
         return "one of " + ", ".join(f"`{v}`" for v in t.values)
     if isinstance(t, mi.UnionType):

@@ -51,6 +51,7 @@ from framework import (
     TradeloopError,
     hookimpl,
 )
+from framework.setting_types import PositiveAmount
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -67,8 +68,8 @@ class GridParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     symbol: Symbol = "BTCUSDT"
     levels: Annotated[int, msgspec.Meta(ge=1, le=50)] = 3  # orders on each side
-    step: Decimal = Decimal("25")  # price distance between levels, a multiple of the tick size
-    quantity: Decimal = Decimal("0.002")  # base units per order
+    step: PositiveAmount = Decimal("25")  # between levels, a multiple of the tick size
+    quantity: PositiveAmount = Decimal("0.002")  # base units per order
     recenter_every: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0  # seconds
     recenter_after: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 2  # steps away from the centre
 

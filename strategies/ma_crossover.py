@@ -54,6 +54,7 @@ from framework import (
     TradeloopError,
     hookimpl,
 )
+from framework.setting_types import PositiveAmount
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -67,7 +68,7 @@ class MACrossoverParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     symbol: Symbol = "BTCUSDT"
     fast: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5  # samples in the fast mean
     slow: Annotated[int, msgspec.Meta(ge=2, le=5000)] = 15  # samples in the slow mean, > fast
-    quantity: Decimal = Decimal("0.002")  # base units (BTC), a multiple of the step size
+    quantity: PositiveAmount = Decimal("0.002")  # base units (BTC), a multiple of the step size
     interval: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0  # s between samples; 0: all
     mode: Literal["long_short", "long_flat"] = "long_short"
     order_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0  # s before asking

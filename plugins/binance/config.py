@@ -7,12 +7,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from framework.setting_types import DAY, HOUR, MINUTE, PositiveInt
 from framework.settings import ExchangeSettings
 
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Fraction = Annotated[float, msgspec.Meta(gt=0, le=1)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
 # USD-M endpoints (FACTS.md §1.1).
 LIVE_REST_URL = "https://fapi.binance.com"
@@ -25,33 +23,33 @@ class BinanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     """``plugins.binance``: timings, retry policy and rate-limit thresholds of the connector."""
 
     # user-data stream
-    keepalive_interval: Seconds = 1800.0
+    keepalive_interval: Annotated[float, msgspec.Meta(ge=1, le=55 * MINUTE)] = 1800.0
     """PUT /fapi/v1/listenKey every this many seconds (a key lives 60 minutes)."""
-    stale_after: Seconds = 90.0
+    stale_after: Annotated[float, msgspec.Meta(ge=0.1, le=HOUR)] = 90.0
     """A connection with no event and no pong for this long is stale and is replaced."""
-    market_silence_after: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    market_silence_after: Annotated[float, msgspec.Meta(ge=0, le=DAY)] = 60.0
     """The market stream is stale after this long without a tick even if pings are answered
     (a stalled connection, PITFALLS 10/12); 0 turns this off."""
-    user_silence_after: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    user_silence_after: Annotated[float, msgspec.Meta(ge=0, le=DAY)] = 0.0
     """The same for the user-data stream; off by default, since an idle account is quiet."""
-    ping_interval: Seconds = 30.0
+    ping_interval: Annotated[float, msgspec.Meta(ge=0.1, le=10 * MINUTE)] = 30.0
     """Send a WebSocket ping this often, so a quiet but healthy connection still shows life."""
-    reconnect_base: Seconds = 0.5
-    reconnect_cap: Seconds = 30.0
-    rotate_after: Seconds = 23.5 * 3600
+    reconnect_base: Annotated[float, msgspec.Meta(ge=0.01, le=MINUTE)] = 0.5
+    reconnect_cap: Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)] = 30.0
+    rotate_after: Annotated[float, msgspec.Meta(ge=0.1, le=DAY)] = 23.5 * 3600
     """Open a replacement socket after this long (Binance closes connections at 24 h)."""
-    rotate_overlap: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    rotate_overlap: Annotated[float, msgspec.Meta(ge=0, le=MINUTE)] = 1.0
     """Keep the old socket reading this long after the new one is connected."""
     # REST
-    rest_timeout: Seconds = 10.0
-    retries: Count = 3
+    rest_timeout: Annotated[float, msgspec.Meta(ge=0.1, le=5 * MINUTE)] = 10.0
+    retries: Annotated[int, msgspec.Meta(ge=0, le=100)] = 3
     """Extra attempts for idempotent requests (GET, DELETE, listenKey) after a failure."""
-    retry_base: Seconds = 0.2
-    retry_cap: Seconds = 5.0
-    resolve_attempts: PositiveInt = 5
+    retry_base: Annotated[float, msgspec.Meta(ge=0.001, le=MINUTE)] = 0.2
+    retry_cap: Annotated[float, msgspec.Meta(ge=0.001, le=HOUR)] = 5.0
+    resolve_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
     """Queries by client order id before an unknown order outcome is reported as unresolved."""
-    time_sync_interval: Seconds = 300.0
-    max_rate_wait: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    time_sync_interval: Annotated[float, msgspec.Meta(ge=1, le=DAY)] = 300.0
+    max_rate_wait: Annotated[float, msgspec.Meta(ge=0, le=HOUR)] = 5.0
     """Longest a request waits for a 429/418 back-off; longer and it fails fast instead."""
     # rate-limit governor (FACTS.md §1.8)
     weight_limit_1m: PositiveInt = 2400

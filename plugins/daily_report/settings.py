@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from framework.setting_types import Asset
+
 
 class DailyReportSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """When the report runs, where it is written and which journal it reads."""
@@ -14,7 +16,7 @@ class DailyReportSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     """Where ``YYYY-MM-DD.md``, ``.json`` and ``.html`` go (relative to the working directory)."""
     journal: str = "journal"
     """The plugin whose ``store`` the report reads (a replacement journal keeps this working)."""
-    equity_asset: str = "USDT"
+    equity_asset: Asset = "USDT"
     """The asset fees are netted in and equity is counted in."""
     catch_up: bool = True
     """At start, write yesterday's report if it is missing and the journal has that day."""

@@ -7,40 +7,44 @@ from typing import Annotated
 
 import msgspec
 
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
-NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0)]
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+from framework.setting_types import DAY, HOUR, MINUTE, Amount, Asset, Rate
+
+Interval = Annotated[float, msgspec.Meta(ge=10, le=DAY)]
+Delay = Annotated[float, msgspec.Meta(ge=0, le=10 * MINUTE)]
+Retry = Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)]
+Queries = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 
 
 class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """When reconciliation runs, what counts as a difference, and how failures are retried."""
 
-    interval: Seconds = 900.0
-    """Seconds between periodic reconciles (besides the startup run and resyncs)."""
-    confirm_delay: NonNegativeSeconds = 3.0
+    interval: Interval = 900.0
+    """Seconds between periodic reconciles (besides the startup run and resyncs), 10 s to a
+    day: a run costs REST weight (the account, positions and open orders)."""
+    confirm_delay: Delay = 3.0
     """A difference on an entry older than the snapshot is re-checked after this long (longer
     than the user-data stream's latency) before it counts as drift; 0 re-checks at once."""
-    default_tolerance: Decimal = Decimal("0.00000001")
+    default_tolerance: Amount = Decimal("0.00000001")
     """Largest wallet-balance difference that is not drift, for assets not in ``tolerances``."""
-    tolerances: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    tolerances: dict[Asset, Amount] = msgspec.field(default_factory=dict)
     """Per-asset wallet-balance tolerance, e.g. ``{USDT: "0.0001"}``."""
-    entry_price_tolerance: Decimal = Decimal(0)
+    entry_price_tolerance: Rate = Decimal(0)
     """Largest relative difference of a position's entry price that is not drift (0: exact;
     the stream's ``ep`` and REST's ``entryPrice`` are the same number on the simulator)."""
-    retry_base: Seconds = 1.0
+    retry_base: Retry = 1.0
     """First wait before retrying a failed startup or resync run (doubles each time)."""
-    retry_cap: Seconds = 60.0
+    retry_cap: Retry = 60.0
     """Longest wait between retries of a failed startup or resync run."""
     hold_strategies: bool = True
     """Hold strategies (no ticks, no new orders) until the startup run and each resync run
     succeeded."""
-    wait_for_stream: NonNegativeSeconds = 10.0
+    wait_for_stream: Delay = 10.0
     """The startup run waits up to this long for the user-data stream to connect, so that
     nothing falls between the snapshot and the stream."""
-    max_order_queries: PositiveInt = 20
+    max_order_queries: Queries = 20
     """Orders open in the cache but not on the exchange are queried one by one (weight 1);
     at most this many per run, the rest in the next run."""
-    max_fill_queries: PositiveInt = 10
+    max_fill_queries: Queries = 10
     """Orders whose executed quantity exceeds the fills the cache recorded for them have their
     trades listed (``GET /fapi/v1/userTrades``, weight 5) to recover the lost fills; at most
     this many per run, the rest in the next run."""

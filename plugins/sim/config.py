@@ -9,6 +9,17 @@ from typing import Annotated, Any
 import msgspec
 
 from framework.errors import SettingsError
+from framework.setting_types import (
+    DAY,
+    HOUR,
+    MAX_COUNT,
+    Amount,
+    Asset,
+    Fraction,
+    Rate,
+    Seconds,
+    SecondsOrZero,
+)
 from framework.settings import convert
 
 from .symbols import SYMBOL_CATALOGUE
@@ -16,10 +27,8 @@ from .symbols import SYMBOL_CATALOGUE
 DEMO_API_KEY = "tradeloop-sim-demo-key-0000000000000000000000000000000000000000000000"
 DEMO_API_SECRET = "tradeloop-sim-demo-secret-00000000000000000000000000000000000000000000"
 
-Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
-PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
+LongSeconds = Annotated[float, msgspec.Meta(ge=0.001, le=365 * DAY)]
 
 
 class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -29,13 +38,13 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     duplicate_user_events: Fraction = 0.0
     reorder_user_events: Fraction = 0.0
     delay_user_events: Fraction = 0.0
-    disconnect_every: Seconds = 0.0
-    expire_listen_key_every: Seconds = 0.0
-    stale_after: Seconds = 0.0
+    disconnect_every: SecondsOrZero = 0.0
+    expire_listen_key_every: SecondsOrZero = 0.0
+    stale_after: SecondsOrZero = 0.0
     rest_error_rate: Fraction = 0.0
     unknown_order_outcome_rate: Fraction = 0.0
     rate_limit_burst: Fraction = 0.0
-    clock_skew_ms: int = 0
+    clock_skew_ms: Annotated[int, msgspec.Meta(ge=-int(DAY * 1000), le=int(DAY * 1000))] = 0
 
 
 def _default_balances() -> dict[str, Decimal]:
@@ -49,7 +58,7 @@ def _default_symbols() -> list[str]:
 class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Everything the simulated exchange can be told; every field has a working default."""
 
-    seed: int = 7
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 7
     """Seed of the price paths, ids and faults: the same seed gives the same run."""
     api_key: str = ""
     """The one API key signed requests may use; empty: the documented demo key."""
@@ -57,21 +66,22 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Its secret; empty: the documented demo secret."""
     symbols: list[str] = msgspec.field(default_factory=_default_symbols)
     """Listed symbols. Embedded and not set: the bot's subscribed symbols the catalogue has."""
-    balances: dict[str, Decimal] = msgspec.field(default_factory=_default_balances)
+    balances: dict[Asset, Amount] = msgspec.field(default_factory=_default_balances)
     leverage: Annotated[int, msgspec.Meta(ge=1, le=125)] = 20
-    maker_fee: Decimal = Decimal("0.0002")
-    taker_fee: Decimal = Decimal("0.0004")
+    maker_fee: Rate = Decimal("0.0002")
+    taker_fee: Rate = Decimal("0.0004")
     updates_per_second: Annotated[float, msgspec.Meta(ge=0, le=100_000)] = 5.0
-    connection_lifetime: PositiveSeconds = 86400.0
-    ping_interval: PositiveSeconds = 180.0
-    pong_timeout: PositiveSeconds = 600.0
-    listen_key_validity: PositiveSeconds = 3600.0
-    user_event_delay: Seconds = 1.0
+    connection_lifetime: LongSeconds = 86400.0
+    ping_interval: Seconds = 180.0
+    pong_timeout: Seconds = 600.0
+    listen_key_validity: LongSeconds = 3600.0
+    """Up to a year: tests on a manual clock jump days and keep the key alive."""
+    user_event_delay: Annotated[float, msgspec.Meta(ge=0, le=HOUR)] = 1.0
     weight_limit_1m: PositiveInt = 2400
     order_limit_10s: PositiveInt = 300
     order_limit_1m: PositiveInt = 1200
-    rate_limit_strikes: Annotated[int, msgspec.Meta(ge=0)] = 3
-    ban_seconds: PositiveSeconds = 120.0
+    rate_limit_strikes: Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)] = 3
+    ban_seconds: Seconds = 120.0
     max_recv_window_ms: PositiveInt = 60000
     trade_lite: bool = True
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
@@ -102,13 +112,9 @@ def check_settings(settings: SimSettings) -> None:
             settings.symbols,
             f"a non-empty list of distinct symbols from {sorted(SYMBOL_CATALOGUE)}",
         )
-    if "USDT" not in settings.balances or any(v < 0 for v in settings.balances.values()):
+    if "USDT" not in settings.balances:
         raise SettingsError(
             f"{SETTINGS_PREFIX}.balances",
             settings.balances,
             "a mapping of asset to a non-negative amount that includes USDT",
         )
-    for name in ("maker_fee", "taker_fee"):
-        value = getattr(settings, name)
-        if not 0 <= value <= 1:
-            raise SettingsError(f"{SETTINGS_PREFIX}.{name}", value, "a fee rate between 0 and 1")

@@ -6,9 +6,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from framework.setting_types import HOUR
+
 LevelName = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 Format = Literal["console", "json"]
-PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+Bytes = Annotated[int, msgspec.Meta(ge=1, le=2**50)]
+Files = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 
 
 class FileSinkSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -16,9 +19,9 @@ class FileSinkSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     path: str = ""
     """Where to write; empty means no file sink. Relative paths are taken from the working dir."""
-    rotation: str | int = "50 MB"
+    rotation: str | Bytes = "50 MB"
     """loguru ``rotation``: a size ("50 MB", or bytes), a time of day ("00:00"), an interval."""
-    retention: str | int = "14 days"
+    retention: str | Files = "14 days"
     """loguru ``retention``: how long ("14 days"), or how many rotated files (an integer)."""
     compression: str = ""
     """loguru ``compression`` of rotated files ("gz", "zip", ...); empty means none."""
@@ -28,7 +31,7 @@ class FileSinkSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class SmartLoggingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Rate limiting, aggregation, sinks, levels and redaction of every log line."""
 
-    rate_limit_window: PositiveSeconds = 2.0
+    rate_limit_window: Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)] = 2.0
     """A message key (call site and plugin) is written at most once per window."""
     level: LevelName = "INFO"
     """Default minimum level, for loguru records and for stdlib loggers."""
@@ -44,5 +47,5 @@ class SmartLoggingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
     """Extra regular expressions to mask: group 1 if the pattern has groups, else the match."""
     intercept_stdlib: bool = True
     """Route the stdlib ``logging`` records (aiohttp, websockets, asyncio, ...) through loguru."""
-    max_keys: Annotated[int, msgspec.Meta(ge=1)] = 10000
+    max_keys: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 10000
     """Per-key statistics kept; later keys are counted under ``<other>``."""

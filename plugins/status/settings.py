@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from framework.setting_types import DAY, HOUR
+
 Mode = Literal["auto", "live", "log", "off"]
-PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class StatusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -17,9 +18,9 @@ class StatusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``auto``: ``live`` when stderr or stdout is a terminal, ``log`` otherwise; ``live``: the
     display refreshing in place (even if the stream is not a terminal); ``log``: one log line
     every ``log_interval`` seconds and one at stop; ``off``: figures kept, nothing shown."""
-    interval: PositiveSeconds = 1.0
+    interval: Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)] = 1.0
     """Seconds between two refreshes of the live display."""
-    log_interval: PositiveSeconds = 60.0
+    log_interval: Annotated[float, msgspec.Meta(ge=0.1, le=DAY)] = 60.0
     """Seconds between two status log lines (mode ``log``)."""
-    max_rows: Annotated[int, msgspec.Meta(ge=1)] = 20
+    max_rows: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     """Positions and balances shown at most; the rest are counted as ``+N more``."""

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+from framework.setting_types import DAY, HOUR, MINUTE
 
 
 class WebhookSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -25,11 +25,11 @@ class WebhookSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Telegram format: the chat to post to."""
     telegram_api: str = "https://api.telegram.org"
     """Telegram format: the Bot API base URL."""
-    timeout: PositiveSeconds = 10.0
+    timeout: Annotated[float, msgspec.Meta(ge=0.1, le=5 * MINUTE)] = 10.0
     """Seconds per attempt."""
-    retries: Annotated[int, msgspec.Meta(ge=0)] = 5
+    retries: Annotated[int, msgspec.Meta(ge=0, le=100)] = 5
     """Extra attempts after a failure that may pass (timeouts, 429, 5xx); other 4xx: none."""
-    backoff_base: PositiveSeconds = 1.0
-    backoff_cap: PositiveSeconds = 60.0
+    backoff_base: Annotated[float, msgspec.Meta(ge=0.001, le=HOUR)] = 1.0
+    backoff_cap: Annotated[float, msgspec.Meta(ge=0.001, le=DAY)] = 60.0
     """Waits grow base, 2 x base, 4 x base ... up to the cap (with jitter); a 429's
     ``Retry-After`` is honoured up to the cap."""

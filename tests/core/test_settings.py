@@ -117,7 +117,7 @@ def test_secret_in_settings_yaml_is_refused_without_echoing_it(tmp_path: Path) -
         ({"exchange": {"colour": "red"}}, "exchange.colour", "allowed keys: name, testnet"),
         ({"hooks": {"max_failures": "many"}}, "hooks.max_failures", "expected `int`"),
         ({"hooks": {"timeouts": {"on_tik": 1.0}}}, "hooks.timeouts.on_tik", "on_tick"),
-        ({"hooks": {"timeouts": {"on_tick": -1}}}, "hooks.timeouts.on_tick", "> 0"),
+        ({"hooks": {"timeouts": {"on_tick": -1}}}, "hooks.timeouts.on_tick", ">= 0.001"),
         ({"runtime": {"shutdown_timeout": "soon"}}, "runtime.shutdown_timeout", "expected"),
         ({"strategies": [{"id": "a b", "use": "x"}]}, "strategies[0].id", "matching regex"),
         ({"strategies": [{"use": "x"}]}, "strategies[0].id", "required"),

@@ -71,11 +71,11 @@ def ladder(*levels: str) -> set[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("params", "key", "message"),
     [
-        ({"step": "0"}, "strategies[0].params.step", "step (0) must be greater than 0"),
+        ({"step": "0"}, "strategies[0].params.step", "a number > 0, <= 1000000000000000"),
         (
             {"quantity": "-1"},
             "strategies[0].params.quantity",
-            "quantity (-1) must be greater than 0",
+            "a number > 0, <= 1000000000000000",
         ),
         ({"levels": 0}, "strategies[0].params.levels", ">= 1"),
         ({"recenter_every": 0}, "strategies[0].params.recenter_every", "> 0"),

@@ -64,7 +64,7 @@ def tick(n: int, mid: str, ms: int) -> Tick:
     [
         ({"fast": 20, "slow": 5}, f"{PARAMS}.slow", "slow (5) must be greater than fast (20)"),
         ({"fast": 5, "slow": 5}, f"{PARAMS}.slow", "slow (5) must be greater than fast (5)"),
-        ({"quantity": "0"}, f"{PARAMS}.quantity", "quantity (0) must be greater than 0"),
+        ({"quantity": "0"}, f"{PARAMS}.quantity", "a number > 0"),
         ({"fast": 0}, "strategies[0].params.fast", ">= 1"),
         ({"symbol": "btcusdt"}, "strategies[0].params.symbol", "matching regex"),
         ({"mode": "short_only"}, "strategies[0].params.mode", "short_only"),
