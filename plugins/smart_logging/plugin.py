@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from framework import BotContext, SettingsError, hookimpl
+from framework.redact import Redactor, compile_pattern
 
 from .intercept import StdlibRouting
 from .limiter import RateLimiter, Repeat
@@ -28,7 +29,6 @@ from .records import (
     site_of,
     write_repeat,
 )
-from .redact import Redactor, compile_pattern
 from .settings import SmartLoggingSettings
 from .sinks import Sinks
 

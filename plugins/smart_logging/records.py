@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from framework.redact import Redactor
+
 from .intercept import STDLIB_KEY
 from .limiter import RateLimiter, Repeat
-from .redact import Redactor
 
 if TYPE_CHECKING:
     from loguru import Record

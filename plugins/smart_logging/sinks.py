@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 from loguru import logger
 
+from framework.redact import Redactor
+
 from .intercept import STDLIB_KEY
 from .queue_sink import QueueSink
 from .records import (
@@ -21,7 +23,6 @@ from .records import (
     STRATEGY_KEY,
     RecordFilter,
 )
-from .redact import Redactor
 from .settings import SmartLoggingSettings
 
 if TYPE_CHECKING:

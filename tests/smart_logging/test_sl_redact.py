@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sl_helpers import API_KEY, API_SECRET
 
-from plugins.smart_logging.redact import MASK, Redactor
+from framework.redact import MASK, Redactor
 
 LISTEN_KEY = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
 

@@ -1,4 +1,8 @@
-"""Masks API keys, secrets, signatures and listenKeys in text."""
+"""Masks API keys, secrets, signatures and listenKeys in text.
+
+The core uses it for every log record and error line (``framework.log_guard``); the
+``smart_logging`` plugin adds the user's ``redact_patterns`` on top.
+"""
 
 from __future__ import annotations
 
