@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import orjson
 import yaml
 
 from framework.commands import Command
-from framework.errors import EXIT_OK, TradeloopError
+from framework.errors import EXIT_OK, EXIT_RUNTIME_ERROR, TradeloopError
 from framework.loader import (
     LoadedPlugins,
     discover_plugins,
@@ -22,9 +23,16 @@ from framework.loader import (
     load_plugins,
     run_validate_settings,
 )
+from framework.log_guard import guard_logging, redact
 from framework.runtime import Bot, run_async, write_summary
 from framework.scaffold import create_plugin_package, plugin_names
-from framework.settings import PLUGIN_COMMON_KEYS, Settings, load_settings, masked
+from framework.settings import (
+    PLUGIN_COMMON_KEYS,
+    Settings,
+    load_settings,
+    masked,
+    secret_values,
+)
 
 PROG = "tradeloop"
 NEW_PLUGIN = "new-plugin"
@@ -105,21 +113,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.exit_code
     try:
         settings = load_settings(pre.settings, env=pre.env)
+        guard_logging(secret_values(settings.as_dict()))
         loaded = load_plugins(settings)
         run_validate_settings(loaded, settings)
         commands = plugin_commands(loaded)
         parser = build_parser(commands)
     except TradeloopError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     args = parser.parse_args(args_list)
     try:
         return _dispatch(args, settings, loaded, commands)
     except TradeloopError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception:  # noqa: BLE001 - a crash: Python's traceback, redacted, no variable values
+        print(redact(traceback.format_exc()), end="", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
 
 
 def _dispatch(

@@ -46,6 +46,13 @@ def _mask_group_1(match: re.Match[str]) -> str:
     return text[: start - offset] + MASK + text[end - offset :]
 
 
+def _contains_any(text: str, parts: tuple[str, ...]) -> bool:
+    for part in parts:
+        if part in text:
+            return True
+    return False
+
+
 class Redactor:
     """Replaces known secret values and secret-looking patterns with ``***``.
 
@@ -60,17 +67,18 @@ class Redactor:
         for secret in secrets:
             if len(secret) >= MIN_SECRET_LENGTH:
                 values.update({secret, quote(secret, safe=""), quote_plus(secret)})
-        literal = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+        self._values = tuple(sorted(values, key=len, reverse=True))
+        literal = "|".join(re.escape(v) for v in self._values)
         self._literal = re.compile(literal) if literal else None
         self._builtin = [re.compile(p) for p in BUILTIN_PATTERNS]
         self._extra = [compile_pattern(p) for p in patterns]
 
     def __call__(self, text: str) -> str:
         """``text`` with every secret masked."""
-        if self._literal is not None:
+        # Plain ``in`` checks first: every log record passes here, most hold no secret.
+        if self._literal is not None and _contains_any(text, self._values):
             text = self._literal.sub(MASK, text)
-        lowered = text.lower()
-        if any(trigger in lowered for trigger in TRIGGERS) or "/stream?" in text:
+        if _contains_any(text.lower(), TRIGGERS) or "/stream?" in text:
             for pattern in self._builtin:
                 text = pattern.sub(_mask_group_v, text)
         for extra in self._extra:

@@ -20,8 +20,9 @@ from framework.clock import Clock, SystemClock
 from framework.context import BotContext
 from framework.errors import PluginStartError
 from framework.loader import LoadedPlugins
+from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
-from framework.settings import Settings
+from framework.settings import Settings, secret_values
 
 T = TypeVar("T")
 
@@ -34,6 +35,7 @@ class Bot:
     ) -> None:
         self.settings = settings
         self.loaded = loaded
+        guard_logging(secret_values(settings.as_dict()))
         self.clock = clock or SystemClock()
         self.bus = HookBus(loaded.pm, settings.hooks, wall_time=self.clock.time)
         self.scheduler = Scheduler(

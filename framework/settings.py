@@ -314,6 +314,22 @@ def masked(data: Any, prefix: str = "") -> Any:
     return data
 
 
+def secret_values(data: Any, prefix: str = "") -> list[str]:
+    """Every non-empty text value of a secret key in ``data`` (what ``masked`` hides)."""
+    out: list[str] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            if is_secret_key(dotted) and isinstance(value, str) and value:
+                out.append(value)
+            else:
+                out.extend(secret_values(value, dotted))
+    elif isinstance(data, (list, tuple)):
+        for value in data:
+            out.extend(secret_values(value, prefix))
+    return out
+
+
 def find_settings_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The settings file: explicit path, then $TRADELOOP_SETTINGS, then ./settings.yaml."""
     if explicit:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from framework import BotContext, SettingsError, hookimpl
+from framework.log_guard import add_default_sink
 from framework.redact import Redactor, compile_pattern
 
 from .intercept import StdlibRouting
@@ -164,7 +164,7 @@ class SmartLogging:
             self._stdlib = None
         self._sinks.remove()
         self.installed = False
-        logger.add(sys.stderr)  # loguru's own default: one stderr sink, level DEBUG
+        add_default_sink()  # the core's default: stderr, level DEBUG, no variable values
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every line logged so far is written (blocking; call it off the loop)."""

@@ -5,19 +5,21 @@ the plugin's handlers at once, and caches its verdict on the record (``extra["_s
 A record that passes is prepared once for every sink: message redacted, exception rendered and
 redacted into ``extra["_sl_exc"]``, plugin and strategy attributed.
 
-Everything lives on the handlers (not in a core ``patcher``) so removing the handlers leaves
-loguru exactly as it was: loguru cannot unset a patcher once configured.
+Everything lives on the handlers (not in a ``patcher``) so removing the handlers leaves loguru
+as it was. When the core's guard (``framework.log_guard``) runs, as it does under ``Bot``, it has
+already rendered and redacted the exception into ``extra["_exc"]`` without variable values;
+the plugin redacts that text again with its own ``redact_patterns``.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from framework.log_guard import EXC_TEXT_KEY, render_exception
 from framework.redact import Redactor
 
 from .intercept import STDLIB_KEY
@@ -128,16 +130,6 @@ class Attribution:
         return found
 
 
-def render_exception(record: Record) -> str:
-    """The record's exception as Python prints it (chained causes included), or ``""``."""
-    exc = record["exception"]
-    if exc is None or exc.type is None:
-        return ""
-    if exc.value is None:
-        return f"{exc.type.__name__}\n"
-    return "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
-
-
 class RecordFilter:
     """The ``filter`` of every handler the plugin adds (see the module docstring)."""
 
@@ -195,11 +187,12 @@ class RecordFilter:
         redact = self.redactor
         record["message"] = redact(record["message"])
         extra = record["extra"]
-        if record["exception"] is not None:
-            extra[EXC_KEY] = redact(render_exception(record))
+        exc = record["exception"]
+        if exc is not None:  # the core's guard is not installed (the plugin used on its own)
+            extra[EXC_KEY] = redact(render_exception(exc))
             record["exception"] = None  # no sink may print the unredacted original
-        else:
-            extra[EXC_KEY] = ""
+        else:  # rendered without variable values and redacted by the core's guard
+            extra[EXC_KEY] = redact(extra.get(EXC_TEXT_KEY, ""))
         plugin = extra.get("plugin")
         plugin = str(plugin) if plugin is not None else self.attribution(record["name"])
         strategy = extra.get("strategy")

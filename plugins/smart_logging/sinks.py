@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 from loguru import logger
 
+from framework.log_guard import EXC_TEXT_KEY
 from framework.redact import Redactor
 
 from .intercept import STDLIB_KEY
@@ -35,7 +36,7 @@ CONSOLE_FORMAT = (
     "<level>{message}</level>\n"
 )
 CONSOLE_FORMAT_EXC = CONSOLE_FORMAT + "{extra[" + EXC_KEY + "]}"
-BOUND_SHOWN_ELSEWHERE = frozenset({"plugin", "strategy"})
+BOUND_SHOWN_ELSEWHERE = frozenset({"plugin", "strategy", EXC_TEXT_KEY})
 
 
 def console_format(record: Record) -> str:
