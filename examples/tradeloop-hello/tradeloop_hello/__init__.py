@@ -10,13 +10,15 @@ import msgspec
 from loguru import logger
 
 from framework import BotContext, IntervalJob, PluginError, Tick, hookimpl
+from framework.setting_types import Seconds
 
 
 class HelloSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The ``plugins.hello`` block (besides ``enabled`` and ``required``)."""
 
     greeting: str = "hello"
-    every: float = 60.0
+    every: Seconds = 60.0
+    """Seconds between greetings (1 ms to a week)."""
 
 
 class HelloPlugin:

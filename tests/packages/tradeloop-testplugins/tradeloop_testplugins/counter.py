@@ -1,5 +1,7 @@
 """A strategy that counts ticks; two instances with different params can coexist."""
 
+from typing import Annotated
+
 import msgspec
 
 from framework import hookimpl
@@ -7,7 +9,7 @@ from framework import hookimpl
 
 class CounterParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     symbol: str = "BTCUSDT"
-    step: int = 1
+    step: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
 
 
 class CounterStrategy:
