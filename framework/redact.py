@@ -26,8 +26,16 @@ BUILTIN_PATTERNS: tuple[str, ...] = (
     # Authorization: Bearer <token>
     r"(?i)(?P<k>\bbearer\s+)(?P<v>[A-Za-z0-9._~+/=-]{8,})",
 )
+_LISTEN_KEY_IN_URL = re.compile(BUILTIN_PATTERNS[2])
 # Every built-in pattern needs one of these (lower-cased) in the text: a cheap pre-check.
 TRIGGERS = ("signature", "key", "secret", "password", "passphrase", "token", "bearer", "/ws/")
+
+
+def strip_listen_keys(text: str) -> str:
+    """``text`` with the listenKey of every user-data stream URL masked (``/ws/***``)."""
+    if "/ws/" not in text and "/stream?" not in text:
+        return text
+    return _LISTEN_KEY_IN_URL.sub(_mask_group_v, text)
 
 
 def _mask_group_v(match: re.Match[str]) -> str:

@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp import WSMsgType
 from loguru import logger
 
+from framework.redact import strip_listen_keys
 from framework.types import StreamState
 
 from .config import BinanceConfig
@@ -285,8 +286,9 @@ def _close_reason(ws: aiohttp.ClientWebSocketResponse[Literal[False]], msg: Any)
 
 
 def _describe(exc: object) -> str:
-    """An exception's type and message, with any URL's query string (listenKey) removed."""
-    text = str(exc)
+    """An exception's type and message, without listenKeys: any URL's query string removed,
+    ``/ws/<listenKey>`` masked (``/ws/***``)."""
+    text = strip_listen_keys(str(exc))
     if "?" in text:
         text = text.split("?", 1)[0] + "?..."
     return f"{type(exc).__name__}: {text}" if isinstance(exc, BaseException) else text
