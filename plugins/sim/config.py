@@ -43,6 +43,8 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     stale_after: SecondsOrZero = 0.0
     rest_error_rate: Fraction = 0.0
     unknown_order_outcome_rate: Fraction = 0.0
+    late_order_rate: Fraction = 0.0
+    """Share of accepted orders that order queries show late (``late_order_seconds``)."""
     rate_limit_burst: Fraction = 0.0
     clock_skew_ms: Annotated[int, msgspec.Meta(ge=-int(DAY * 1000), le=int(DAY * 1000))] = 0
 
@@ -77,6 +79,10 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     listen_key_validity: LongSeconds = 3600.0
     """Up to a year: tests on a manual clock jump days and keep the key alive."""
     user_event_delay: Annotated[float, msgspec.Meta(ge=0, le=HOUR)] = 1.0
+    late_order_seconds: Annotated[float, msgspec.Meta(ge=0, le=HOUR)] = 1.0
+    """``faults.late_order_rate``: a late order stays hidden from order queries this long."""
+    late_order_queries: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
+    """``faults.late_order_rate``: ... and until it was asked for by id this many times."""
     weight_limit_1m: PositiveInt = 2400
     order_limit_10s: PositiveInt = 300
     order_limit_1m: PositiveInt = 1200

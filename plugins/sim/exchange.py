@@ -35,7 +35,7 @@ from .engine import (
     TimeInForce,
     TradeEvent,
 )
-from .faults import FaultInjector, UserEventFilter
+from .faults import FaultInjector, LateOrders, UserEventFilter
 from .listenkeys import ListenKeys
 from .prices import PricePath, Tick
 from .ratelimit import RateLimiter
@@ -121,6 +121,7 @@ class SimExchange:
         self.clock: Callable[[], float] = clock or time.time
         seed = settings.seed
         self.injector = FaultInjector(settings.faults, seed)
+        self.late_orders = LateOrders(self.injector)
         self.paths = {
             s: PricePath(SYMBOL_CATALOGUE[s], seed, settings.updates_per_second)
             for s in settings.symbols

@@ -1,4 +1,5 @@
-"""Fault injection: seeded draws, counters, and the user-event drop/duplicate/reorder/delay."""
+"""Fault injection: seeded draws, counters, the user-event drop/duplicate/reorder/delay, and
+orders that order queries show late."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import msgspec
 from .config import FaultSettings
 
 FAULT_NAMES: tuple[str, ...] = FaultSettings.__struct_fields__
-EXTRA_COUNTERS = ("unknown_order_outcome_executed",)
+EXTRA_COUNTERS = ("unknown_order_outcome_executed", "late_order_hidden")
 
 
 class FaultInjector:
@@ -112,3 +113,40 @@ class UserEventFilter:
             handle.cancel()
         self._timers.clear()
         self._held = None
+
+
+class LateOrders:
+    """The ``late_order_rate`` fault: accepted orders that order queries do not show yet.
+
+    A drawn order is answered -2013 by ``GET /fapi/v1/order`` and ``GET /fapi/v1/openOrder``
+    and left out of ``GET /fapi/v1/openOrders`` until ``seconds`` have passed on the
+    simulator's clock since it was accepted **and** it was asked for by id ``queries`` times.
+    The user-data stream, cancels and the trade list see it at once. Each hidden answer is
+    counted as ``late_order_hidden``.
+    """
+
+    def __init__(self, injector: FaultInjector) -> None:
+        self._injector = injector
+        self._hidden: dict[tuple[str, int], list[int]] = {}  # -> [visible at (ms), lookups left]
+
+    def accepted(
+        self, symbol: str, order_id: int, now_ms: int, seconds: float, queries: int
+    ) -> None:
+        """An order was accepted over REST: draw whether it shows late."""
+        if self._injector.roll("late_order_rate"):
+            self._hidden[(symbol, order_id)] = [now_ms + round(seconds * 1000), queries]
+
+    def hides(self, symbol: str, order_id: int, now_ms: int, *, lookup: bool) -> bool:
+        """True if the order is still hidden; ``lookup``: it is being asked for by id."""
+        key = (symbol, order_id)
+        entry = self._hidden.get(key)
+        if entry is None:
+            return False
+        visible_at, lookups_left = entry
+        if now_ms >= visible_at and lookups_left <= 0:
+            del self._hidden[key]
+            return False
+        if lookup:
+            entry[1] = lookups_left - 1
+        self._injector.count("late_order_hidden")
+        return True

@@ -406,23 +406,33 @@ class RestApi:
         symbol = self._optional_symbol(call.params)
         engine = self.ex.engine
         symbols = [symbol] if symbol else list(engine.specs)
+        late = self.ex.late_orders
         return [
             wire.order_json(order, engine.specs[s], query=True)
             for s in symbols
             for order in sorted(engine.open_orders[s].values(), key=lambda o: o.order_id)
+            if not late.hides(s, order.order_id, call.now, lookup=False)
         ]
 
     async def open_order(self, call: Call) -> Any:
         """``GET /fapi/v1/openOrder``."""
-        order = self._find(call.params)
+        order = self._find_shown(call)
         if not order.is_open:
             raise BinanceError(400, -2013, "Order does not exist.")
         return wire.order_json(order, self.ex.engine.specs[order.symbol], query=True)
 
     async def query_order(self, call: Call) -> Any:
         """``GET /fapi/v1/order``."""
-        order = self._find(call.params)
+        order = self._find_shown(call)
         return wire.order_json(order, self.ex.engine.specs[order.symbol], query=True)
+
+    def _find_shown(self, call: Call) -> Order:
+        """``_find`` for the order queries: an order the ``late_order_rate`` fault still hides
+        does not exist yet."""
+        order = self._find(call.params)
+        if self.ex.late_orders.hides(order.symbol, order.order_id, call.now, lookup=True):
+            raise BinanceError(400, -2013, "Order does not exist.")
+        return order
 
     async def new_order(self, call: Call) -> Any:
         """``POST /fapi/v1/order``."""
@@ -477,6 +487,14 @@ class RestApi:
             time_in_force=tif or TimeInForce.GTC,
             reduce_only=reduce_only,
             client_order_id=client_id,
+        )
+        settings = self.ex.settings
+        self.ex.late_orders.accepted(
+            symbol,
+            result.accepted.order_id,
+            call.now,
+            settings.late_order_seconds,
+            settings.late_order_queries,
         )
         if unknown:
             injector.count("unknown_order_outcome_executed")

@@ -23,7 +23,7 @@ def test_defaults() -> None:
     assert s.faults == FaultSettings()
 
 
-def test_the_eleven_fault_keys_default_to_off() -> None:
+def test_the_twelve_fault_keys_default_to_off() -> None:
     assert set(FAULT_NAMES) == {
         "drop_user_events",
         "duplicate_user_events",
@@ -34,6 +34,7 @@ def test_the_eleven_fault_keys_default_to_off() -> None:
         "stale_after",
         "rest_error_rate",
         "unknown_order_outcome_rate",
+        "late_order_rate",
         "rate_limit_burst",
         "clock_skew_ms",
     }

@@ -207,3 +207,47 @@ async def test_fault_draws_are_deterministic(make_sim: Any, http: aiohttp.Client
         seen.append((kinds(msgs), sim.fault_counts()))
         await sim.stop()
     assert seen[0] == seen[1]
+
+
+async def test_late_order_is_hidden_from_order_queries_for_a_while(
+    make_sim: Any, http: aiohttp.ClientSession
+) -> None:
+    now = [time.time()]
+    sim = await make_sim(clock=lambda: now[0], late_order_seconds=2.0)
+    client = Client(http, sim)
+    sim.set_faults(late_order_rate=1.0)
+    quote = sim.engine.quote("BTCUSDT")
+    placed = await client.order(
+        side="BUY", type="LIMIT", quantity="0.010", price=str(quote.bid), timeInForce="GTC"
+    )
+    sim.set_faults(late_order_rate=0.0)  # only that order is late
+    lookup = {"symbol": "BTCUSDT", "origClientOrderId": placed["clientOrderId"]}
+
+    for path in ("/fapi/v1/order", "/fapi/v1/openOrder"):
+        status, body, _ = await client.call("GET", path, lookup)
+        assert (status, body["code"]) == (400, -2013)
+    assert await client.ok("GET", "/fapi/v1/openOrders", {"symbol": "BTCUSDT"}) == []
+    assert len(sim.truth().open_orders) == 1  # it exists all along
+
+    now[0] += 2.0
+    assert (await client.ok("GET", "/fapi/v1/order", lookup))["orderId"] == placed["orderId"]
+    assert (await client.ok("GET", "/fapi/v1/openOrder", lookup))["orderId"] == placed["orderId"]
+    assert len(await client.ok("GET", "/fapi/v1/openOrders", {"symbol": "BTCUSDT"})) == 1
+    counts = sim.fault_counts()
+    assert (counts["late_order_rate"], counts["late_order_hidden"]) == (1, 3)
+
+
+async def test_late_order_is_hidden_from_its_first_lookups(
+    make_sim: Any, http: aiohttp.ClientSession
+) -> None:
+    sim = await make_sim(late_order_seconds=0.0, late_order_queries=2)
+    client = Client(http, sim)
+    sim.set_faults(late_order_rate=1.0)
+    placed = await market_buy(client)  # filled at once, and still not shown
+    lookup = {"symbol": "BTCUSDT", "origClientOrderId": placed["clientOrderId"]}
+    for _ in range(2):
+        status, body, _ = await client.call("GET", "/fapi/v1/order", lookup)
+        assert (status, body["code"]) == (400, -2013)
+    shown = await client.ok("GET", "/fapi/v1/order", lookup)
+    assert (shown["orderId"], shown["status"]) == (placed["orderId"], FILLED)
+    assert sim.fault_counts()["late_order_hidden"] == 2
