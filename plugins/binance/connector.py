@@ -13,7 +13,6 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -90,7 +89,6 @@ class BinanceConnector:
         exchange_time: Callable[[], float] = time.time,
         recv_window_ms: int = 5000,
         spawn: Spawn | None = None,
-        id_state_file: Path | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.endpoints = endpoints
@@ -112,7 +110,7 @@ class BinanceConnector:
             rng=self._rng,
             wall_time=exchange_time,
         )
-        self.ids = ClientOrderIds(config.order_id_prefix, state_file=id_state_file)
+        self.ids = ClientOrderIds(config.order_id_prefix, now_ms=self.rest.time.now_ms)
         self.orders = OrderService(self.rest, self.ids, resolve_attempts=config.resolve_attempts)
         self.counters = EventCounters()
         self.last_ticks: dict[str, Tick] = {}
@@ -129,11 +127,11 @@ class BinanceConnector:
     # -------------------------------------------------------------------------- life
 
     async def start(self, *, user_data: bool = True, market_data: bool = True) -> None:
-        """Open the session, sync time, restore client order ids, start the streams."""
+        """Open the session, sync time, note the client order ids in use, start the streams."""
         await self.rest.start()
         if user_data:
             try:
-                await self.orders.open_orders()  # restores the client order id counters
+                await self.orders.open_orders()  # ids in use: this run's ids stay clear of them
             except Exception as exc:  # noqa: BLE001 - the streams still start; reconcile repairs
                 logger.warning("could not read open orders at start: {}", exc)
             self.user = UserDataStream(
@@ -224,6 +222,7 @@ class BinanceConnector:
 
     def orders_for(self, strategy_id: str) -> StrategyOrders:
         """The order API for one strategy instance (its own client order ids)."""
+        self.ids.tag(strategy_id)  # so ``owner_of`` maps its ids of earlier runs back to it
         return StrategyOrders(self, strategy_id)
 
     async def place_order(self, request: OrderRequest, *, owner: str = DEFAULT_OWNER) -> Order:

@@ -10,7 +10,6 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -149,7 +148,6 @@ class BinancePlugin:
             exchange_time=exchange_time,
             recv_window_ms=exchange.recv_window_ms,
             spawn=lambda coro, name: ctx.spawn(coro, name=name, owner="binance"),
-            id_state_file=Path(ctx.settings.runtime.data_dir) / "binance" / "client_order_ids.json",
         )
         self.connector = connector
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -35,18 +36,20 @@ from .test_faults_sim import limit_buy, market_buy
 async def test_place_query_cancel_by_client_order_id(harness: Harness) -> None:
     api = harness.connector.orders_for("grid1")
     placed = await api.place(limit_buy(harness))
-    assert placed.client_order_id == "tl-grid1-1"
+    cid = placed.client_order_id
+    assert re.fullmatch(r"tl-grid1-[0-9a-z]{8}-1", cid)
     assert placed.status == "NEW"
-    found = await api.query("BTCUSDT", "tl-grid1-1")
+    found = await api.query("BTCUSDT", cid)
     assert found is not None
     assert found.order_id == placed.order_id
-    canceled = await api.cancel("BTCUSDT", "tl-grid1-1")
+    canceled = await api.cancel("BTCUSDT", cid)
     assert canceled.status == "CANCELED"
-    again = await api.cancel("BTCUSDT", "tl-grid1-1")  # already gone: returned as it is
+    again = await api.cancel("BTCUSDT", cid)  # already gone: returned as it is
     assert again.status == "CANCELED"
-    assert await api.query("BTCUSDT", "tl-grid1-999") is None
+    never = api.new_client_order_id()
+    assert await api.query("BTCUSDT", never) is None
     with pytest.raises(OrderNotFoundError):
-        await api.cancel("BTCUSDT", "tl-grid1-999")
+        await api.cancel("BTCUSDT", never)
     await until(lambda: any(o.status == "CANCELED" for o in harness.sink.orders))
 
 
@@ -76,16 +79,23 @@ async def test_snapshot_matches_the_simulator(harness: Harness) -> None:
     assert snapshot.weight_used > 0
 
 
-async def test_client_order_ids_continue_after_a_restart(make_harness: HarnessFactory) -> None:
+async def test_client_order_ids_of_a_restart_start_a_later_run(
+    make_harness: HarnessFactory,
+) -> None:
     h = await make_harness(market_data=False)
     api = h.connector.orders_for("s1")
-    await api.place(limit_buy(h))
-    await api.place(limit_buy(h))
+    first = [(await api.place(limit_buy(h))).client_order_id for _ in range(2)]
     await h.connector.close()
     again, *_ = make_connector(h.sim, config=FAST_CONFIG)
     try:
-        await again.start(market_data=False)
-        assert again.orders_for("s1").new_client_order_id() == "tl-s1-3"
+        await again.start(market_data=False)  # reads the two open orders
+        cid = again.orders_for("s1").new_client_order_id()
+        assert cid not in first
+        parsed, earlier = again.ids.parse(cid), again.ids.parse(first[0])
+        assert parsed is not None
+        assert earlier is not None
+        assert parsed[1] > earlier[1]  # a later run
+        assert again.owner_of(first[0]) == again.owner_of(cid) == "s1"
     finally:
         await again.close()
 

@@ -25,10 +25,10 @@ async def test_market_order_produces_account_events(harness: Harness) -> None:
     order = await orders.place(
         OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
     )
-    assert order.client_order_id == "tl-strat1-1"
+    assert harness.connector.owner_of(order.client_order_id) == "strat1"
     await until(lambda: harness.sink.fills and harness.sink.positions and harness.sink.balances)
     fill = harness.sink.fills[0]
-    assert fill.client_order_id == "tl-strat1-1"
+    assert fill.client_order_id == order.client_order_id
     assert fill.qty == Decimal("0.010")
     position = harness.sink.positions[-1]
     assert position.symbol == "BTCUSDT"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from decimal import Decimal
 
 import pytest
 
@@ -18,7 +18,7 @@ from plugins.binance.errors import (
     api_error,
 )
 from plugins.binance.governor import RateGovernor
-from plugins.binance.ids import ALLOWED, ClientOrderIds
+from plugins.binance.ids import ALLOWED, ClientOrderIds, base36
 from plugins.binance.orders import fmt_decimal
 from plugins.binance.signing import HmacSigner, mask_key, signed_query
 
@@ -79,33 +79,65 @@ def test_endpoints_follow_settings() -> None:
     assert (custom.rest_url, custom.stream_url) == ("http://127.0.0.1:9", "ws://127.0.0.1:9")
 
 
-def test_client_order_ids(tmp_path: Path) -> None:
-    state = tmp_path / "ids.json"
-    ids = ClientOrderIds("tl", state_file=state, block=10)
-    assert ids.next("meanrev1") == "tl-meanrev1-1"
-    assert ids.next("meanrev1") == "tl-meanrev1-2"
-    assert ids.next("other") == "tl-other-1"
-    assert ids.owner_of("tl-meanrev1-2") == "meanrev1"
-    assert ids.owner_of("autoclose-123") is None
-    long_id = ids.next("a-very-long-strategy-instance-name-that-goes-on")
-    assert len(long_id) <= 36
-    assert ALLOWED.match(long_id)
-    assert (
-        long_id.rsplit("-", 1)[0]
-        == ids.next("a-very-long-strategy-instance-name-that-goes-on").rsplit("-", 1)[0]
+def test_client_order_ids_carry_owner_run_and_counter() -> None:
+    now = [1_764_000_000_123]
+    ids = ClientOrderIds("tl", now_ms=lambda: now[0])
+    assert ids.next("meanrev1") == f"tl-meanrev1-{base36(now[0])}-1"
+    now[0] += 5  # the run is fixed by the first id, not by the clock of each id
+    assert ids.next("meanrev1") == f"tl-meanrev1-{base36(1_764_000_000_123)}-2"
+    assert ids.next("other").endswith("-1")
+    assert ids.run == 1_764_000_000_123
+    assert ids.parse(ids.next("meanrev1")) == ("meanrev1", 1_764_000_000_123, 3)
+    assert ids.owner_of(ids.next("meanrev1")) == "meanrev1"
+    assert ids.owner_of("tl-meanrev1-42") == "meanrev1"  # the earlier form, still open somewhere
+    for foreign in ("autoclose-123", "xx-meanrev1-mi0-1", "tl--mi0-1", "tl-a-b-c-d-e", "tl-a"):
+        assert ids.owner_of(foreign) is None
+        assert ids.parse(foreign) is None
+    assert ids.parse("tl-s1-+1-1") is None  # int() would take these; an id of ours never has them
+    assert ids.parse("tl-s1-1_0-1") is None
+
+
+def test_long_owner_ids_are_shortened_the_same_way_in_every_run() -> None:
+    owner = "a-very-long-strategy-instance-name-that-goes-on"
+    first = ClientOrderIds("tl", now_ms=lambda: 36**8 - 1).next(owner)  # 8 run digits
+    assert ALLOWED.match(first)  # 36 characters at most
+    later = ClientOrderIds("tl", now_ms=lambda: 36**9 - 1)  # 9 run digits: year 5000+
+    second = later.next(owner)
+    assert ALLOWED.match(second)  # 36 characters at most
+    assert first.split("-")[1] == second.split("-")[1]
+    assert later.owner_of(first) == owner
+    widest = ClientOrderIds("abcdef", now_ms=lambda: 36**9 - 1).next(owner)
+    assert ALLOWED.match(widest)  # 36 characters at most
+
+
+def test_a_new_run_differs_from_every_earlier_one_without_saved_state() -> None:
+    now = [1_764_000_000_000]
+    earlier = ClientOrderIds("tl", now_ms=lambda: now[0])
+    used = {earlier.next("s1") for _ in range(50)}
+    now[0] += 1  # one millisecond later
+    assert used.isdisjoint(
+        ClientOrderIds("tl", now_ms=lambda: now[0]).next("s1") for _ in range(50)
     )
-    # a restart: the reserved block is never handed out again, and ids seen on the exchange
-    # move the counter past them
-    again = ClientOrderIds("tl", state_file=state, block=10)
-    assert int(again.next("meanrev1").rsplit("-", 1)[1]) > 2
-    fresh = ClientOrderIds("tl")
-    fresh.observe("tl-meanrev1-41")
-    fresh.observe("xx-meanrev1-99")
-    assert fresh.next("meanrev1") == "tl-meanrev1-42"
+    # a clock behind an earlier run's: the ids seen on the exchange move the run past it
+    behind = ClientOrderIds("tl", now_ms=lambda: now[0] - 60_000)
+    for cid in used:
+        behind.observe(cid)
+    assert behind.next("s1") not in used
+    assert (behind.run or 0) > (earlier.run or 0)
+    # another process on the very same millisecond: its ids seen move the counter past them
+    same = ClientOrderIds("tl", now_ms=lambda: earlier.run or 0)
+    same.next("s1")
+    same.observe(max(used, key=lambda c: int(c.rsplit("-", 1)[1], 36)))
+    assert same.next("s1") not in used
+
+
+def test_the_prefix_is_checked() -> None:
+    for bad in ("", "toolong", "a-b", "a b"):
+        with pytest.raises(ValueError, match="prefix"):
+            ClientOrderIds(bad)
 
 
 def test_decimal_formatting() -> None:
-    from decimal import Decimal
 
     assert fmt_decimal(Decimal("1E+1")) == "10"
     assert fmt_decimal(Decimal("0.0100")) == "0.01"
