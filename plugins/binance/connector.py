@@ -352,6 +352,7 @@ class BinanceConnector:
                 "unknown_outcomes": self.orders.stats.unknown_outcomes,
                 "resolved_found": self.orders.stats.resolved_found,
                 "resolved_by_stream": self.orders.stats.resolved_by_stream,
+                "namesakes": self.orders.stats.namesakes,
                 "resent": self.orders.stats.resent,
                 "unresolved": self.orders.stats.unresolved,
             },

@@ -1,16 +1,21 @@
 """Order API: place, cancel, query by client order id; unknown outcomes resolved, never doubled.
 
 A new order whose answer leaves its outcome unknown (timeout, connection lost, HTTP 5xx, 503
-"Unknown error", -1006/-1007) is **not** sent again blindly. ``OrderService`` first waits for the
-order to show up, by its client order id, either on the user-data stream (``on_order_event``)
-or in ``GET /fapi/v1/order``. Only when several queries, spaced by backoff, agree that the order
-does not exist is it sent again, under the *same* client order id, so the exchange itself
-rejects a copy of an order that is still open.
+"Unknown error", -1006/-1007) is **not** sent again blindly. ``OrderService`` waits for the
+order to show up, by its client order id, on the user-data stream (``on_order_event``) or in
+``GET /fapi/v1/order``, and takes it only if it is the order just sent: same symbol, side,
+type, quantity, price (LIMIT), time in force (LIMIT) and reduce-only flag, and not created
+before the request could have reached the exchange (its ``timestamp`` minus 1 s, the most the
+exchange lets a timestamp run ahead of its clock). An older order under the same id is never
+taken for it. Only when several queries, spaced by backoff, agree that the order does not
+exist is it sent again, under the *same* client order id, so the exchange itself rejects a
+copy of an order that is still open.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +38,7 @@ from .rest import RestClient
 ORDER_PATH = "/fapi/v1/order"
 ALL_OPEN_ORDERS_WEIGHT = 40
 DEFAULT_OWNER = "bot"
+TIMESTAMP_AHEAD_MS = 1000  # the exchange refuses a timestamp this far ahead of its clock
 
 
 class OrderStats(msgspec.Struct, kw_only=True):
@@ -44,6 +50,7 @@ class OrderStats(msgspec.Struct, kw_only=True):
     unknown_outcomes: int = 0
     resolved_found: int = 0
     resolved_by_stream: int = 0
+    namesakes: int = 0
     resent: int = 0
     unresolved: int = 0
 
@@ -61,24 +68,67 @@ def fmt_decimal(value: Decimal) -> str:
     return text or "0"
 
 
+def mismatch(request: OrderRequest, order: Order, created_ms: int, not_before_ms: int) -> str:
+    """Why ``order`` is not the one sent for ``request`` ("" when it is that order).
+
+    ``created_ms``: when the exchange made it (REST ``time``; for a stream event its event
+    time, never earlier); ``not_before_ms``: the earliest it could have been made.
+    """
+    if order.symbol != request.symbol:
+        return f"symbol {order.symbol}"
+    if order.side != request.side:
+        return f"side {order.side}"
+    if order.type != request.type:
+        return f"type {order.type}"
+    if order.orig_qty != request.quantity:
+        return f"quantity {order.orig_qty}, sent {request.quantity}"
+    if request.type == "LIMIT":
+        if order.price != request.price:
+            return f"price {order.price}, sent {request.price}"
+        if order.time_in_force != request.time_in_force:
+            return f"time in force {order.time_in_force}"
+    if order.reduce_only != request.reduce_only:
+        return f"reduce-only {order.reduce_only}"
+    if created_ms < not_before_ms:
+        return f"made at {created_ms} ms, before it was sent (not before {not_before_ms} ms)"
+    return ""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One order being placed: what the stream said about its client order id so far."""
+
+    request: OrderRequest
+    client_order_id: str
+    events: list[Order] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class OrderService:
     """The connector's order operations."""
 
-    def __init__(self, rest: RestClient, ids: ClientOrderIds, *, resolve_attempts: int) -> None:
+    def __init__(
+        self,
+        rest: RestClient,
+        ids: ClientOrderIds,
+        *,
+        resolve_attempts: int,
+    ) -> None:
         self.rest = rest
         self.ids = ids
         self.resolve_attempts = resolve_attempts
         self.stats = OrderStats()
-        self._waiting: dict[str, asyncio.Future[Order]] = {}
+        self._waiting: dict[str, _Pending] = {}
 
     # ---------------------------------------------------------------------------- events
 
     def on_order_event(self, order: Order) -> None:
         """An order seen on the user-data stream: wakes up an unknown-outcome resolution."""
         self.ids.observe(order.client_order_id)
-        waiter = self._waiting.get(order.client_order_id)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(order)
+        pending = self._waiting.get(order.client_order_id)
+        if pending is not None and len(pending.events) < 100:
+            pending.events.append(order)
+            pending.arrived.set()
 
     # ------------------------------------------------------------------------------ API
 
@@ -88,11 +138,11 @@ class OrderService:
         if not ALLOWED.match(cid):
             raise ValueError(f"client order id {cid!r} does not match {ALLOWED.pattern}")
         params = self._params(request, cid)
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Order] = loop.create_future()
-        self._waiting[cid] = waiter
+        pending = _Pending(request, cid)
+        self._waiting[cid] = pending
+        sent_at: list[int] = []  # the timestamp of every attempt
         try:
-            for sent in range(2):  # the first send, and at most one resend after "not found"
+            for send in (1, 2):  # the first send, and at most one resend after "not placed"
                 try:
                     answer = await self.rest.request(
                         "POST",
@@ -103,61 +153,89 @@ class OrderService:
                         weight=0,
                         order=True,
                         idempotent=False,
+                        sent_at=sent_at,
                     )
                 except (ServerError, TransportError) as exc:
                     self.stats.unknown_outcomes += 1
                     logger.warning(
                         "order {} on {}: outcome unknown ({}); resolving", cid, request.symbol, exc
                     )
-                    found = await self._resolve(request.symbol, cid, waiter, exc)
+                    found = await self._resolve(pending, sent_at, exc)
                     if found is not None:
                         return found
-                    if sent == 0:
+                    if send == 1:
                         self.stats.resent += 1
                         logger.warning(
                             "order {} does not exist on the exchange; sending again", cid
                         )
                         continue
                     self.stats.unresolved += 1
-                    raise UnknownOrderOutcomeError(request.symbol, cid, str(exc)) from None
+                    raise UnknownOrderOutcomeError(
+                        request.symbol, cid, f"not found after two sends, the last: {exc}"
+                    ) from None
                 self.stats.placed += 1
                 return answer.to_order(self.rest.time.now_ms())
-            raise UnknownOrderOutcomeError(request.symbol, cid, "resend failed")
+            raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._waiting.pop(cid, None)
 
     async def _resolve(
-        self, symbol: str, cid: str, waiter: asyncio.Future[Order], cause: BaseException
+        self, pending: _Pending, sent_at: list[int], cause: BaseException
     ) -> Order | None:
-        """The order if it exists; ``None`` if every query says it does not; raise if unsure."""
+        """The order just sent if it exists; ``None`` if every query says it does not; raise if
+        unsure."""
+        request, cid = pending.request, pending.client_order_id
+        not_before = (min(sent_at) if sent_at else self.rest.time.now_ms()) - TIMESTAMP_AHEAD_MS
         not_found = 0
         for attempt in range(1, self.resolve_attempts + 1):
             delay = self.rest._backoff(attempt)
-            try:
-                async with asyncio.timeout(delay):
-                    order = await asyncio.shield(waiter)
+            order = await self._from_stream(pending, not_before, delay)
+            if order is not None:
                 self.stats.resolved_by_stream += 1
                 return order
-            except TimeoutError:
-                pass
             try:
-                found = await self.query(symbol, cid)
+                answer = await self._query(request.symbol, cid)
             except (ServerError, TransportError, RateLimitWaitTooLong) as exc:
                 logger.warning("order {}: query failed ({}), will ask again", cid, exc)
                 continue
-            if found is not None:
+            if answer is None:
+                not_found += 1
+                if not_found >= 2:
+                    return None
+                continue
+            found = answer.to_order(self.rest.time.now_ms())
+            why = mismatch(request, found, answer.time or answer.update_time, not_before)
+            if not why:
                 self.stats.resolved_found += 1
                 return found
-            not_found += 1
-            if not_found >= 2:
-                return None
+            self.stats.namesakes += 1
+            logger.warning("order {}: the exchange's order under this id is another ({})", cid, why)
         if not_found:
             return None
         self.stats.unresolved += 1
-        raise UnknownOrderOutcomeError(symbol, cid, str(cause))
+        raise UnknownOrderOutcomeError(request.symbol, cid, str(cause))
 
-    async def query(self, symbol: str, client_order_id: str) -> Order | None:
-        """``GET /fapi/v1/order`` by client order id; ``None`` if the exchange does not know it."""
+    async def _from_stream(self, pending: _Pending, not_before: int, wait: float) -> Order | None:
+        """The order just sent, if the stream shows it within ``wait`` seconds."""
+        sleeper = asyncio.ensure_future(asyncio.sleep(wait))
+        try:
+            while True:
+                for order in pending.events:
+                    if not mismatch(pending.request, order, order.event_time, not_before):
+                        return order
+                pending.events.clear()
+                if sleeper.done():
+                    return None
+                pending.arrived.clear()
+                woke = asyncio.ensure_future(pending.arrived.wait())
+                try:
+                    await asyncio.wait((woke, sleeper), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woke.cancel()
+        finally:
+            sleeper.cancel()
+
+    async def _query(self, symbol: str, client_order_id: str) -> RestOrder | None:
         self.stats.queried += 1
         try:
             answer = await self.rest.request(
@@ -170,7 +248,12 @@ class OrderService:
         except OrderNotFoundError:
             return None
         self.ids.observe(answer.client_order_id)
-        return answer.to_order(self.rest.time.now_ms())
+        return answer
+
+    async def query(self, symbol: str, client_order_id: str) -> Order | None:
+        """``GET /fapi/v1/order`` by client order id; ``None`` if the exchange does not know it."""
+        answer = await self._query(symbol, client_order_id)
+        return None if answer is None else answer.to_order(self.rest.time.now_ms())
 
     async def cancel(self, symbol: str, client_order_id: str) -> Order:
         """``DELETE /fapi/v1/order``; an order already gone is returned as the exchange has it."""

@@ -132,8 +132,13 @@ class RestClient:
         weight: int = 1,
         order: bool = False,
         idempotent: bool | None = None,
+        sent_at: list[int] | None = None,
     ) -> T:
-        """Send a request and decode its JSON answer into ``type``; raise typed errors."""
+        """Send a request and decode its JSON answer into ``type``; raise typed errors.
+
+        ``sent_at`` collects the ``timestamp`` of every signed attempt (the exchange refuses
+        one that is 1 s or more ahead of its clock, so what it accepted is not older than that).
+        """
         retryable = method in IDEMPOTENT if idempotent is None else idempotent
         name = f"{method} {path}"
         attempt = 0
@@ -141,7 +146,9 @@ class RestClient:
         while True:
             await self.governor.acquire(weight, order=order, request=name)
             try:
-                return await self._send(method, path, params, type, signed, api_key or signed)
+                return await self._send(
+                    method, path, params, type, signed, api_key or signed, sent_at
+                )
             except TimestampError:
                 self.stats.errors += 1
                 if timestamp_retried:
@@ -179,12 +186,16 @@ class RestClient:
         type_: type[T],
         signed: bool,
         with_key: bool,
+        sent_at: list[int] | None = None,
     ) -> T:
         name = f"{method} {path}"
         query_params = dict(params or {})
         if signed:
+            timestamp = self.time.now_ms()
             query_params["recvWindow"] = self.recv_window_ms
-            query_params["timestamp"] = self.time.now_ms()
+            query_params["timestamp"] = timestamp
+            if sent_at is not None:
+                sent_at.append(timestamp)
             query = signed_query(query_params, self._signer)
         else:
             query = encode_params(query_params)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from framework.settings import ExchangeSettings
+from framework.types import Order, OrderRequest
 from plugins.binance import BinanceConfig, resolve_endpoints
 from plugins.binance.errors import (
     IPBannedError,
@@ -19,7 +21,7 @@ from plugins.binance.errors import (
 )
 from plugins.binance.governor import RateGovernor
 from plugins.binance.ids import ALLOWED, ClientOrderIds, base36
-from plugins.binance.orders import fmt_decimal
+from plugins.binance.orders import fmt_decimal, mismatch
 from plugins.binance.signing import HmacSigner, mask_key, signed_query
 
 
@@ -135,6 +137,42 @@ def test_the_prefix_is_checked() -> None:
     for bad in ("", "toolong", "a-b", "a b"):
         with pytest.raises(ValueError, match="prefix"):
             ClientOrderIds(bad)
+
+
+def test_an_order_is_taken_for_the_one_sent_only_if_everything_matches() -> None:
+    sent = OrderRequest(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        quantity=Decimal("0.010"),
+        price=Decimal("60000"),
+        client_order_id="tl-s1-x-1",
+    )
+    same = Order(
+        symbol="BTCUSDT",
+        order_id=7,
+        client_order_id="tl-s1-x-1",
+        side="BUY",
+        type="LIMIT",
+        status="NEW",
+        price=Decimal("60000.0"),
+        orig_qty=Decimal("0.01"),
+        executed_qty=Decimal(0),
+        event_time=5000,
+    )
+    assert mismatch(sent, same, created_ms=5000, not_before_ms=4000) == ""
+    changes: dict[str, object] = {
+        "symbol": "ETHUSDT",
+        "side": "SELL",
+        "type": "MARKET",
+        "orig_qty": Decimal("0.02"),
+        "price": Decimal("59999"),
+        "time_in_force": "IOC",
+        "reduce_only": True,
+    }
+    for name, value in changes.items():
+        assert mismatch(sent, msgspec.structs.replace(same, **{name: value}), 5000, 4000)
+    assert "before it was sent" in mismatch(sent, same, created_ms=3999, not_before_ms=4000)
 
 
 def test_decimal_formatting() -> None:
