@@ -152,7 +152,9 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
                 endpoints=endpoints,
                 config=config,
                 sink=sink,
-                orders=OrderService(rest, ClientOrderIds(), resolve_attempts=1),
+                orders=OrderService(
+                    rest, ClientOrderIds(), resolve_attempts=1, not_found_spacing=1.0
+                ),
                 counters=counters,
                 on_state=on_state,
             )

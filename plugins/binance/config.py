@@ -48,6 +48,9 @@ class BinanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     retry_cap: Annotated[float, msgspec.Meta(ge=0.001, le=HOUR)] = 5.0
     resolve_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
     """Queries by client order id before an unknown order outcome is reported as unresolved."""
+    not_found_spacing: Annotated[float, msgspec.Meta(ge=0.01, le=MINUTE)] = 1.0
+    """An order whose outcome was unknown is sent again only after two "does not exist"
+    answers in a row at least this many seconds apart (an exchange can show an order late)."""
     time_sync_interval: Annotated[float, msgspec.Meta(ge=1, le=DAY)] = 300.0
     max_rate_wait: Annotated[float, msgspec.Meta(ge=0, le=HOUR)] = 5.0
     """Longest a request waits for a 429/418 back-off; longer and it fails fast instead."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from loguru import logger
@@ -90,6 +90,7 @@ class BinanceConnector:
         recv_window_ms: int = 5000,
         spawn: Spawn | None = None,
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.endpoints = endpoints
         self.config = config
@@ -111,7 +112,14 @@ class BinanceConnector:
             wall_time=exchange_time,
         )
         self.ids = ClientOrderIds(config.order_id_prefix, now_ms=self.rest.time.now_ms)
-        self.orders = OrderService(self.rest, self.ids, resolve_attempts=config.resolve_attempts)
+        self.orders = OrderService(
+            self.rest,
+            self.ids,
+            resolve_attempts=config.resolve_attempts,
+            not_found_spacing=config.not_found_spacing,
+            clock=wall_time,
+            sleep=sleep,
+        )
         self.counters = EventCounters()
         self.last_ticks: dict[str, Tick] = {}
         self.user: UserDataStream | None = None

@@ -7,14 +7,17 @@ order to show up, by its client order id, on the user-data stream (``on_order_ev
 type, quantity, price (LIMIT), time in force (LIMIT) and reduce-only flag, and not created
 before the request could have reached the exchange (its ``timestamp`` minus 1 s, the most the
 exchange lets a timestamp run ahead of its clock). An older order under the same id is never
-taken for it. Only when several queries, spaced by backoff, agree that the order does not
-exist is it sent again, under the *same* client order id, so the exchange itself rejects a
-copy of an order that is still open.
+taken for it. Only two "does not exist" answers in a row, at least ``not_found_spacing``
+seconds apart, count as "not placed"; the order is then sent once more under the *same* id, so
+the exchange itself refuses a copy of an order that is still open (-4116, then the first send
+is looked for again). Anything else ends in ``UnknownOrderOutcomeError``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -26,6 +29,8 @@ from framework.types import Order, OrderRequest
 
 from .decode import RestOrder
 from .errors import (
+    DUPLICATE_CLIENT_ORDER_ID,
+    BinanceAPIError,
     OrderNotFoundError,
     RateLimitWaitTooLong,
     ServerError,
@@ -113,10 +118,16 @@ class OrderService:
         ids: ClientOrderIds,
         *,
         resolve_attempts: int,
+        not_found_spacing: float,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rest = rest
         self.ids = ids
         self.resolve_attempts = resolve_attempts
+        self.not_found_spacing = not_found_spacing
+        self._clock = clock
+        self._sleep = sleep
         self.stats = OrderStats()
         self._waiting: dict[str, _Pending] = {}
 
@@ -173,6 +184,18 @@ class OrderService:
                     raise UnknownOrderOutcomeError(
                         request.symbol, cid, f"not found after two sends, the last: {exc}"
                     ) from None
+                except BinanceAPIError as exc:
+                    if send == 1 or exc.code != DUPLICATE_CLIENT_ORDER_ID:
+                        raise
+                    # The first send is open on the exchange after all: look for it again.
+                    logger.warning("order {}: the resend was refused as a duplicate", cid)
+                    found = await self._resolve(pending, sent_at, exc)
+                    if found is not None:
+                        return found
+                    self.stats.unresolved += 1
+                    raise UnknownOrderOutcomeError(
+                        request.symbol, cid, "refused as a duplicate, yet not found"
+                    ) from None
                 self.stats.placed += 1
                 return answer.to_order(self.rest.time.now_ms())
             raise AssertionError("unreachable")  # pragma: no cover
@@ -182,13 +205,15 @@ class OrderService:
     async def _resolve(
         self, pending: _Pending, sent_at: list[int], cause: BaseException
     ) -> Order | None:
-        """The order just sent if it exists; ``None`` if every query says it does not; raise if
-        unsure."""
+        """The order just sent if it exists; ``None`` once two "does not exist" answers in a
+        row, ``not_found_spacing`` apart, say it does not; raise if unsure."""
         request, cid = pending.request, pending.client_order_id
         not_before = (min(sent_at) if sent_at else self.rest.time.now_ms()) - TIMESTAMP_AHEAD_MS
-        not_found = 0
+        first_not_found: float | None = None
         for attempt in range(1, self.resolve_attempts + 1):
             delay = self.rest._backoff(attempt)
+            if first_not_found is not None:
+                delay = max(delay, self.not_found_spacing - (self._clock() - first_not_found))
             order = await self._from_stream(pending, not_before, delay)
             if order is not None:
                 self.stats.resolved_by_stream += 1
@@ -199,8 +224,10 @@ class OrderService:
                 logger.warning("order {}: query failed ({}), will ask again", cid, exc)
                 continue
             if answer is None:
-                not_found += 1
-                if not_found >= 2:
+                now = self._clock()
+                if first_not_found is None:
+                    first_not_found = now
+                elif now - first_not_found >= self.not_found_spacing:
                     return None
                 continue
             found = answer.to_order(self.rest.time.now_ms())
@@ -209,15 +236,14 @@ class OrderService:
                 self.stats.resolved_found += 1
                 return found
             self.stats.namesakes += 1
+            first_not_found = None  # "not found" answers must follow each other
             logger.warning("order {}: the exchange's order under this id is another ({})", cid, why)
-        if not_found:
-            return None
         self.stats.unresolved += 1
         raise UnknownOrderOutcomeError(request.symbol, cid, str(cause))
 
     async def _from_stream(self, pending: _Pending, not_before: int, wait: float) -> Order | None:
         """The order just sent, if the stream shows it within ``wait`` seconds."""
-        sleeper = asyncio.ensure_future(asyncio.sleep(wait))
+        sleeper = asyncio.ensure_future(self._sleep(wait))
         try:
             while True:
                 for order in pending.events:

@@ -148,6 +148,7 @@ class BinancePlugin:
             exchange_time=exchange_time,
             recv_window_ms=exchange.recv_window_ms,
             spawn=lambda coro, name: ctx.spawn(coro, name=name, owner="binance"),
+            sleep=ctx.clock.sleep,
         )
         self.connector = connector
         try:

@@ -48,6 +48,7 @@ FAST_BINANCE: dict[str, Any] = {
     "retry_base": 0.01,
     "retry_cap": 0.05,
     "resolve_attempts": 5,
+    "not_found_spacing": 0.3,
     "max_rate_wait": 3.0,
 }
 

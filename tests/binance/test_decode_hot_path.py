@@ -86,7 +86,7 @@ def user_stream(sink: Any) -> UserDataStream:
         endpoints=endpoints,
         config=config,
         sink=sink,
-        orders=OrderService(rest, ClientOrderIds(), resolve_attempts=1),
+        orders=OrderService(rest, ClientOrderIds(), resolve_attempts=1, not_found_spacing=1.0),
         counters=EventCounters(),
         on_state=lambda *_: None,
     )

@@ -1,21 +1,26 @@
-"""Order identity over real sockets: ids never repeat across restarts, and an unknown outcome
-is never resolved to another order (issue 13, item 1)."""
+"""Order identity over real sockets: ids never repeat across restarts, an unknown outcome is
+never resolved to another order, and an order is sent again only when the exchange has twice
+said, far enough apart, that it does not exist (issue 13, items 1 and 2)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 import pytest
+from aiohttp import web
 
 from framework.types import Order, OrderRequest
 from plugins.binance import UnknownOrderOutcomeError
+from plugins.sim import SimExchange
 from plugins.sim.testing import SimBotFactory, SimFactory
 
 from .conftest import HarnessFactory
 from .helpers import FAST_CONFIG, Harness, make_connector
+from .test_faults_sim import limit_buy
 
 MARKET_BUY = OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
 
@@ -93,3 +98,86 @@ async def test_an_unknown_outcome_is_never_resolved_to_an_older_namesake(
         outcomes.append(placed)
     assert h.sim.fault_counts()["unknown_order_outcome_executed"] < 6  # some never executed
     assert older.order_id not in {o.order_id for o in outcomes if o is not None}
+
+
+async def test_an_order_shown_late_is_never_sent_twice(make_harness: HarnessFactory) -> None:
+    """503 on the send, then "does not exist" while the exchange still hides the order: the
+    second look, spaced out, finds it. Never two executions of one order."""
+    h = await make_harness(market_data=False, late_order_seconds=0.2)
+    h.sim.set_faults(unknown_order_outcome_rate=1.0, late_order_rate=1.0, drop_user_events=1.0)
+    api = h.connector.orders_for("s1")
+    for _ in range(12):
+        cid = api.new_client_order_id()
+        request = msgspec.structs.replace(MARKET_BUY, client_order_id=cid)
+        try:
+            placed = await api.place(request)
+        except UnknownOrderOutcomeError:
+            assert len(exchange_orders(h, cid)) <= 1
+            continue
+        assert exchange_orders(h, cid) == [placed.order_id]
+    assert h.sim.fault_counts()["late_order_hidden"] >= 1
+
+
+async def test_a_resend_refused_as_a_duplicate_resolves_to_the_first_send(
+    make_harness: HarnessFactory,
+) -> None:
+    """Shown only after two lookups: the order is sent again under the same id, the exchange
+    refuses the copy (-4116, the first is open) and the first send is found."""
+    h = await make_harness(market_data=False, late_order_seconds=0.0, late_order_queries=2)
+    h.sim.set_faults(unknown_order_outcome_rate=1.0, late_order_rate=1.0, drop_user_events=1.0)
+    api = h.connector.orders_for("s1")
+    found = 0
+    for _ in range(12):
+        request = limit_buy(h)
+        cid = api.new_client_order_id()
+        try:
+            placed = await api.place(msgspec.structs.replace(request, client_order_id=cid))
+        except UnknownOrderOutcomeError:
+            assert len(exchange_orders(h, cid)) <= 1
+            continue
+        assert exchange_orders(h, cid) == [placed.order_id]
+        found += 1
+    assert found >= 1
+    assert h.sim.fault_counts()["unknown_order_outcome_executed"] >= 1
+
+
+@pytest.fixture
+async def scripted_exchange() -> AsyncIterator[tuple[str, list[str]]]:
+    """A Binance-like server on loopback: every new order is answered 503 "Unknown error", the
+    first order query "does not exist" (-2013) and every later one 503 again. Yields its URL
+    and the log of requests."""
+    log: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        log.append(f"{request.method} {request.path}")
+        if request.path == "/fapi/v1/time":
+            return web.json_response({"serverTime": int(time.time() * 1000)})
+        if request.method == "GET" and log.count("GET /fapi/v1/order") == 1:
+            return web.json_response({"code": -2013, "msg": "Order does not exist."}, status=400)
+        return web.json_response({"code": -1000, "msg": "Unknown error"}, status=503)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", log
+    await runner.cleanup()
+
+
+async def test_a_single_not_found_among_failures_never_resends(
+    scripted_exchange: tuple[str, list[str]], sim_exchange: SimExchange
+) -> None:
+    url, log = scripted_exchange
+    connector, *_ = make_connector(sim_exchange, config=FAST_CONFIG)
+    connector.rest.base_url = url
+    try:
+        await connector.rest.start()
+        with pytest.raises(UnknownOrderOutcomeError):
+            await connector.orders_for("s1").place(MARKET_BUY)
+    finally:
+        await connector.close()
+    assert log.count("GET /fapi/v1/order") > 1  # asked again after the one "not found"
+    assert log.count("POST /fapi/v1/order") == 1  # and never sent the order twice
