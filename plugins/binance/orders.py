@@ -31,8 +31,8 @@ from .decode import RestOrder
 from .errors import (
     DUPLICATE_CLIENT_ORDER_ID,
     BinanceAPIError,
+    BinanceError,
     OrderNotFoundError,
-    RateLimitWaitTooLong,
     ServerError,
     TransportError,
     UnknownOrderOutcomeError,
@@ -220,7 +220,7 @@ class OrderService:
                 return order
             try:
                 answer = await self._query(request.symbol, cid)
-            except (ServerError, TransportError, RateLimitWaitTooLong) as exc:
+            except BinanceError as exc:  # any failed query says nothing about the order
                 logger.warning("order {}: query failed ({}), will ask again", cid, exc)
                 continue
             if answer is None:

@@ -141,19 +141,25 @@ async def test_a_resend_refused_as_a_duplicate_resolves_to_the_first_send(
     assert h.sim.fault_counts()["unknown_order_outcome_executed"] >= 1
 
 
+Script = dict[str, tuple[int, int, str]]
+
+
 @pytest.fixture
-async def scripted_exchange() -> AsyncIterator[tuple[str, list[str]]]:
+async def scripted_exchange() -> AsyncIterator[tuple[str, list[str], Script]]:
     """A Binance-like server on loopback: every new order is answered 503 "Unknown error", the
-    first order query "does not exist" (-2013) and every later one 503 again. Yields its URL
-    and the log of requests."""
+    first order query ``script["first_query"]`` (status, code, message; default "does not
+    exist", -2013) and every later one 503 again. Yields its URL, the log of requests and the
+    script."""
     log: list[str] = []
+    script: Script = {"first_query": (400, -2013, "Order does not exist.")}
 
     async def handler(request: web.Request) -> web.Response:
         log.append(f"{request.method} {request.path}")
         if request.path == "/fapi/v1/time":
             return web.json_response({"serverTime": int(time.time() * 1000)})
         if request.method == "GET" and log.count("GET /fapi/v1/order") == 1:
-            return web.json_response({"code": -2013, "msg": "Order does not exist."}, status=400)
+            status, code, msg = script["first_query"]
+            return web.json_response({"code": code, "msg": msg}, status=status)
         return web.json_response({"code": -1000, "msg": "Unknown error"}, status=503)
 
     app = web.Application()
@@ -163,21 +169,38 @@ async def scripted_exchange() -> AsyncIterator[tuple[str, list[str]]]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", log
+    yield f"http://127.0.0.1:{port}", log, script
     await runner.cleanup()
 
 
-async def test_a_single_not_found_among_failures_never_resends(
-    scripted_exchange: tuple[str, list[str]], sim_exchange: SimExchange
-) -> None:
-    url, log = scripted_exchange
-    connector, *_ = make_connector(sim_exchange, config=FAST_CONFIG)
+async def place_on(url: str, sim: SimExchange) -> None:
+    """One market order through a connector whose REST goes to ``url``."""
+    connector, *_ = make_connector(sim, config=FAST_CONFIG)
     connector.rest.base_url = url
     try:
         await connector.rest.start()
-        with pytest.raises(UnknownOrderOutcomeError):
-            await connector.orders_for("s1").place(MARKET_BUY)
+        await connector.orders_for("s1").place(MARKET_BUY)
     finally:
         await connector.close()
+
+
+async def test_a_single_not_found_among_failures_never_resends(
+    scripted_exchange: tuple[str, list[str], Script], sim_exchange: SimExchange
+) -> None:
+    url, log, _ = scripted_exchange
+    with pytest.raises(UnknownOrderOutcomeError):
+        await place_on(url, sim_exchange)
     assert log.count("GET /fapi/v1/order") > 1  # asked again after the one "not found"
     assert log.count("POST /fapi/v1/order") == 1  # and never sent the order twice
+
+
+async def test_any_failed_query_leaves_the_outcome_unknown(
+    scripted_exchange: tuple[str, list[str], Script], sim_exchange: SimExchange
+) -> None:
+    """A query refused for another reason (here -1022) says nothing about the order: the
+    caller gets ``UnknownOrderOutcomeError``, not that refusal as if the order had been."""
+    url, log, script = scripted_exchange
+    script["first_query"] = (400, -1022, "Signature for this request is not valid.")
+    with pytest.raises(UnknownOrderOutcomeError):
+        await place_on(url, sim_exchange)
+    assert log.count("POST /fapi/v1/order") == 1
