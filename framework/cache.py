@@ -16,22 +16,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Protocol
 
-from framework.types import Balance, Fill, Order, Position
+from framework.types import Balance, Fill, Order, Position, order_progress
 
 PositionKey = tuple[str, str]  # (symbol, position side)
 OrderKey = tuple[str, int]  # (symbol, order id)
 FillKey = tuple[str, int, int]  # (symbol, order id, trade id)
 
-# Order statuses by progress: an update may not move an order backwards at equal event time.
-_STATUS_RANK = {
-    "NEW": 0,
-    "PARTIALLY_FILLED": 1,
-    "FILLED": 2,
-    "CANCELED": 2,
-    "EXPIRED": 2,
-    "EXPIRED_IN_MATCH": 2,
-    "REJECTED": 2,
-}
 _ZERO = Decimal(0)
 CLOSED_ORDERS_KEPT = 10_000
 FILLS_KEPT = 100_000
@@ -212,7 +202,9 @@ class AccountCache:
             if order.event_time < before.event_time:
                 self.stats.stale_ignored += 1
                 return False
-            if order.event_time == before.event_time and _progress(order) < _progress(before):
+            if order.event_time == before.event_time and (
+                order_progress(order) < order_progress(before)
+            ):
                 self.stats.stale_ignored += 1
                 return False
             if before == order:
@@ -334,7 +326,7 @@ class AccountCache:
             and (
                 not isinstance(entry, Order)
                 or not isinstance(held, Order)
-                or _progress(entry) >= _progress(held)
+                or order_progress(entry) >= order_progress(held)
             )
         ):
             self.late[key] = entry
@@ -359,13 +351,3 @@ class AccountCache:
             self.stats.orders_canceled += 1
         else:
             self.stats.orders_expired += 1
-
-    def _newer(self, held: int, incoming: int) -> bool:
-        if incoming < held:
-            self.stats.stale_ignored += 1
-            return False
-        return True
-
-
-def _progress(order: Order) -> tuple[Decimal, int]:
-    return (order.executed_qty, _STATUS_RANK.get(order.status, 0))

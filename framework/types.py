@@ -82,6 +82,28 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return self.status in ("NEW", "PARTIALLY_FILLED")
 
 
+# How far an order got, by status: open < partially filled < closed. An update may not move an
+# order backwards at equal event time, in the cache and in reconciliation alike.
+ORDER_STATUS_RANK: Mapping[str, int] = {
+    "NEW": 0,
+    "PARTIALLY_FILLED": 1,
+    "FILLED": 2,
+    "CANCELED": 2,
+    "EXPIRED": 2,
+    "EXPIRED_IN_MATCH": 2,
+    "REJECTED": 2,
+}
+# A status not listed ranks as closed: ``Order.is_open`` is true only for NEW and
+# PARTIALLY_FILLED, so the cache already files such an order as closed, and an order never
+# reopens; ranking it lower would let an equal-time ``NEW`` bring it back.
+UNKNOWN_STATUS_RANK = 2
+
+
+def order_progress(order: Order) -> tuple[Decimal, int]:
+    """How far an order got: its filled quantity, then its status rank."""
+    return (order.executed_qty, ORDER_STATUS_RANK.get(order.status, UNKNOWN_STATUS_RANK))
+
+
 class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One trade of an order; unique by (symbol, order_id, trade_id)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
-from .connector import BinanceConnector, StrategyOrders
+from .connector import BinanceConnector
 from .errors import (
     BinanceAPIError,
     BinanceError,
@@ -18,7 +18,7 @@ from .errors import (
     UnknownOrderOutcomeError,
 )
 from .plugin import BinancePlugin
-from .sink import AccountSink, HookSink
+from .sink import AccountSink
 
 __all__ = [
     "AccountSink",
@@ -28,14 +28,12 @@ __all__ = [
     "BinanceError",
     "BinancePlugin",
     "Endpoints",
-    "HookSink",
     "IPBannedError",
     "ListenKeyError",
     "OrderNotFoundError",
     "RateLimitWaitTooLong",
     "RateLimitedError",
     "ServerError",
-    "StrategyOrders",
     "TimestampError",
     "TransportError",
     "UnknownOrderOutcomeError",

@@ -42,30 +42,6 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 StatusCallback = Callable[[StreamStatus], None]
 
 
-class StrategyOrders:
-    """The order API bound to one strategy instance: its client order ids carry its id."""
-
-    def __init__(self, connector: BinanceConnector, strategy_id: str) -> None:
-        self._connector = connector
-        self.strategy_id = strategy_id
-
-    def new_client_order_id(self) -> str:
-        """The next client order id of this strategy instance."""
-        return self._connector.ids.next(self.strategy_id)
-
-    async def place(self, request: OrderRequest) -> Order:
-        """Send an order with this strategy's next client order id (unless one is given)."""
-        return await self._connector.orders.place(request, owner=self.strategy_id)
-
-    async def cancel(self, symbol: str, client_order_id: str) -> Order:
-        """Cancel by client order id."""
-        return await self._connector.cancel_order(symbol, client_order_id)
-
-    async def query(self, symbol: str, client_order_id: str) -> Order | None:
-        """Query by client order id."""
-        return await self._connector.query_order(symbol, client_order_id)
-
-
 TRADES_PAGE = 1000  # userTrades' largest page
 
 
@@ -227,11 +203,6 @@ class BinanceConnector:
         return announce
 
     # ------------------------------------------------------------------------ orders
-
-    def orders_for(self, strategy_id: str) -> StrategyOrders:
-        """The order API for one strategy instance (its own client order ids)."""
-        self.ids.tag(strategy_id)  # so ``owner_of`` maps its ids of earlier runs back to it
-        return StrategyOrders(self, strategy_id)
 
     async def place_order(self, request: OrderRequest, *, owner: str = DEFAULT_OWNER) -> Order:
         """Send an order; an unknown outcome is resolved before this returns or raises."""

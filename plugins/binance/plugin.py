@@ -21,7 +21,6 @@ from framework.types import StreamStatus, Tick
 from .config import BinanceConfig, Endpoints, resolve_endpoints
 from .connector import BinanceConnector
 from .signing import mask_key
-from .sink import AccountSink, HookSink
 
 LIVE = "binance_futures"
 SIMULATED = "sim"
@@ -124,7 +123,7 @@ class BinancePlugin:
             ",".join(symbols),
             f" (exchange from plugin {published.provider!r})" if published is not None else "",
         )
-        sink = account_sink(ctx)
+        sink = ctx.account
         hooks = ctx.hooks
 
         def emit_tick(tick: Tick) -> None:
@@ -168,15 +167,6 @@ class BinancePlugin:
         if self.connector is None:
             return None
         return dict(self.connector.stats())
-
-
-def account_sink(ctx: BotContext) -> AccountSink:
-    """The core's writable account cache (``ctx.account``), or a hook-only stand-in."""
-    for name in ("account", "cache"):
-        candidate = getattr(ctx, name, None)
-        if isinstance(candidate, AccountSink):
-            return candidate
-    return HookSink(ctx.hooks)
 
 
 def _endpoints_of(endpoint: ExchangeEndpoint, config: BinanceConfig) -> Endpoints:

@@ -27,12 +27,18 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal, Protocol
 
-from framework.types import AccountSnapshot, Balance, MismatchKind, Order, Position
+from framework.types import (
+    AccountSnapshot,
+    Balance,
+    MismatchKind,
+    Order,
+    Position,
+    order_progress,
+)
 
 Family = Literal["balance", "position", "order"]
 Late = Balance | Position | Order | None
 ZERO = Decimal(0)
-_RANK = {"NEW": 0, "PARTIALLY_FILLED": 1}  # closed statuses rank 2
 _SEED_KINDS: dict[Family, MismatchKind] = {
     "balance": "balance_missing",
     "position": "position_missing",
@@ -213,7 +219,7 @@ def open_order_verdict(
         return Verdict.IN_FLIGHT, None
     if same_order(c, x):
         return Verdict.OK, None
-    if progress(c) > progress(x):
+    if order_progress(c) > order_progress(x):
         return Verdict.IN_FLIGHT, None  # the cache saw fills REST does not show yet
     return Verdict.SUSPECT, "order_state"
 
@@ -235,7 +241,7 @@ def queried_order_verdict(c: Order, q: Order | None, t: int) -> tuple[Verdict, M
     if q.event_time >= t:
         return Verdict.IN_FLIGHT, None
     if q.is_open:
-        if same_order(c, q) or progress(c) >= progress(q):
+        if same_order(c, q) or order_progress(c) >= order_progress(q):
             return Verdict.OK, None  # still open: the open-orders list was behind
         return Verdict.SUSPECT, "order_state"
     return Verdict.SUSPECT, "order_extra"
@@ -249,11 +255,6 @@ def same_order(a: Order, b: Order) -> bool:
         and a.orig_qty == b.orig_qty
         and a.price == b.price
     )
-
-
-def progress(o: Order) -> tuple[Decimal, int]:
-    """How far an order got: filled quantity, then open < partially filled < closed."""
-    return (o.executed_qty, _RANK.get(o.status, 2))
 
 
 def _close(a: Decimal, b: Decimal, rel: Decimal) -> bool:
@@ -386,5 +387,5 @@ def verdict_now(
 def _later(a: Order, b: Order) -> bool:
     """Would the cache take ``a`` over ``b`` (as ``apply_order`` orders them)?"""
     return a.event_time > b.event_time or (
-        a.event_time == b.event_time and progress(a) >= progress(b) and a != b
+        a.event_time == b.event_time and order_progress(a) >= order_progress(b) and a != b
     )

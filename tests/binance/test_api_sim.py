@@ -34,22 +34,22 @@ from .test_faults_sim import limit_buy, market_buy
 
 
 async def test_place_query_cancel_by_client_order_id(harness: Harness) -> None:
-    api = harness.connector.orders_for("grid1")
-    placed = await api.place(limit_buy(harness))
+    api = harness.connector
+    placed = await api.place_order(limit_buy(harness), owner="grid1")
     cid = placed.client_order_id
     assert re.fullmatch(r"tl-grid1-[0-9a-z]{8}-1", cid)
     assert placed.status == "NEW"
-    found = await api.query("BTCUSDT", cid)
+    found = await api.query_order("BTCUSDT", cid)
     assert found is not None
     assert found.order_id == placed.order_id
-    canceled = await api.cancel("BTCUSDT", cid)
+    canceled = await api.cancel_order("BTCUSDT", cid)
     assert canceled.status == "CANCELED"
-    again = await api.cancel("BTCUSDT", cid)  # already gone: returned as it is
+    again = await api.cancel_order("BTCUSDT", cid)  # already gone: returned as it is
     assert again.status == "CANCELED"
-    never = api.new_client_order_id()
-    assert await api.query("BTCUSDT", never) is None
+    never = api.ids.next("grid1")
+    assert await api.query_order("BTCUSDT", never) is None
     with pytest.raises(OrderNotFoundError):
-        await api.cancel("BTCUSDT", never)
+        await api.cancel_order("BTCUSDT", never)
     await until(lambda: any(o.status == "CANCELED" for o in harness.sink.orders))
 
 
@@ -64,7 +64,7 @@ async def test_rejections_are_typed_and_carry_code_and_message(harness: Harness)
 
 async def test_snapshot_matches_the_simulator(harness: Harness) -> None:
     await market_buy(harness)
-    await harness.connector.orders_for("s1").place(limit_buy(harness))
+    await harness.connector.place_order(limit_buy(harness), owner="s1")
     snapshot = await harness.connector.fetch_account_snapshot()
     truth = harness.sim.truth()
     usdt = next(b for b in snapshot.balances if b.asset == "USDT")
@@ -83,13 +83,15 @@ async def test_client_order_ids_of_a_restart_start_a_later_run(
     make_harness: HarnessFactory,
 ) -> None:
     h = await make_harness(market_data=False)
-    api = h.connector.orders_for("s1")
-    first = [(await api.place(limit_buy(h))).client_order_id for _ in range(2)]
+    first = [
+        (await h.connector.place_order(limit_buy(h), owner="s1")).client_order_id
+        for _ in range(2)
+    ]
     await h.connector.close()
     again, *_ = make_connector(h.sim, config=FAST_CONFIG)
     try:
         await again.start(market_data=False)  # reads the two open orders
-        cid = again.orders_for("s1").new_client_order_id()
+        cid = again.ids.next("s1")
         assert cid not in first
         parsed, earlier = again.ids.parse(cid), again.ids.parse(first[0])
         assert parsed is not None

@@ -32,8 +32,9 @@ def orders_with(h: Harness, cid: str) -> int:
 
 
 async def market_buy(h: Harness, owner: str = "s1") -> None:
-    await h.connector.orders_for(owner).place(
-        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
+    await h.connector.place_order(
+        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010")),
+        owner=owner,
     )
 
 
@@ -194,7 +195,7 @@ async def test_418_ban_is_waited_out_and_never_hit_again(make_harness: HarnessFa
 
 
 async def test_governor_reads_weight_and_order_headers(harness: Harness) -> None:
-    await harness.connector.orders_for("s1").place(limit_buy(harness))
+    await harness.connector.place_order(limit_buy(harness), owner="s1")
     gov = harness.connector.rest.governor
     assert gov.stats.last_weight > 0
     assert gov.used_weight > 0
@@ -219,14 +220,16 @@ async def test_unknown_order_outcome_never_doubles_an_order(
 ) -> None:
     h = await make_harness(market_data=False)
     h.sim.set_faults(unknown_order_outcome_rate=0.5)
-    api = h.connector.orders_for("s1")
+    connector = h.connector
     placed: list[str] = []
     unresolved: list[str] = []
     for _ in range(8):
         request = limit_buy(h)
-        cid = api.new_client_order_id()
+        cid = connector.ids.next("s1")
         try:
-            order = await api.place(msgspec.structs.replace(request, client_order_id=cid))
+            order = await connector.place_order(
+                msgspec.structs.replace(request, client_order_id=cid), owner="s1"
+            )
         except UnknownOrderOutcomeError:
             unresolved.append(cid)
             continue

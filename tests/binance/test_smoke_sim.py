@@ -21,9 +21,9 @@ async def test_connects_and_receives_ticks(harness: Harness) -> None:
 
 
 async def test_market_order_produces_account_events(harness: Harness) -> None:
-    orders = harness.connector.orders_for("strat1")
-    order = await orders.place(
-        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
+    order = await harness.connector.place_order(
+        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010")),
+        owner="strat1",
     )
     assert harness.connector.owner_of(order.client_order_id) == "strat1"
     await until(lambda: harness.sink.fills and harness.sink.positions and harness.sink.balances)

@@ -172,3 +172,18 @@ def test_prior_fills_close_a_gap_of_history() -> None:
     assert cache.fill_gaps(10) == []
     cache.apply_order(order("FILLED", "2", 2, order_id=7))
     assert [m for _, m in cache.fill_gaps(10)] == [Decimal("0.5")]
+
+
+def test_an_unknown_order_status_ranks_as_closed_in_the_cache_and_in_reconciliation() -> None:
+    from framework import cache as cache_module
+    from plugins.reconciliation import compare
+
+    cache = AccountCache()
+    assert cache.apply_order(order("NEW_INSURANCE", "0", 5))  # not open: filed as closed
+    assert not cache.apply_order(order("NEW", "0", 5))  # an equal-time NEW does not reopen it
+    held = cache.order("BTCUSDT", 1)
+    assert held is not None
+    assert held.status == "NEW_INSURANCE"
+    assert cache.stats.stale_ignored == 1
+    # one rank, shared: reconciliation orders updates exactly as the cache does
+    assert cache_module.order_progress is compare.order_progress

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from framework.cache import AccountCache
 from framework.types import Balance, Order, Position
-from plugins.reconciliation.compare import progress, same_order
+from framework.types import order_progress as progress
+from plugins.reconciliation.compare import same_order
 
 from .entries import T, bal, order, pos, snapshot
 from .test_rules import run_pass
