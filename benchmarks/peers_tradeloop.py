@@ -146,7 +146,7 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
                 base_url=endpoints.rest_url, api_key="k", signer=HmacSigner("s"), config=config
             )
             rest._session = session  # no REST call is made; the handler only needs the object
-            sink = ctx.account if args.sink == "cache" else DictSink()
+            sink = ctx._account if args.sink == "cache" else DictSink()
             user = UserDataStream(
                 rest=rest,
                 endpoints=endpoints,

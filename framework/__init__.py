@@ -6,8 +6,9 @@ Everything else under ``framework`` is the core's own business and may change.
 from framework.cache import AccountView
 from framework.clock import Clock, ManualClock, SystemClock
 from framework.commands import Command
-from framework.context import BotContext, Hooks
+from framework.context import CACHE_WRITER, BotContext, Hooks
 from framework.errors import (
+    CacheWriteDenied,
     OrderRefused,
     PluginLoadError,
     RiskLimitExceeded,
@@ -40,10 +41,12 @@ from framework.types import (
 )
 
 __all__ = [
+    "CACHE_WRITER",
     "AccountSnapshot",
     "AccountView",
     "Balance",
     "BotContext",
+    "CacheWriteDenied",
     "Clock",
     "Command",
     "DailyJob",

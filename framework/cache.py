@@ -77,6 +77,10 @@ class AccountView:
         """One position, or ``None`` if flat."""
         return self._cache.positions_view.get((symbol, side))
 
+    def order(self, symbol: str, order_id: int) -> Order | None:
+        """The last state of an order, open or recently closed."""
+        return self._cache.order(symbol, order_id)
+
     def orders_for(self, symbol: str) -> list[Order]:
         """Open orders of one symbol."""
         return [o for (s, _), o in self._cache.open_orders_view.items() if s == symbol]
@@ -98,7 +102,8 @@ class AccountView:
 
 
 class AccountCache:
-    """The cache itself; only the connector and reconciliation should write to it."""
+    """The cache itself. Plugins get it only through ``BotContext.account_for`` (cache writers:
+    the exchange's connector and reconciliation); everyone else reads ``AccountView``."""
 
     def __init__(self, listener: CacheListener | None = None) -> None:
         self._listener = listener

@@ -11,6 +11,7 @@ from loguru import logger
 from framework.bus import HookBus
 from framework.cache import AccountCache, AccountView
 from framework.clock import Clock
+from framework.errors import CacheWriteDenied
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
@@ -71,6 +72,17 @@ class Hooks:
         self._notify("on_daily_report", (self._ctx, report))
 
 
+CACHE_WRITER = "cache_writer"  # the role that may write the account cache (``account_for``)
+
+
+def roles_of(plugin: object) -> frozenset[str]:
+    """The roles a plugin declares with its ``tradeloop_roles`` attribute (none by default)."""
+    declared = getattr(plugin, "tradeloop_roles", ())
+    if isinstance(declared, str):
+        return frozenset({declared})
+    return frozenset(r for r in declared if isinstance(r, str))
+
+
 class BotContext:
     """Read access to the bot and the few actions a plugin may take."""
 
@@ -83,6 +95,8 @@ class BotContext:
         scheduler: Scheduler,
         plugin_configs: Mapping[str, Any],
         plugin_lookup: Callable[[str], object | None] = lambda name: None,
+        plugin_name: Callable[[object], str | None] = lambda plugin: None,
+        exchange_candidates: Sequence[str] = (),
         strategy_names: Sequence[str] = (),
     ) -> None:
         self.settings = settings
@@ -90,8 +104,14 @@ class BotContext:
         self.scheduler = scheduler
         self.last_ticks: dict[str, Tick] = {}  # the last tick emitted per symbol
         self.hooks = Hooks(bus, self)
-        self.account = AccountCache(self.hooks)  # writers: the connector and reconciliation
-        self.cache: AccountView = self.account.view  # what everyone else reads
+        # The writable cache: handed only to cache writers (``account_for``) and the core.
+        self._account = AccountCache(self.hooks)
+        self.cache: AccountView = self._account.view  # what every plugin reads
+        self._plugin_name = plugin_name
+        self._exchange_candidates = frozenset(exchange_candidates)
+        self._exchange_provider: str | None = None
+        self._exchange_asked = False
+        self._cache_writers: dict[str, str] = {}  # plugin -> why it may write
         self._bus = bus
         self._plugin_configs = dict(plugin_configs)
         self._plugin_lookup = plugin_lookup
@@ -117,9 +137,54 @@ class BotContext:
         """True once a connector was provided."""
         return self._exchange is not None
 
-    def set_exchange(self, exchange: ExchangeConnector | None) -> None:
-        """Used by the runtime after ``provide_exchange``."""
+    def set_exchange(self, exchange: ExchangeConnector | None, provider: str | None) -> None:
+        """Used by the runtime after ``provide_exchange`` (``provider``: who answered).
+
+        From now on only ``provider`` writes the cache as the exchange's connector; another
+        connector that took the writable cache before the answer is refused
+        (``CacheWriteDenied``): its writes would mix a second account into this one.
+        """
         self._exchange = exchange
+        self._exchange_provider = provider
+        self._exchange_asked = True
+        for name, why in self._cache_writers.items():
+            if why == "exchange" and name != provider:
+                raise CacheWriteDenied(
+                    name, "it took the cache as a connector but did not provide the exchange"
+                )
+
+    def account_for(self, plugin: object) -> AccountCache:
+        """The writable account cache, for ``plugin`` (pass ``self``) if it is a cache writer.
+
+        Cache writers are the plugin that provides the exchange (while ``provide_exchange``
+        has not been asked yet: every plugin implementing it) and plugins declaring the role
+        with the class attribute ``tradeloop_roles = frozenset({"cache_writer"})`` (the
+        built-in reconciliation). Any other plugin reads ``ctx.cache``; asking raises
+        ``CacheWriteDenied`` naming it. A guard against mistakes, not a sandbox.
+        """
+        name = self._plugin_name(plugin)
+        if name is None:
+            raise CacheWriteDenied(repr(plugin), "it is not a registered plugin")
+        if CACHE_WRITER in roles_of(plugin):
+            why = "role"
+        elif name in self._exchange_candidates and (
+            not self._exchange_asked or name == self._exchange_provider
+        ):
+            why = "exchange"
+        else:
+            provider = self._exchange_provider or "none yet"
+            raise CacheWriteDenied(
+                name,
+                f"only the exchange's provider ({provider}) and plugins declaring "
+                f"tradeloop_roles = {{{CACHE_WRITER!r}}} write it; read ctx.cache instead",
+            )
+        self._cache_writers.setdefault(name, why)
+        return self._account
+
+    @property
+    def cache_writers(self) -> tuple[str, ...]:
+        """The plugins that took the writable cache so far."""
+        return tuple(self._cache_writers)
 
     @property
     def exchange_endpoint(self) -> ExchangeEndpoint | None:

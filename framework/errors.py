@@ -47,6 +47,14 @@ class PluginStartError(TradeloopError):
     exit_code = EXIT_RUNTIME_ERROR
 
 
+class CacheWriteDenied(TradeloopError):
+    """A plugin without the cache-writer role asked for the writable account cache."""
+
+    def __init__(self, plugin: str, why: str) -> None:
+        self.plugin = plugin
+        super().__init__(f"plugin {plugin!r} may not write the account cache: {why}")
+
+
 class OrderRefused(TradeloopError):
     """The core refused a strategy's order before it left (the message says why)."""
 

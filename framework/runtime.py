@@ -16,6 +16,7 @@ import orjson
 from loguru import logger
 
 from framework.bus import HookBus
+from framework.cache import AccountCache
 from framework.clock import Clock, SystemClock
 from framework.context import BotContext
 from framework.errors import PluginStartError
@@ -50,9 +51,14 @@ class Bot:
             scheduler=self.scheduler,
             plugin_configs=loaded.configs,
             plugin_lookup=loaded.pm.get_plugin,
+            plugin_name=loaded.pm.get_name,
+            exchange_candidates=[
+                impl.plugin_name for impl in loaded.pm.hook.provide_exchange.get_hookimpls()
+            ],
             strategy_names=loaded.strategy_names,
         )
         self.bus.ctx = self.ctx
+        self.account = self.ctx._account  # the core's own handle on the writable cache
         self._started: list[tuple[str, AbstractAsyncContextManager[None]]] = []
         self._stop_event: asyncio.Event | None = None
         self._started_at = 0.0
@@ -81,9 +87,10 @@ class Bot:
             if outcome is not None:
                 if not outcome.ok:
                     raise _start_error(outcome.plugin, "provide_exchange", outcome.error)
-                self.ctx.set_exchange(outcome.value)
+                self.ctx.set_exchange(outcome.value, outcome.plugin)
                 logger.info("exchange connector provided by {!r}", outcome.plugin)
             else:
+                self.ctx.set_exchange(None, None)
                 logger.warning("no exchange connector enabled: running plugins and jobs only")
             for outcome in await self.bus.ask("register_jobs", {"ctx": self.ctx}):
                 if not outcome.ok:
@@ -193,13 +200,12 @@ class Bot:
             if outcome.ok and outcome.value:
                 summary.update(dict(outcome.value))
         summary.update(self.bus.stats())
-        summary.update(account_summary(self.ctx))
+        summary.update(account_summary(self.ctx, self.account))
         return summary
 
 
-def account_summary(ctx: BotContext) -> dict[str, Any]:
+def account_summary(ctx: BotContext, cache: AccountCache) -> dict[str, Any]:
     """The core's sections: final cache, fills, realized PnL, orders, strategy instances."""
-    cache = ctx.account
     strategies = ctx.strategy_stats()
     placed: dict[str, int] = {}
     for entry in strategies.values():

@@ -181,7 +181,7 @@ class StrategyOrders:
 
     def _not_in_cache(self, symbol: str | None) -> list[Order]:
         """Acknowledged orders the cache has not reported yet (forgotten once it has)."""
-        account = self._ctx.account
+        account = self._ctx.cache
         now = self._ctx.clock.time()
         for key, (_, at) in list(self._unseen.items()):
             if account.order(*key) is not None or now - at > UNSEEN_ORDER_GRACE:

@@ -123,7 +123,7 @@ class BinancePlugin:
             ",".join(symbols),
             f" (exchange from plugin {published.provider!r})" if published is not None else "",
         )
-        sink = ctx.account
+        sink = ctx.account_for(self)
         hooks = ctx.hooks
 
         def emit_tick(tick: Tick) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from loguru import logger
 
-from framework import BotContext, hookimpl
+from framework import CACHE_WRITER, BotContext, hookimpl
 from framework.exchange import FillHistory
 from framework.types import (
     IntervalJob,
@@ -74,6 +74,9 @@ def _is_market_stream(stream: str) -> bool:
 
 class ReconciliationPlugin:
     """The built-in ``reconciliation`` plugin."""
+
+    # Repairs write the account cache (``ctx.account_for``): a replacement declares the same.
+    tradeloop_roles = frozenset({CACHE_WRITER})
 
     def __init__(self, config: ReconciliationSettings | None = None) -> None:
         self.config = config or ReconciliationSettings()
@@ -357,7 +360,7 @@ class ReconciliationPlugin:
                     ),
                 )
             t = snapshot.snapshot_time
-            account = ctx.account
+            account = ctx.account_for(self)
             comparison = compare(snapshot, account, self.tolerances, seed=not self._seeded)
             seeded = seed(account, comparison.seeds, t)
             note_seeded(account, comparison.seeds)
@@ -405,7 +408,7 @@ class ReconciliationPlugin:
     ) -> tuple[int, int, list[Mismatch]]:
         """Re-check suspects after ``confirm_delay``; query orders the exchange no longer
         lists; repair what is still drift. Returns (in flight, order queries, mismatches)."""
-        account = ctx.account
+        account = ctx.account_for(self)
         await self._wait_confirm_delay(ctx)
         tol = self.tolerances
         absent = [f for f in suspects if needs_query(f) and still_suspect(f, account, t, tol)]
@@ -433,17 +436,20 @@ class ReconciliationPlugin:
         first snapshot's time, are history); ``None`` if there was nothing to do or the
         connector cannot list trades."""
         exchange = ctx.exchange
-        gaps = ctx.account.fill_gaps(t)
+        account = ctx.account_for(self)
+        gaps = account.fill_gaps(t)
         if not gaps or not isinstance(exchange, FillHistory):
             return None
         if not waited and self.config.confirm_delay > 0:
             # a reordered trade event may still close the gap, like any suspect
             await self._wait_confirm_delay(ctx)
-            gaps = ctx.account.fill_gaps(t)
+            gaps = account.fill_gaps(t)
             if not gaps:
                 return None
         self.phase = "querying"
-        return await backfill(ctx.account, exchange, gaps, t, start, self.config.max_fill_queries)
+        return await backfill(
+            ctx.account_for(self), exchange, gaps, t, start, self.config.max_fill_queries
+        )
 
     async def _wait_confirm_delay(self, ctx: BotContext) -> None:
         """Give the stream ``confirm_delay`` to deliver what it still has on its way."""

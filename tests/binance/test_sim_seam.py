@@ -166,7 +166,7 @@ async def buy_and_see_it_traded(
     await bot.ctx.exchange.place_order(
         OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
     )
-    await until(lambda: len(sim.engine.trades) == 1 and bot.ctx.account.stats.fills == 1)
+    await until(lambda: len(sim.engine.trades) == 1 and bot.account.stats.fills == 1)
 
 
 async def test_simulator_disabled_with_a_url_trades_on_that_exchange(

@@ -134,10 +134,10 @@ async def test_changes_emit_hooks_with_before_and_after(
 ) -> None:
     bot = await bot_factory()
     hook_recorder.attach(bot)
-    bot.ctx.account.apply_balance(bal("10", 1))
-    bot.ctx.account.apply_balance(bal("12", 2))
-    bot.ctx.account.apply_balance(bal("12", 2))
-    bot.ctx.account.apply_fill(fill(9))
+    bot.account.apply_balance(bal("10", 1))
+    bot.account.apply_balance(bal("12", 2))
+    bot.account.apply_balance(bal("12", 2))
+    bot.account.apply_fill(fill(9))
     updates = hook_recorder.of("on_balance_update")
     assert updates[0]["before"] is None
     assert updates[0]["after"].wallet_balance == Decimal("10")

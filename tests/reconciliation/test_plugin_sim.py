@@ -181,7 +181,7 @@ async def test_events_still_on_their_way_are_in_flight_not_drift(
     await sim.place_order("BTCUSDT", "BUY", "0.004")
 
     async def events_arrive() -> None:  # the stream catches up during confirm_delay...
-        late = bot.ctx.account.late  # ...with updates older than the snapshot, kept aside
+        late = bot.account.late  # ...with updates older than the snapshot, kept aside
         await until(
             lambda: ("position", ("BTCUSDT", "BOTH")) in late and ("balance", "USDT") in late
         )
@@ -408,7 +408,7 @@ async def test_a_fill_whose_event_was_lost_is_read_back_from_the_trade_list(
     )
     assert bot.ctx.cache.fill_count == 1
     assert bot.ctx.cache.fees == {"USDT": trade.commission}
-    assert bot.ctx.account.fill_gaps(result.snapshot_time) == []
+    assert bot.account.fill_gaps(result.snapshot_time) == []
     assert differences(bot.ctx.cache, sim) == []
     assert result.weight_used >= 5  # the trade list (userTrades, weight 5)
 
@@ -435,7 +435,7 @@ async def test_fills_from_before_the_bot_watched_are_history_not_drift(
     plugin, log = recon(), FillLog()
     bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
     await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
-    order = bot.ctx.account.order("BTCUSDT", placed["orderId"])
+    order = bot.account.order("BTCUSDT", placed["orderId"])
     result = await reconcile(bot, plugin, manual_clock, sim)
 
     assert result.status == "ok", result.mismatches
@@ -443,4 +443,4 @@ async def test_fills_from_before_the_bot_watched_are_history_not_drift(
     assert plugin.metrics()["fill_queries"] == 0  # seeded with its filled quantity
     assert order is not None
     assert order.executed_qty > 0  # seeded with fills the bot never saw
-    assert bot.ctx.account.fill_gaps(result.snapshot_time) == []
+    assert bot.account.fill_gaps(result.snapshot_time) == []

@@ -85,9 +85,9 @@ async def test_after_the_next_reconcile_the_cache_equals_the_truth(
 
     assert differences(bot.ctx.cache, sim) == [], result
     # every order the cache knows has all its fills: lost trade events were read back
-    assert bot.ctx.account.fill_gaps(result.snapshot_time) == []
+    assert bot.account.fill_gaps(result.snapshot_time) == []
     traded = {(t.symbol, t.order_id, t.trade_id) for t in sim.engine.trades}
-    recorded = set(bot.ctx.account._fills)
+    recorded = set(bot.account._fills)
     assert recorded <= traded  # and no fill that did not happen
     assert result.status in ("ok", "warning")
     assert sum(sim.fault_counts().values()) > 0

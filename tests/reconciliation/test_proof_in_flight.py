@@ -52,7 +52,7 @@ async def test_no_drift_is_reported_while_trading_continuously(
         stop.set()
         await trading
     during = seen.results[first : first + RUNS]
-    fills = bot.ctx.account.stats.fills
+    fills = bot.account.stats.fills
 
     false_positives = [r for r in seen.results if r.mismatches]
     assert false_positives == []
@@ -106,7 +106,7 @@ async def test_no_drift_is_reported_when_the_stream_lags_behind_rest(
             client_order_id=f"marker{next(markers)}",
         )
         oid = int(placed["orderId"])
-        await until(lambda: bot.ctx.account.order("ETHUSDT", oid) is not None)
+        await until(lambda: bot.account.order("ETHUSDT", oid) is not None)
         order = sim.engine.open_orders["ETHUSDT"].get(oid)
         if order is not None:  # (the trader may have canceled it already)
             sim.cancel(order)
@@ -127,7 +127,7 @@ async def test_no_drift_is_reported_when_the_stream_lags_behind_rest(
     assert [r.mismatches for r in results if r.mismatches] == []
     assert all(r.status == "ok" for r in results)
     assert sum(1 for r in results if r.in_flight_skipped) >= 10  # the rule was exercised
-    assert bot.ctx.account.stats.fills >= 20
+    assert bot.account.stats.fills >= 20
     for symbol in trader.symbols:  # nothing rests, so the moving price fills nothing more
         sim.cancel_all(symbol)
     final = await reconcile(bot, plugin, manual_clock, sim, before_confirm=stream_catches_up)
@@ -141,7 +141,7 @@ async def test_no_drift_is_reported_when_the_stream_lags_behind_rest(
                 "reconciles": len(results),
                 "with_in_flight": sum(1 for r in results if r.in_flight_skipped),
                 "in_flight": sum(r.in_flight_skipped for r in results),
-                "fills": bot.ctx.account.stats.fills,
+                "fills": bot.account.stats.fills,
                 "trades": dict(trader.counts),
                 "faults": {k: v for k, v in sim.fault_counts().items() if v},
             },

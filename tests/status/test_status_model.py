@@ -215,7 +215,7 @@ async def test_events_per_second_from_the_hook_counts(
     for _ in range(50):
         hooks.on_tick(tick)
     for trade_id in range(1, 6):  # through the cache, as the connector delivers fills
-        bot.ctx.account.apply_fill(msgspec.structs.replace(fill, trade_id=trade_id))
+        bot.account.apply_fill(msgspec.structs.replace(fill, trade_id=trade_id))
     await manual_clock.advance(10)  # the log job runs once
     snap = status.last_snapshot
     assert snap is not None

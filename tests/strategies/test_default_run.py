@@ -47,7 +47,7 @@ async def test_default_strategy_trades_on_moving_prices(
     settings = sim_settings(tmp_path, entry, updates_per_second=500.0)
     bot = await bot_factory(settings, entry_points=True)
     await ready(bot)
-    await until(lambda: bot.ctx.account.stats.fills >= 2, within=30)
+    await until(lambda: bot.account.stats.fills >= 2, within=30)
     trades = list(sim_of(bot).engine.trades)
     summary = await bot.stop()
     assert summary["orders"]["placed"] >= 2

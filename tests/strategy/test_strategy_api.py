@@ -250,7 +250,7 @@ async def test_summary_counts_orders_fills_and_realized_pnl(sim_bot: Any) -> Non
     await api.place(
         OrderRequest(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=qty, reduce_only=True)
     )
-    await until(lambda: bot.ctx.account.stats.fills >= 2 and not bot.ctx.cache.positions)
+    await until(lambda: bot.account.stats.fills >= 2 and not bot.ctx.cache.positions)
     trades = list(bot.ctx.plugin("sim").exchange.engine.trades)  # type: ignore[union-attr]
     summary = await bot.stop()
     assert summary["orders"]["placed"] == 2
