@@ -104,7 +104,7 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
     ctx = BotContext(
         settings=Settings(), clock=clock, bus=bus, scheduler=Scheduler(clock), plugin_configs={}
     )
-    bus.ctx = ctx
+    bus.bind(ctx)
 
     class DictSink:
         """Dict cache like the reference's; the consumer fires one hook per message."""

@@ -6,7 +6,7 @@ Everything else under ``framework`` is the core's own business and may change.
 from framework.cache import AccountView
 from framework.clock import Clock, ManualClock, SystemClock
 from framework.commands import Command
-from framework.context import CACHE_WRITER, BotContext, Hooks
+from framework.context import CACHE_WRITER, BotContext
 from framework.errors import (
     CacheWriteDenied,
     OrderRefused,
@@ -18,6 +18,7 @@ from framework.errors import (
     TradingHeld,
 )
 from framework.exchange import ExchangeConnector, ExchangeEndpoint, FillHistory
+from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
 from framework.strategy import Strategy, StrategyOrders

@@ -1,17 +1,27 @@
-"""HookBus: calls pluggy hook implementations from asyncio, one plugin isolated from another.
+"""HookBus: the one way the core calls plugins, from asyncio, one plugin isolated from another.
 
 pluggy is synchronous and stops at the first exception, so the bus walks the implementations
-itself (in pluggy's own order) and attributes every outcome to its plugin.
+itself (in pluggy's own order) and attributes every outcome to its plugin. Every call of plugin
+code goes through one path, ``_invoke`` (synchronous) / ``_invoke_async`` (awaited): the plugin
+is named in its outcome, its hook's time budget (if the hook has one) is enforced, and a
+failure is logged, counted, reported through ``on_plugin_error`` and fed to the circuit breaker
+(``max_failures`` failures in a row disable the plugin).
 
 * ``notify`` (``on_*`` hooks) never waits on a plugin. A synchronous implementation runs at
-  once, timed; an ``async def`` one goes to that plugin's own bounded queue and worker task.
-  A plugin with a backlog gets its synchronous calls queued too, so each plugin sees events in
-  the order they were emitted.
-* ``ask`` awaits each implementation in turn under its time budget and returns one
-  ``Outcome`` per plugin.
+  once, timed (``_invoke``, inlined on this hot path); an ``async def`` one goes to that
+  plugin's own bounded queue and worker task. A plugin with a backlog gets its synchronous
+  calls queued too, so each plugin sees events in the order they were emitted.
+* ``ask`` / ``ask_first`` await each implementation in turn under its time budget and return
+  one ``Outcome`` per plugin (``provide_exchange``, ``register_jobs``, ``lifespan``,
+  ``summarize_run``).
+* ``ask_sync`` calls the synchronous setup hooks (``validate_settings``,
+  ``register_commands``) and ``invoke`` one function (``declare_settings``, before the plugin
+  is registered). With ``report=False`` (loading, before a bot runs) a failure is only
+  attributed: the loader turns it into a load error.
 
-Every exception or budget overrun is logged with the plugin's name, counted, reported through
-``on_plugin_error``, and ``max_failures`` failures in a row disable the plugin (circuit breaker).
+The bus's state is private; the core reads it through ``stats``, ``disabled``, ``errors`` and
+a few other read-only properties, and changes it through ``bind``, ``add_observer``,
+``pause_on_failure``, ``hold``/``release``, ``disable``, ``drain`` and ``aclose``.
 """
 
 from __future__ import annotations
@@ -20,10 +30,11 @@ import asyncio
 import inspect
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from time import perf_counter
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import pluggy
@@ -109,29 +120,75 @@ class HookBus:
         *,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
-        self.pm = pm
+        self._pm = pm
         settings = settings or HooksSettings()
-        self.timeouts: dict[str, float] = {**DEFAULT_HOOK_TIMEOUTS, **settings.timeouts}
-        self.max_failures = settings.max_failures
-        self.queue_size = settings.queue_size
-        self.ctx: Any = None  # set by the runtime; passed to on_plugin_error
+        self._timeouts: dict[str, float] = {**DEFAULT_HOOK_TIMEOUTS, **settings.timeouts}
+        self._max_failures = settings.max_failures
+        self._queue_size = settings.queue_size
+        self._ctx: Any = None  # the bot context, passed to on_plugin_error (``bind``)
         # Calls per hook (see ``counts``): asks, and notifications of routes since dropped.
         self._counts: dict[str, int] = {}
-        self.failures: dict[str, int] = {}
-        self.failures_total: Counter[str] = Counter()
-        self.dropped: Counter[str] = Counter()
-        self.disabled: dict[str, str] = {}
-        self.pause_at_first_failure: set[str] = set()  # strategies: paused when they raise
-        self.errors: list[PluginError] = []
-        self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
+        self._failures: dict[str, int] = {}
+        self._failures_total: Counter[str] = Counter()
+        self._dropped: Counter[str] = Counter()
+        self._disabled: dict[str, str] = {}
+        self._pause_at_first_failure: set[str] = set()  # strategies: paused when they raise
+        self._errors: list[PluginError] = []
+        self._observers: list[Callable[[str, Mapping[str, Any]], None]] = []
         self._wall_time = wall_time
         self._spec_args: dict[str, tuple[str, ...]] = {}
         self._routes: dict[str, _Route] = {}
-        self.held: dict[str, deque[tuple[str, _Impl, tuple[Any, ...]]]] = {}
-        self.held_dropped: Counter[str] = Counter()
+        self._held: dict[str, deque[tuple[str, _Impl, tuple[Any, ...]]]] = {}
+        self._held_dropped: Counter[str] = Counter()
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+
+    # ------------------------------------------------------------------ wiring, reads
+
+    def bind(self, ctx: Any) -> None:
+        """The bot context: passed to ``on_plugin_error`` (and what the facade passes)."""
+        self._ctx = ctx
+
+    def add_observer(self, observer: Callable[[str, Mapping[str, Any]], None]) -> None:
+        """Call ``observer(hook, kwargs)`` for every notification (tests, recorders)."""
+        self._observers.append(observer)
+
+    def pause_on_failure(self, plugins: Iterable[str]) -> None:
+        """Disable these plugins at their first failure (strategies: paused when they raise)."""
+        self._pause_at_first_failure.update(plugins)
+
+    def pauses_on_failure(self, plugin: str) -> bool:
+        """True for plugins that ``pause_on_failure`` named."""
+        return plugin in self._pause_at_first_failure
+
+    def budget(self, hook: str) -> float | None:
+        """The hook's time budget in seconds (``hooks.timeouts``), ``None`` if it has none."""
+        return self._timeouts.get(hook)
+
+    def is_disabled(self, plugin: str) -> bool:
+        """True once the circuit breaker (or ``disable``) stopped calling ``plugin``."""
+        return plugin in self._disabled
+
+    @property
+    def disabled(self) -> Mapping[str, str]:
+        """Disabled plugins and why (read-only)."""
+        return MappingProxyType(self._disabled)
+
+    @property
+    def errors(self) -> Sequence[PluginError]:
+        """The last failures, oldest first (at most ``MAX_ERRORS_KEPT``)."""
+        return tuple(self._errors)
+
+    @property
+    def failures_total(self) -> Mapping[str, int]:
+        """Failures per plugin so far (read-only; 0 for a plugin that never failed)."""
+        return MappingProxyType(self._failures_total)
+
+    @property
+    def dropped(self) -> Mapping[str, int]:
+        """Queued notifications dropped per plugin because it fell behind (read-only)."""
+        return MappingProxyType(self._dropped)
 
     # ------------------------------------------------------------------ implementations
 
@@ -139,7 +196,7 @@ class HookBus:
         """The hookspec's argument names, in order."""
         args = self._spec_args.get(hook)
         if args is None:
-            caller: pluggy.HookCaller | None = getattr(self.pm.hook, hook, None)
+            caller: pluggy.HookCaller | None = getattr(self._pm.hook, hook, None)
             if caller is None or caller.spec is None:
                 raise KeyError(f"unknown hook {hook!r}")
             args = tuple(caller.spec.argnames)
@@ -153,28 +210,33 @@ class HookBus:
             route = self._route(hook)
         return route.impls
 
+    def implementers(self, hook: str) -> tuple[str, ...]:
+        """Every plugin implementing ``hook``, in pluggy's call order (disabled ones too)."""
+        caller: pluggy.HookCaller = getattr(self._pm.hook, hook)
+        return tuple(impl.plugin_name for impl in reversed(caller.get_hookimpls()))
+
     def _route(self, hook: str) -> _Route:
         self._counts.setdefault(hook, 0)  # ``counts`` lists hooks in the order first used
         every = self._build_impls(hook)
-        held = self.held
+        held = self._held
         route = _Route(
             tuple(i for i in every if i.plugin not in held),
             tuple(i for i in every if i.plugin in held),
-            self.timeouts[hook],
+            self._timeouts[hook],
         )
         self._routes[hook] = route
         return route
 
     def _build_impls(self, hook: str) -> tuple[_Impl, ...]:
         spec_args = self.spec_args(hook)
-        caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
+        caller: pluggy.HookCaller = getattr(self._pm.hook, hook)
         out: list[_Impl] = []
         for impl in reversed(caller.get_hookimpls()):
             if impl.wrapper or impl.hookwrapper:
                 raise pluggy.PluginValidationError(
                     impl.plugin, f"{impl.plugin_name}.{hook}: {BUS_HOOK_WRAPPERS_FORBIDDEN}"
                 )
-            if impl.plugin_name in self.disabled:
+            if impl.plugin_name in self._disabled:
                 continue
             names = tuple(impl.argnames)
             picks = None if names == spec_args else tuple(spec_args.index(n) for n in names)
@@ -202,6 +264,9 @@ class HookBus:
                 out[hook] = count
         return out
 
+    def _count(self, hook: str) -> None:
+        self._counts[hook] = self._counts.get(hook, 0) + 1
+
     # -------------------------------------------------------------------------- hold
 
     def hold(self, plugins: Iterable[str]) -> None:
@@ -211,17 +276,17 @@ class HookBus:
         delivered in order by ``release``.
         """
         for plugin in plugins:
-            self.held.setdefault(plugin, deque(maxlen=self.queue_size))
+            self._held.setdefault(plugin, deque(maxlen=self._queue_size))
         self.invalidate()
 
     def release(self, plugins: Iterable[str]) -> None:
         """Deliver what ``hold`` kept, in order, then resume normal delivery."""
-        released = [(p, self.held.pop(p)) for p in list(plugins) if p in self.held]
+        released = [(p, self._held.pop(p)) for p in list(plugins) if p in self._held]
         self.invalidate()
         for plugin, kept in released:
             while kept:
                 hook, impl, args = kept.popleft()
-                if plugin not in self.disabled:
+                if plugin not in self._disabled:
                     self._deliver(hook, impl, args)
 
     def args_from(self, hook: str, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -230,6 +295,63 @@ class HookBus:
             return tuple(kwargs[name] for name in self.spec_args(hook))
         except KeyError as exc:
             raise TypeError(f"{hook}() missing argument {exc.args[0]!r}") from None
+
+    # ------------------------------------------------------------- the one call path
+
+    def _invoke(
+        self, hook: str, impl: _Impl, args: tuple[Any, ...], *, report: bool = True
+    ) -> Outcome:
+        """Call one synchronous implementation: attributed, timed against the hook's budget,
+        its failure reported (``report``) and fed to the circuit breaker.
+
+        ``notify`` inlines this on its hot path (same steps, same order)."""
+        started = perf_counter()
+        try:
+            result = impl.function(*(args if impl.picks is None else [args[i] for i in impl.picks]))
+        except Exception as exc:  # noqa: BLE001 - isolating plugins is the bus's job
+            return self._failed(hook, impl.plugin, exc, report=report)
+        return self._finished(hook, impl.plugin, perf_counter() - started, result, report=report)
+
+    async def _invoke_async(
+        self, hook: str, impl: _Impl, args: tuple[Any, ...], *, report: bool = True
+    ) -> Outcome:
+        """``_invoke`` for awaited calls: an awaitable result is awaited within the budget."""
+        started = perf_counter()
+        budget = self._timeouts.get(hook)
+        try:
+            async with asyncio.timeout(budget):
+                call_args = args if impl.picks is None else [args[i] for i in impl.picks]
+                result = impl.function(*call_args)
+                if inspect.isawaitable(result):
+                    result = await result
+        except Exception as exc:  # noqa: BLE001 - CancelledError is BaseException and passes
+            if (
+                budget is not None
+                and isinstance(exc, TimeoutError)
+                and not isinstance(exc, PluginOverrun)
+            ):
+                exc = PluginOverrun(f"did not finish within its budget of {budget * 1000:.0f} ms")
+            return self._failed(hook, impl.plugin, exc, report=report)
+        # a coroutine was cut off by the timeout; a plain function's time is checked after it
+        elapsed = 0.0 if impl.is_async else perf_counter() - started
+        return self._finished(hook, impl.plugin, elapsed, result, report=report)
+
+    def _failed(self, hook: str, plugin: str, exc: Exception, *, report: bool) -> Outcome:
+        if report:
+            self.report_failure(plugin, hook, exc)
+        return Outcome(plugin, ok=False, error=exc)
+
+    def _finished(
+        self, hook: str, plugin: str, elapsed: float, result: Any, *, report: bool
+    ) -> Outcome:
+        budget = self._timeouts.get(hook)
+        if budget is not None and elapsed > budget:
+            error = _overrun(elapsed, budget)
+            if report:
+                self.report_failure(plugin, hook, error)
+            return Outcome(plugin, ok=False, value=result, error=error)
+        self._failures.pop(plugin, None)
+        return Outcome(plugin, ok=True, value=result)
 
     # ------------------------------------------------------------------------ notify
 
@@ -240,19 +362,20 @@ class HookBus:
 
         Hot path (the account cache calls it once per changed entry): the hook's ``_Route``
         is built once; a hook nobody implements is only counted (and kept for held plugins);
-        each implementation costs one clock read (its end is the next one's start).
+        each implementation costs one clock read (its end is the next one's start). The loop
+        is ``_invoke`` inlined: the same call, budget check, report and breaker reset.
         """
         route = self._routes.get(hook)
         if route is None:
             route = self._first_route(hook)
         route.count += 1
-        if self.observers:
+        if self._observers:
             self._observe(hook, args)
         calls = route.calls
         if calls:
             budget = route.budget
             queues = self._queues
-            failures = self.failures
+            failures = self._failures
             started = perf_counter()
             for plugin, function, pick, is_async, impl in calls:
                 if is_async or (plugin in queues and not queues[plugin].empty()):
@@ -274,19 +397,19 @@ class HookBus:
                 elif plugin in failures:
                     del failures[plugin]
                 started = finished
-        if self.held and hook not in UNHELD_HOOKS:
+        if self._held and hook not in UNHELD_HOOKS:
             self._keep_for_held(hook, args)
 
     def _first_route(self, hook: str) -> _Route:
         try:
             return self._route(hook)
         except KeyError:  # an unknown hook (or one without a budget): counted, then refused
-            self._counts[hook] = self._counts.get(hook, 0) + 1
+            self._count(hook)
             raise
 
     def _observe(self, hook: str, args: tuple[Any, ...]) -> None:
         kwargs = dict(zip(self.spec_args(hook), args, strict=True))
-        for observer in self.observers:
+        for observer in self._observers:
             observer(hook, kwargs)
 
     def _keep_for_held(self, hook: str, args: tuple[Any, ...]) -> None:
@@ -296,9 +419,9 @@ class HookBus:
         if route is None:
             return
         for impl in route.held:
-            kept = self.held[impl.plugin]
+            kept = self._held[impl.plugin]
             if len(kept) == kept.maxlen:
-                self.held_dropped[impl.plugin] += 1
+                self._held_dropped[impl.plugin] += 1
             kept.append((hook, impl, args))
 
     def _deliver(self, hook: str, impl: _Impl, args: tuple[Any, ...]) -> None:
@@ -307,17 +430,7 @@ class HookBus:
         if impl.is_async or (queue is not None and not queue.empty()):
             self._enqueue(hook, impl, args)
             return
-        started = time.perf_counter()
-        try:
-            impl.function(*(args if impl.picks is None else [args[i] for i in impl.picks]))
-        except Exception as exc:  # noqa: BLE001 - isolating plugins is the bus's job
-            self.report_failure(impl.plugin, hook, exc)
-            return
-        elapsed = time.perf_counter() - started
-        if elapsed > self.timeouts[hook]:
-            self.report_failure(impl.plugin, hook, _overrun(elapsed, self.timeouts[hook]))
-        else:
-            self.failures.pop(impl.plugin, None)
+        self._invoke(hook, impl, args)
 
     def notify_kw(self, hook: str, **kwargs: Any) -> None:
         """``notify`` with keyword arguments (slower; for code off the hot path)."""
@@ -332,8 +445,8 @@ class HookBus:
         if queue.full():  # a slow plugin loses its oldest event; nobody else waits
             queue.get_nowait()
             queue.task_done()
-            self.dropped[impl.plugin] += 1
-            dropped = self.dropped[impl.plugin]
+            self._dropped[impl.plugin] += 1
+            dropped = self._dropped[impl.plugin]
             if dropped in (1, 10, 100, 1000) or dropped % 10000 == 0:
                 logger.bind(plugin=impl.plugin).warning(
                     "plugin {!r} is falling behind: {} queued events dropped so far",
@@ -343,7 +456,7 @@ class HookBus:
         queue.put_nowait((hook, impl, args))
 
     def _start_worker(self, plugin: str) -> asyncio.Queue[_Job]:
-        queue: asyncio.Queue[_Job] = asyncio.Queue(self.queue_size)
+        queue: asyncio.Queue[_Job] = asyncio.Queue(self._queue_size)
         self._queues[plugin] = queue
         self._workers[plugin] = asyncio.get_running_loop().create_task(
             self._work(plugin, queue), name=f"tradeloop-plugin:{plugin}"
@@ -354,69 +467,84 @@ class HookBus:
         while True:
             hook, impl, args = await queue.get()
             try:
-                if plugin not in self.disabled:
-                    await self._call(hook, impl, args)
+                if plugin not in self._disabled:
+                    await self._invoke_async(hook, impl, args)
             finally:
                 queue.task_done()
 
-    async def _call(self, hook: str, impl: _Impl, args: tuple[Any, ...]) -> Outcome:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeouts[hook]):
-                call_args = args if impl.picks is None else [args[i] for i in impl.picks]
-                result = impl.function(*call_args)
-                if inspect.isawaitable(result):
-                    result = await result
-        except Exception as exc:  # noqa: BLE001 - CancelledError is BaseException and passes
-            if isinstance(exc, TimeoutError) and not isinstance(exc, PluginOverrun):
-                exc = PluginOverrun(
-                    f"did not finish within its budget of {self.timeouts[hook] * 1000:.0f} ms"
-                )
-            self.report_failure(impl.plugin, hook, exc)
-            return Outcome(impl.plugin, ok=False, error=exc)
-        if not impl.is_async:
-            elapsed = time.perf_counter() - started
-            if elapsed > self.timeouts[hook]:
-                error = _overrun(elapsed, self.timeouts[hook])
-                self.report_failure(impl.plugin, hook, error)
-                return Outcome(impl.plugin, ok=False, value=result, error=error)
-        self.failures.pop(impl.plugin, None)
-        return Outcome(impl.plugin, ok=True, value=result)
-
-    # --------------------------------------------------------------------------- ask
+    # --------------------------------------------------------------------- questions
 
     async def ask(
         self, hook: str, kwargs: Mapping[str, Any], *, plugins: Iterable[str] | None = None
     ) -> list[Outcome]:
         """Await every implementation in turn (or only those of ``plugins``)."""
-        self._counts[hook] = self._counts.get(hook, 0) + 1
+        self._count(hook)
         args = self.args_from(hook, kwargs)
         wanted = None if plugins is None else set(plugins)
         outcomes = []
         for impl in self._build_impls(hook):  # held plugins are asked too
             if wanted is None or impl.plugin in wanted:
-                outcomes.append(await self._call(hook, impl, args))
+                outcomes.append(await self._invoke_async(hook, impl, args))
         return outcomes
 
     async def ask_first(self, hook: str, kwargs: Mapping[str, Any]) -> Outcome | None:
         """The first implementation that answers something other than ``None``."""
-        self._counts[hook] = self._counts.get(hook, 0) + 1
+        self._count(hook)
         args = self.args_from(hook, kwargs)
         for impl in self._build_impls(hook):
-            outcome = await self._call(hook, impl, args)
+            outcome = await self._invoke_async(hook, impl, args)
             if not outcome.ok or outcome.value is not None:
                 return outcome
         return None
+
+    def ask_sync(
+        self,
+        hook: str,
+        kwargs: Mapping[str, Any],
+        *,
+        plugins: Iterable[str] | None = None,
+        report: bool = True,
+    ) -> list[Outcome]:
+        """Call every synchronous implementation of a setup hook in turn (``validate_settings``,
+        ``register_commands``); ``report=False`` only attributes failures (loading)."""
+        self._count(hook)
+        args = self.args_from(hook, kwargs)
+        wanted = None if plugins is None else set(plugins)
+        outcomes = []
+        for impl in self._build_impls(hook):
+            if wanted is not None and impl.plugin not in wanted:
+                continue
+            if impl.is_async:
+                error = TypeError(f"{hook} must be a plain (not async) function")
+                outcomes.append(self._failed(hook, impl.plugin, error, report=report))
+                continue
+            outcomes.append(self._invoke(hook, impl, args, report=report))
+        return outcomes
+
+    def invoke(
+        self, plugin: str, hook: str, function: Callable[..., Any], *args: Any, report: bool = True
+    ) -> Outcome:
+        """Call one function of ``plugin`` for ``hook`` through the same path: for calls that
+        are not a registered implementation (``declare_settings``, before registration)."""
+        return self._invoke(hook, _Impl(plugin, function, None, False), args, report=report)
+
+    async def invoke_async(
+        self, plugin: str, hook: str, function: Callable[..., Any], *args: Any
+    ) -> Outcome:
+        """``invoke``, awaited within the hook's budget (a lifespan's start)."""
+        impl = _Impl(plugin, function, None, inspect.iscoroutinefunction(function))
+        return await self._invoke_async(hook, impl, args)
 
     # ---------------------------------------------------------------- failures, breaker
 
     def report_failure(self, plugin: str, hook: str, exc: BaseException) -> None:
         """Count, log and report a failure of ``plugin`` in ``hook`` (or a task it owns)."""
-        count = self.failures.get(plugin, 0) + 1
-        self.failures[plugin] = count
-        self.failures_total[plugin] += 1
-        limit = 1 if plugin in self.pause_at_first_failure else self.max_failures
-        disable = count >= limit and plugin not in self.disabled
+        count = self._failures.get(plugin, 0) + 1
+        self._failures[plugin] = count
+        self._failures_total[plugin] += 1
+        paused = plugin in self._pause_at_first_failure
+        limit = 1 if paused else self._max_failures
+        disable = count >= limit and plugin not in self._disabled
         log = logger.bind(plugin=plugin)
         if isinstance(exc, PluginOverrun):
             log.error("plugin {!r} overran its budget in {}: {}", plugin, hook, exc)
@@ -430,21 +558,21 @@ class HookBus:
             disabled=disable,
             at=self._wall_time(),
         )
-        self.errors.append(error)
-        del self.errors[:-MAX_ERRORS_KEPT]
+        self._errors.append(error)
+        del self._errors[:-MAX_ERRORS_KEPT]
         if disable:
-            if plugin in self.pause_at_first_failure:
+            if paused:
                 self.disable(plugin, f"paused after {type(exc).__name__} in {hook}: {exc}")
             else:
                 self.disable(plugin, f"{count} failures in a row, last in {hook}")
         if hook != "on_plugin_error":
-            self.notify("on_plugin_error", (self.ctx, error))
+            self.notify("on_plugin_error", (self._ctx, error))
 
     def disable(self, plugin: str, reason: str) -> None:
         """Stop calling ``plugin``: its queued and future events are skipped."""
-        if plugin in self.disabled:
+        if plugin in self._disabled:
             return
-        self.disabled[plugin] = reason
+        self._disabled[plugin] = reason
         self.invalidate()
         logger.bind(plugin=plugin).error("plugin {!r} disabled: {}", plugin, reason)
 
@@ -476,10 +604,10 @@ class HookBus:
         """Counters for the run summary."""
         return {
             "hooks": self.counts,
-            "plugin_errors": dict(self.failures_total),
-            "dropped_events": dict(self.dropped),
-            "disabled_plugins": dict(self.disabled),
-            "held_dropped_events": dict(self.held_dropped),
+            "plugin_errors": dict(self._failures_total),
+            "dropped_events": dict(self._dropped),
+            "disabled_plugins": dict(self._disabled),
+            "held_dropped_events": dict(self._held_dropped),
         }
 
 

@@ -21,6 +21,7 @@ from framework.loader import (
     discover_plugins,
     is_builtin,
     load_plugins,
+    raise_load_error,
     run_validate_settings,
 )
 from framework.log_guard import guard_logging, redact
@@ -93,8 +94,9 @@ def _positive_float(text: str) -> float:
 def plugin_commands(loaded: LoadedPlugins) -> list[Command]:
     """Commands registered by plugins, in load order."""
     commands: list[Command] = []
-    for impl in loaded.pm.hook.register_commands.get_hookimpls():
-        registered: Sequence[Command] = impl.function() or ()  # type: ignore[assignment]
+    for outcome in reversed(loaded.hooks.register_commands()):  # load order
+        raise_load_error(loaded, outcome)
+        registered: Sequence[Command] = outcome.value or ()
         commands.extend(registered)
     return commands
 

@@ -13,64 +13,13 @@ from framework.cache import AccountCache, AccountView
 from framework.clock import Clock
 from framework.errors import CacheWriteDenied
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
+from framework.hooks import Hooks
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
 from framework.strategy import STRATEGY_PREFIX, StrategyOrders, declared_symbols
 from framework.types import (
-    Balance,
-    DailyReport,
-    Fill,
-    Order,
-    Position,
-    ReconcileResult,
-    StreamStatus,
     Tick,
 )
-
-
-class Hooks:
-    """Typed emitters for every notification hook (plugins call these, never ``pm.hook``)."""
-
-    __slots__ = ("_ctx", "_last_ticks", "_notify")
-
-    def __init__(self, bus: HookBus, ctx: BotContext) -> None:
-        self._notify = bus.notify
-        self._ctx = ctx
-        self._last_ticks = ctx.last_ticks
-
-    def on_tick(self, tick: Tick) -> None:
-        """Emit ``on_tick`` (and remember it as the symbol's last tick)."""
-        self._last_ticks[tick.symbol] = tick
-        self._notify("on_tick", (self._ctx, tick))
-
-    def on_balance_update(self, before: Balance | None, after: Balance) -> None:
-        """Emit ``on_balance_update``."""
-        self._notify("on_balance_update", (self._ctx, before, after))
-
-    def on_position_update(self, before: Position | None, after: Position) -> None:
-        """Emit ``on_position_update``."""
-        self._notify("on_position_update", (self._ctx, before, after))
-
-    def on_order_update(self, before: Order | None, after: Order) -> None:
-        """Emit ``on_order_update``."""
-        self._notify("on_order_update", (self._ctx, before, after))
-
-    def on_fill(self, fill: Fill) -> None:
-        """Emit ``on_fill``."""
-        self._notify("on_fill", (self._ctx, fill))
-
-    def on_reconcile_result(self, result: ReconcileResult) -> None:
-        """Emit ``on_reconcile_result``."""
-        self._notify("on_reconcile_result", (self._ctx, result))
-
-    def on_stream_state(self, status: StreamStatus) -> None:
-        """Emit ``on_stream_state``."""
-        self._notify("on_stream_state", (self._ctx, status))
-
-    def on_daily_report(self, report: DailyReport) -> None:
-        """Emit ``on_daily_report``."""
-        self._notify("on_daily_report", (self._ctx, report))
-
 
 CACHE_WRITER = "cache_writer"  # the role that may write the account cache (``account_for``)
 
@@ -103,7 +52,7 @@ class BotContext:
         self.clock = clock
         self.scheduler = scheduler
         self.last_ticks: dict[str, Tick] = {}  # the last tick emitted per symbol
-        self.hooks = Hooks(bus, self)
+        self.hooks = Hooks(bus, self, self.last_ticks)
         # The writable cache: handed only to cache writers (``account_for``) and the core.
         self._account = AccountCache(self.hooks)
         self.cache: AccountView = self._account.view  # what every plugin reads
@@ -123,7 +72,7 @@ class BotContext:
         self.strategy_names = tuple(strategy_names)
         self._holds: dict[object, str] = {}
         self._order_apis: dict[str, StrategyOrders] = {}
-        bus.pause_at_first_failure.update(self.strategy_names)
+        bus.pause_on_failure(self.strategy_names)
 
     @property
     def exchange(self) -> ExchangeConnector:

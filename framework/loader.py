@@ -21,7 +21,9 @@ import pluggy
 from loguru import logger
 
 from framework import hookspecs
+from framework.bus import HookBus, Outcome
 from framework.errors import PluginLoadError, SettingsError
+from framework.hooks import Hooks
 from framework.settings import PLUGIN_COMMON_KEYS, Settings, convert
 
 PLUGIN_GROUP = "tradeloop.plugins"
@@ -51,12 +53,15 @@ class PluginInfo:
 
 @dataclass
 class LoadedPlugins:
-    """The result of loading: the manager, what was loaded, and each plugin's settings."""
+    """The result of loading: the manager, what was loaded, each plugin's settings, and the
+    setup hooks (``hooks``: a facade over a bus of its own, for the questions asked before a
+    bot runs: ``validate_settings``, ``register_commands``)."""
 
     pm: pluggy.PluginManager
     infos: list[PluginInfo]
     configs: dict[str, Any]
     order: list[str]
+    hooks: Hooks
 
     @property
     def strategy_names(self) -> list[str]:
@@ -127,9 +132,10 @@ def load_plugins(
     ``extra`` are ready-made plugin objects (tests, embedding) registered after the others.
     """
     pm = new_plugin_manager()
+    hooks = Hooks(HookBus(pm, settings.hooks), None)
     table = dict(plugin_table if plugin_table is not None else discover_plugins())
     strategies = dict(strategy_table if strategy_table is not None else discover(STRATEGY_GROUP))
-    result = LoadedPlugins(pm=pm, infos=[], configs={}, order=[])
+    result = LoadedPlugins(pm=pm, infos=[], configs={}, order=[], hooks=hooks)
 
     for name, block in settings.plugins.items():
         if name not in table and block.get("required", True) and block.get("enabled", True):
@@ -151,7 +157,7 @@ def load_plugins(
                 raise LookupError("enabled in settings but not installed")
             factory = ep.load()
             own = {k: v for k, v in block.items() if k not in PLUGIN_COMMON_KEYS}
-            config = _validate_block(factory, own, f"plugins.{name}")
+            config = _validate_block(hooks, name, factory, own, f"plugins.{name}")
             plugin = _instantiate(factory, config)
             _register(pm, plugin, name)
         except SettingsError:
@@ -173,7 +179,9 @@ def load_plugins(
             continue
         try:
             factory = ep.load() if ep is not None else _import_path(strategy.use, strategies)
-            config = _validate_block(factory, strategy.params, f"strategies[{index}].params")
+            config = _validate_block(
+                hooks, name, factory, strategy.params, f"strategies[{index}].params"
+            )
             plugin = _instantiate(factory, config)
             if not isinstance(plugin, ModuleType):
                 plugin.strategy_id = strategy.id
@@ -242,19 +250,23 @@ def _import_path(use: str, strategies: Mapping[str, EntryPoint]) -> Any:
     return getattr(module, attr)
 
 
-def _declared_schema(factory: Any) -> type | None:
-    declare = getattr(factory, "declare_settings", None)
-    if declare is None or getattr(declare, f"{hookspecs.PROJECT}_impl", None) is None:
+def _declared_schema(hooks: Hooks, name: str, factory: Any) -> type | None:
+    outcome = hooks.declare_settings(plugin=name, factory=factory)
+    if outcome is None:
         return None
-    schema = declare()
+    if outcome.error is not None:
+        raise outcome.error
+    schema = outcome.value
     if schema is not None and not isinstance(schema, type):
         raise TypeError(f"declare_settings() must return a type, not {type(schema).__name__}")
     return schema
 
 
-def _validate_block(factory: Any, own: Mapping[str, Any], prefix: str) -> Any:
+def _validate_block(
+    hooks: Hooks, name: str, factory: Any, own: Mapping[str, Any], prefix: str
+) -> Any:
     """The plugin's own keys validated against what it declares."""
-    schema = _declared_schema(factory)
+    schema = _declared_schema(hooks, name, factory)
     if schema is None:
         if own:
             key = next(iter(own))
@@ -305,13 +317,17 @@ def _hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
 
 def run_validate_settings(loaded: LoadedPlugins, settings: Settings) -> None:
     """Ask every plugin to check cross-section settings; a failure is attributed to it."""
-    for impl in reversed(loaded.pm.hook.validate_settings.get_hookimpls()):
-        try:
-            impl.function(*[{"settings": settings}[a] for a in impl.argnames])
-        except SettingsError:
-            raise
-        except Exception as exc:
-            info = loaded.info(impl.plugin_name)
-            raise PluginLoadError(
-                impl.plugin_name, info.source if info else "?", _cause(exc)
-            ) from exc
+    for outcome in loaded.hooks.validate_settings(settings):
+        raise_load_error(loaded, outcome)
+
+
+def raise_load_error(loaded: LoadedPlugins, outcome: Outcome) -> None:
+    """A failed setup hook stops loading: a ``SettingsError`` as it is (exit 2 naming the
+    key), anything else as the plugin's ``PluginLoadError``."""
+    exc = outcome.error
+    if exc is None:
+        return
+    if isinstance(exc, SettingsError):
+        raise exc
+    info = loaded.info(outcome.plugin)
+    raise PluginLoadError(outcome.plugin, info.source if info else "?", _cause(exc)) from exc

@@ -41,7 +41,7 @@ class Bot:
         self.bus = HookBus(loaded.pm, settings.hooks, wall_time=self.clock.time)
         self.scheduler = Scheduler(
             self.clock,
-            is_disabled=self.bus.disabled.__contains__,
+            is_disabled=self.bus.is_disabled,
             on_failure=self._job_failed,
         )
         self.ctx = BotContext(
@@ -52,12 +52,11 @@ class Bot:
             plugin_configs=loaded.configs,
             plugin_lookup=loaded.pm.get_plugin,
             plugin_name=loaded.pm.get_name,
-            exchange_candidates=[
-                impl.plugin_name for impl in loaded.pm.hook.provide_exchange.get_hookimpls()
-            ],
+            exchange_candidates=self.bus.implementers("provide_exchange"),
             strategy_names=loaded.strategy_names,
         )
-        self.bus.ctx = self.ctx
+        self.bus.bind(self.ctx)
+        self.hooks = self.ctx.hooks
         self.account = self.ctx._account  # the core's own handle on the writable cache
         self._started: list[tuple[str, AbstractAsyncContextManager[None]]] = []
         self._stop_event: asyncio.Event | None = None
@@ -69,7 +68,7 @@ class Bot:
     def _job_failed(self, owner: str, job: str, exc: BaseException) -> None:
         """A strategy's failing job pauses it, like a failing hook; other plugins' jobs just
         keep their schedule (the scheduler logged the error)."""
-        if owner in self.bus.pause_at_first_failure:
+        if self.bus.pauses_on_failure(owner):
             self.bus.report_failure(owner, job, exc)
 
     # ------------------------------------------------------------------------- startup
@@ -83,7 +82,7 @@ class Bot:
         release_startup = self.ctx.hold_strategies("startup")
         try:
             await self._start_plugins()
-            outcome = await self.bus.ask_first("provide_exchange", {"ctx": self.ctx})
+            outcome = await self.hooks.provide_exchange()
             if outcome is not None:
                 if not outcome.ok:
                     raise _start_error(outcome.plugin, "provide_exchange", outcome.error)
@@ -92,7 +91,7 @@ class Bot:
             else:
                 self.ctx.set_exchange(None, None)
                 logger.warning("no exchange connector enabled: running plugins and jobs only")
-            for outcome in await self.bus.ask("register_jobs", {"ctx": self.ctx}):
+            for outcome in await self.hooks.register_jobs():
                 if not outcome.ok:
                     raise _start_error(outcome.plugin, "register_jobs", outcome.error)
                 self.scheduler.add_all(outcome.value or (), owner=outcome.plugin)
@@ -110,20 +109,17 @@ class Bot:
         )
 
     async def _start_plugins(self) -> None:
-        budget = self.bus.timeouts["lifespan"]
         for name in self.loaded.order:
-            for outcome in await self.bus.ask("lifespan", {"ctx": self.ctx}, plugins=[name]):
+            for outcome in await self.hooks.lifespan(plugins=[name]):
                 if not outcome.ok:
                     raise _start_error(name, "lifespan", outcome.error)
                 if outcome.value is None:
                     continue
                 manager: AbstractAsyncContextManager[None] = outcome.value
-                try:
-                    async with asyncio.timeout(budget):
-                        await manager.__aenter__()
-                except Exception as exc:
-                    self.bus.report_failure(name, "lifespan", exc)
-                    raise _start_error(name, "lifespan", exc) from exc
+                # the start is plugin code too: through the bus, within the lifespan budget
+                entered = await self.bus.invoke_async(name, "lifespan", manager.__aenter__)
+                if not entered.ok:
+                    raise _start_error(name, "lifespan", entered.error) from entered.error
                 self._started.append((name, manager))
 
     # ---------------------------------------------------------------------------- run
@@ -196,7 +192,7 @@ class Bot:
                 for name, s in self.scheduler.stats().items()
             },
         }
-        for outcome in await self.bus.ask("summarize_run", {"ctx": self.ctx}):
+        for outcome in await self.hooks.summarize_run():
             if outcome.ok and outcome.value:
                 summary.update(dict(outcome.value))
         summary.update(self.bus.stats())

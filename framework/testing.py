@@ -49,7 +49,7 @@ class HookRecorder:
 
     def attach(self, bot: Bot) -> HookRecorder:
         """Start recording ``bot``'s notifications."""
-        bot.bus.observers.append(self)
+        bot.bus.add_observer(self)
         return self
 
 

@@ -313,7 +313,7 @@ def test_a_hook_nobody_implements_is_still_counted_observed_and_kept_for_held_pl
     pm = new_plugin_manager()
     pm.register(strategy, name="strategy:s")
     bus = HookBus(pm)
-    bus.observers.append(lambda hook, kwargs: seen.append((hook, dict(kwargs))))
+    bus.add_observer(lambda hook, kwargs: seen.append((hook, dict(kwargs))))
     bus.notify("on_stream_state", (None, "connected"))  # no implementation at all
     bus.hold(["strategy:s"])
     bus.notify("on_fill", (None, "f1"))  # its only implementation is held

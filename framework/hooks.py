@@ -1,0 +1,122 @@
+"""``Hooks``: the typed facade over the hook bus, one method per hookspec.
+
+The core calls plugins only through it (plugins call the notification emitters), never through
+``pm.hook``: each method goes through the bus's one call path (``framework/bus.py``), so errors
+are attributed, budgets enforced and the circuit breaker fed the same way for every hook.
+
+Each method takes its hookspec's arguments, in the hookspec's order, minus ``ctx`` (the facade
+passes the bot context it was built with); extra parameters, if any, are keyword-only.
+``tests/core/test_hooks_facade.py`` pins this against ``framework/hookspecs.py``.
+
+* Notifications (``on_*``) return nothing and never wait (``HookBus.notify``).
+* Questions return one ``Outcome`` per plugin, or the first answer (``provide_exchange``).
+* Setup hooks asked while loading (``declare_settings``, ``validate_settings``,
+  ``register_commands``) only attribute failures: the loader makes them load errors (exit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from framework.bus import HookBus, Outcome
+from framework.hookspecs import PROJECT
+
+if TYPE_CHECKING:
+    from framework.settings import Settings
+    from framework.types import (
+        Balance,
+        DailyReport,
+        Fill,
+        Order,
+        PluginError,
+        Position,
+        ReconcileResult,
+        StreamStatus,
+        Tick,
+    )
+
+
+class Hooks:
+    """Typed calls of every hook through the bus, with the bot context filled in."""
+
+    __slots__ = ("_bus", "_ctx", "_last_ticks", "_notify")
+
+    def __init__(self, bus: HookBus, ctx: Any, last_ticks: dict[str, Tick] | None = None) -> None:
+        self._bus = bus
+        self._notify = bus.notify
+        self._ctx = ctx  # the BotContext (``None`` while loading: only setup hooks are asked)
+        self._last_ticks: dict[str, Tick] = {} if last_ticks is None else last_ticks
+
+    # ----------------------------------------------------------------- setup questions
+
+    def declare_settings(self, *, plugin: str, factory: object) -> Outcome | None:
+        """Ask a plugin's factory (not yet instantiated) for its settings schema; ``None``
+        if it does not implement ``declare_settings``."""
+        declare = getattr(factory, "declare_settings", None)
+        if declare is None or getattr(declare, f"{PROJECT}_impl", None) is None:
+            return None
+        return self._bus.invoke(plugin, "declare_settings", declare, report=False)
+
+    def validate_settings(self, settings: Settings) -> list[Outcome]:
+        """Every plugin checks cross-section settings (loading: failures only attributed)."""
+        return self._bus.ask_sync("validate_settings", {"settings": settings}, report=False)
+
+    def register_commands(self) -> list[Outcome]:
+        """Every plugin's CLI sub-commands (loading: failures only attributed)."""
+        return self._bus.ask_sync("register_commands", {}, report=False)
+
+    async def lifespan(self, *, plugins: Iterable[str] | None = None) -> list[Outcome]:
+        """Each plugin's (or only ``plugins``') lifespan context manager."""
+        return await self._bus.ask("lifespan", {"ctx": self._ctx}, plugins=plugins)
+
+    async def register_jobs(self) -> list[Outcome]:
+        """Every plugin's scheduled jobs."""
+        return await self._bus.ask("register_jobs", {"ctx": self._ctx})
+
+    async def provide_exchange(self) -> Outcome | None:
+        """The first plugin that provides an exchange connector (``None``: nobody did)."""
+        return await self._bus.ask_first("provide_exchange", {"ctx": self._ctx})
+
+    async def summarize_run(self) -> list[Outcome]:
+        """Every plugin's sections of the run summary."""
+        return await self._bus.ask("summarize_run", {"ctx": self._ctx})
+
+    # ------------------------------------------------------------------- notifications
+
+    def on_tick(self, tick: Tick) -> None:
+        """Emit ``on_tick`` (and remember it as the symbol's last tick)."""
+        self._last_ticks[tick.symbol] = tick
+        self._notify("on_tick", (self._ctx, tick))
+
+    def on_balance_update(self, before: Balance | None, after: Balance) -> None:
+        """Emit ``on_balance_update``."""
+        self._notify("on_balance_update", (self._ctx, before, after))
+
+    def on_position_update(self, before: Position | None, after: Position) -> None:
+        """Emit ``on_position_update``."""
+        self._notify("on_position_update", (self._ctx, before, after))
+
+    def on_order_update(self, before: Order | None, after: Order) -> None:
+        """Emit ``on_order_update``."""
+        self._notify("on_order_update", (self._ctx, before, after))
+
+    def on_fill(self, fill: Fill) -> None:
+        """Emit ``on_fill``."""
+        self._notify("on_fill", (self._ctx, fill))
+
+    def on_reconcile_result(self, result: ReconcileResult) -> None:
+        """Emit ``on_reconcile_result``."""
+        self._notify("on_reconcile_result", (self._ctx, result))
+
+    def on_stream_state(self, status: StreamStatus) -> None:
+        """Emit ``on_stream_state``."""
+        self._notify("on_stream_state", (self._ctx, status))
+
+    def on_daily_report(self, report: DailyReport) -> None:
+        """Emit ``on_daily_report``."""
+        self._notify("on_daily_report", (self._ctx, report))
+
+    def on_plugin_error(self, error: PluginError) -> None:
+        """Emit ``on_plugin_error`` (the bus does, after every failure it reports)."""
+        self._notify("on_plugin_error", (self._ctx, error))
