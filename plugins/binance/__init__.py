@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from framework.lazy import lazy_exports
+
 from .config import BinanceConfig, Endpoints, resolve_endpoints
-from .connector import BinanceConnector
 from .errors import (
     BinanceAPIError,
     BinanceError,
@@ -19,6 +22,12 @@ from .errors import (
 )
 from .plugin import BinancePlugin
 from .sink import AccountSink
+
+if TYPE_CHECKING:
+    from .connector import BinanceConnector
+
+# the connector (aiohttp) is imported on first use, not with the CLI
+__getattr__ = lazy_exports(__name__, {"BinanceConnector": "connector"})
 
 __all__ = [
     "AccountSink",

@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from loguru import logger
@@ -19,8 +19,10 @@ from framework import BotContext, ExchangeEndpoint, Settings, SettingsError, hoo
 from framework.types import StreamStatus, Tick
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
-from .connector import BinanceConnector
 from .signing import mask_key
+
+if TYPE_CHECKING:  # imported in ``lifespan``: aiohttp stays out of ``--help`` and ``check``
+    from .connector import BinanceConnector
 
 LIVE = "binance_futures"
 SIMULATED = "sim"
@@ -131,6 +133,8 @@ class BinancePlugin:
 
         def on_status(status: StreamStatus) -> None:
             hooks.on_stream_state(status)
+
+        from .connector import BinanceConnector
 
         connector = BinanceConnector(
             endpoints=endpoints,

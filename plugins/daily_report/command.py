@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from framework import Command, Settings
-from plugins.journal import JournalSettings, SQLiteStore, make_store
+from plugins.journal import JournalSettings
 
 from .build import build_report, day_before, has_activity
 from .files import write_report
@@ -47,6 +47,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     config: DailyReportSettings = _block(settings, "daily_report", DailyReportSettings)
     journal: JournalSettings = _block(settings, config.journal, JournalSettings)
+    from plugins.journal import SQLiteStore, make_store  # aiosqlite only when it runs
+
     store = make_store(journal, settings)
     if isinstance(store, SQLiteStore) and not store.path.is_file():
         print(f"tradeloop report: error: no journal at {store.path}", file=sys.stderr)

@@ -3,7 +3,10 @@
 See ``docs/reporting.md``. Entry point: ``journal = "plugins.journal:Journal"``.
 """
 
-from .factory import STORE_GROUP, journal_path, make_store
+from typing import TYPE_CHECKING
+
+from framework.lazy import lazy_exports
+
 from .migrations import MIGRATIONS
 from .plugin import Journal
 from .records import (
@@ -24,9 +27,23 @@ from .records import (
 )
 from .sampler import unrealized_pnl
 from .settings import JournalSettings
-from .sqlite_store import SQLiteStore
 from .store import JournalError, JournalStore
 from .writer import BatchWriter
+
+if TYPE_CHECKING:
+    from .factory import STORE_GROUP, journal_path, make_store
+    from .sqlite_store import SQLiteStore
+
+# the SQLite store (aiosqlite) is imported on first use, not with the CLI
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "STORE_GROUP": "factory",
+        "journal_path": "factory",
+        "make_store": "factory",
+        "SQLiteStore": "sqlite_store",
+    },
+)
 
 __all__ = [
     "MIGRATIONS",

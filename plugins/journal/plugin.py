@@ -26,7 +26,6 @@ from framework import (
     hookimpl,
 )
 
-from .factory import make_store
 from .records import (
     LogStatsRow,
     RunEnd,
@@ -155,6 +154,8 @@ class Journal:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+        from .factory import make_store  # aiosqlite when the journal opens, not with the CLI
+
         store = self._given_store or make_store(self.config, ctx.settings)
         await store.open()
         self._store = store

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 import msgspec
 from loguru import logger
@@ -20,9 +21,10 @@ from loguru import logger
 from framework import BotContext, Command, ExchangeEndpoint, Settings, hookimpl
 
 from .config import SimSettings, check_settings
-from .exchange import SimExchange
-from .standalone import serve_forever
 from .symbols import SYMBOL_CATALOGUE
+
+if TYPE_CHECKING:  # the exchange (aiohttp) is imported when it starts, not with the CLI
+    from .exchange import SimExchange
 
 NAME = "sim"
 EXCHANGE_NAME = "sim"
@@ -86,6 +88,8 @@ class SimPlugin:
         config = self.config
         if args.seed is not None:
             config = msgspec.structs.replace(config, seed=args.seed)
+        from .standalone import serve_forever
+
         await serve_forever(config, port=args.port, host=args.host)
         return 0
 
@@ -115,6 +119,8 @@ class SimPlugin:
             finally:
                 ctx.publish_exchange_endpoint(None)
             return
+        from .exchange import SimExchange
+
         sim = SimExchange(self._embedded_settings(ctx), clock=ctx.clock.time)
         await sim.start(LOOPBACK, 0)
         self.exchange = sim

@@ -3,7 +3,10 @@
 See ``docs/status.md``. Entry point: ``status = "plugins.status:StatusPlugin"``.
 """
 
-from .display import LiveDisplay, resolve_mode
+from typing import TYPE_CHECKING
+
+from framework.lazy import lazy_exports
+
 from .model import (
     BalanceRow,
     PositionRow,
@@ -14,8 +17,22 @@ from .model import (
     StreamRow,
 )
 from .plugin import StatusPlugin
-from .render import render_line, render_panel
 from .settings import StatusSettings
+
+if TYPE_CHECKING:
+    from .display import LiveDisplay, resolve_mode
+    from .render import render_line, render_panel
+
+# rich is imported on first use, not with the CLI
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "LiveDisplay": "display",
+        "resolve_mode": "display",
+        "render_line": "render",
+        "render_panel": "render",
+    },
+)
 
 __all__ = [
     "BalanceRow",

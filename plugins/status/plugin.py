@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
 
@@ -21,10 +21,11 @@ from framework import (
     hookimpl,
 )
 
-from .display import LiveDisplay, Resolved, is_terminal, resolve_mode
 from .model import RateMeter, StatusModel, StatusSnapshot, event_counts
-from .render import render_line, render_panel
 from .settings import StatusSettings
+
+if TYPE_CHECKING:  # rich is imported when the plugin starts, not with the CLI
+    from .display import LiveDisplay, Resolved
 
 NAME = "status"
 LIVE_RATE_WINDOW = 5.0
@@ -111,6 +112,8 @@ class StatusPlugin:
         self.model.started_at = now
         stdout = self._stdout if self._stdout is not None else sys.stdout
         stderr = self._stderr if self._stderr is not None else sys.stderr
+        from .display import LiveDisplay, is_terminal, resolve_mode
+
         self.mode, stream = resolve_mode(self.config.mode, stdout=stdout, stderr=stderr)
         if self.mode == "live" and stream is not None:
             display = LiveDisplay(
@@ -142,6 +145,8 @@ class StatusPlugin:
     async def _stop(self) -> None:
         display, self._display = self._display, None
         if display is not None:
+            from .render import render_panel
+
             last = render_panel(self._take_snapshot(), max_rows=self.config.max_rows)
             await asyncio.to_thread(display.stop, last)
         elif self.mode == "log":
@@ -161,6 +166,8 @@ class StatusPlugin:
         display = self._display
         if display is None:
             return
+        from .render import render_panel
+
         renderable = render_panel(self._take_snapshot(), max_rows=self.config.max_rows)
         await asyncio.to_thread(display.show, renderable)
 
@@ -169,6 +176,8 @@ class StatusPlugin:
         logger.info("status: {}", self._line())
 
     def _line(self) -> str:
+        from .render import render_line
+
         self.last_line = render_line(self._take_snapshot(), max_rows=self.config.max_rows)
         return self.last_line
 

@@ -161,3 +161,32 @@ def test_run_refuses_nonpositive_duration(tmp_path: Path) -> None:
     result = run_cli("run", "--for", "0", cwd=tmp_path, env=NO_CONNECTOR)
     assert result.returncode == 2
     assert "positive number of seconds" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["--help", "check", "plugins"])
+def test_help_check_and_plugins_import_no_heavy_plugin_parts(tmp_path: Path, command: str) -> None:
+    """Every built-in plugin is loaded (with its settings schema, its commands) but its
+    network, terminal and database parts are imported only when it starts."""
+    probe = (
+        "import sys\n"
+        "from framework.cli import main\n"
+        "try:\n"
+        f"    code = main([{command!r}])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "heavy = ('aiohttp', 'rich', 'aiosqlite', 'websockets', 'plugins.sim.exchange')\n"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules), code, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [str(TRADELOOP.with_name("python")), "-c", probe],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stderr.strip().splitlines()[-1] == "HEAVY [] 0", result.stderr
+    if command == "--help":
+        assert "sim" in result.stdout  # plugin commands are still listed
+        assert "report" in result.stdout
