@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from framework.types import Balance, Fill, Order, Position, StreamState, StreamStatus, Tick
+from framework.types import (
+    Balance,
+    Fill,
+    Order,
+    OrderRequest,
+    Position,
+    StreamState,
+    StreamStatus,
+    Tick,
+)
 from plugins.binance import BinanceConfig, BinanceConnector, Endpoints
 from plugins.sim import SimExchange
 from plugins.sim.testing import fast_binance_config
@@ -81,3 +90,27 @@ def make_connector(
         rng=random.Random(1),
     )
     return connector, sink, ticks, statuses
+
+
+class OwnerOrders:
+    """Place, cancel and query as one owner (strategy instance), straight on the connector."""
+
+    def __init__(self, connector: BinanceConnector, owner: str) -> None:
+        self._connector = connector
+        self.owner = owner
+
+    def new_client_order_id(self) -> str:
+        """The owner's next client order id."""
+        return self._connector.ids.next(self.owner)
+
+    async def place(self, request: OrderRequest) -> Order:
+        """Send ``request`` under the owner's next id (unless it names one)."""
+        return await self._connector.place_order(request, owner=self.owner)
+
+    async def cancel(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel by client order id."""
+        return await self._connector.cancel_order(symbol, client_order_id)
+
+    async def query(self, symbol: str, client_order_id: str) -> Order | None:
+        """Query by client order id."""
+        return await self._connector.query_order(symbol, client_order_id)

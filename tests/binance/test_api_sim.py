@@ -84,8 +84,7 @@ async def test_client_order_ids_of_a_restart_start_a_later_run(
 ) -> None:
     h = await make_harness(market_data=False)
     first = [
-        (await h.connector.place_order(limit_buy(h), owner="s1")).client_order_id
-        for _ in range(2)
+        (await h.connector.place_order(limit_buy(h), owner="s1")).client_order_id for _ in range(2)
     ]
     await h.connector.close()
     again, *_ = make_connector(h.sim, config=FAST_CONFIG)

@@ -19,7 +19,7 @@ from plugins.sim import SimExchange
 from plugins.sim.testing import SimBotFactory, SimFactory
 
 from .conftest import HarnessFactory
-from .helpers import FAST_CONFIG, Harness, make_connector
+from .helpers import FAST_CONFIG, Harness, OwnerOrders, make_connector
 from .test_faults_sim import limit_buy
 
 MARKET_BUY = OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
@@ -34,13 +34,13 @@ async def test_ids_are_new_after_a_restart_that_kept_nothing(
     make_harness: HarnessFactory,
 ) -> None:
     h = await make_harness(market_data=False)
-    api = h.connector.orders_for("s1")
+    api = OwnerOrders(h.connector, "s1")
     first = [(await api.place(MARKET_BUY)).client_order_id for _ in range(3)]
     await h.connector.close()  # every order is closed: nothing on the exchange names them
     again, *_ = make_connector(h.sim, config=FAST_CONFIG)  # a fresh host: no state at all
     try:
         await again.start(market_data=False)
-        api = again.orders_for("s1")
+        api = OwnerOrders(again, "s1")
         second = [(await api.place(MARKET_BUY)).client_order_id for _ in range(3)]
         assert set(first).isdisjoint(second)
         assert {again.owner_of(cid) for cid in first + second} == {"s1"}
@@ -61,7 +61,7 @@ async def test_a_damaged_leftover_id_file_changes_nothing(
     seen: list[str] = []
     for _ in range(2):
         bot = await sim_bot(overrides=settings, sim=sim)
-        api = bot.ctx.exchange.orders_for("s1")
+        api = OwnerOrders(bot.ctx.exchange, "s1")
         seen += [(await api.place(MARKET_BUY)).client_order_id for _ in range(2)]
         await bot.stop()
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ async def test_an_unknown_outcome_is_never_resolved_to_an_older_namesake(
 ) -> None:
     now = [time.time()]
     h = await make_harness(market_data=False, clock=lambda: now[0])
-    api = h.connector.orders_for("s1")
+    api = OwnerOrders(h.connector, "s1")
     cid = api.new_client_order_id()
     older = await api.place(msgspec.structs.replace(MARKET_BUY, client_order_id=cid))
     assert older.status == "FILLED"
@@ -105,7 +105,7 @@ async def test_an_order_shown_late_is_never_sent_twice(make_harness: HarnessFact
     second look, spaced out, finds it. Never two executions of one order."""
     h = await make_harness(market_data=False, late_order_seconds=0.2)
     h.sim.set_faults(unknown_order_outcome_rate=1.0, late_order_rate=1.0, drop_user_events=1.0)
-    api = h.connector.orders_for("s1")
+    api = OwnerOrders(h.connector, "s1")
     for _ in range(12):
         cid = api.new_client_order_id()
         request = msgspec.structs.replace(MARKET_BUY, client_order_id=cid)
@@ -125,7 +125,7 @@ async def test_a_resend_refused_as_a_duplicate_resolves_to_the_first_send(
     refuses the copy (-4116, the first is open) and the first send is found."""
     h = await make_harness(market_data=False, late_order_seconds=0.0, late_order_queries=2)
     h.sim.set_faults(unknown_order_outcome_rate=1.0, late_order_rate=1.0, drop_user_events=1.0)
-    api = h.connector.orders_for("s1")
+    api = OwnerOrders(h.connector, "s1")
     found = 0
     for _ in range(12):
         request = limit_buy(h)
@@ -179,7 +179,7 @@ async def place_on(url: str, sim: SimExchange) -> None:
     connector.rest.base_url = url
     try:
         await connector.rest.start()
-        await connector.orders_for("s1").place(MARKET_BUY)
+        await OwnerOrders(connector, "s1").place(MARKET_BUY)
     finally:
         await connector.close()
 

@@ -34,7 +34,7 @@ from plugins.binance import BinanceConnector, BinanceError, Endpoints, UnknownOr
 from plugins.sim import SimExchange
 from plugins.sim.testing import SimFactory, fast_binance_config
 
-from .helpers import RecordingSink
+from .helpers import OwnerOrders, RecordingSink
 
 SEEDS = range(64)
 RUNS = 3
@@ -98,7 +98,7 @@ async def place(
     connector: BinanceConnector, clock: ManualClock, owner: str, request: OrderRequest
 ) -> tuple[str | None, str, int | None]:
     """Place one order, moving the clock while the connector waits on it."""
-    task = asyncio.ensure_future(connector.orders_for(owner).place(request))
+    task = asyncio.ensure_future(OwnerOrders(connector, owner).place(request))
     while not task.done():
         if clock.sleepers:
             await clock.advance(0.1)
