@@ -198,17 +198,21 @@ class AccountCache:
     # --------------------------------------------------------------------------- orders
 
     def apply_order(self, order: Order) -> bool:
-        """Apply an order update; closed orders leave the open set. False if stale."""
+        """Apply an order update; closed orders leave the open set. False if stale: older than
+        the held state, or open with less progress (filled quantity, then status)."""
         key = (order.symbol, order.order_id)
         if order.event_time < self.reconciled_through:
             return self._late(("order", key), order)
         before = self._orders.get(key) or self._closed.get(key)
         if before is not None:
-            if order.event_time < before.event_time:
-                self.stats.stale_ignored += 1
-                return False
-            if order.event_time == before.event_time and (
-                order_progress(order) < order_progress(before)
+            # An open order never goes back (its filled quantity only grows, a closed order
+            # never reopens): an open state with less progress is stale whatever its time.
+            # That keeps a REST answer (stamped with the transaction time ``updateTime``) and
+            # a stream event of the same order (stamped with its later event time ``E``) in
+            # order. A closed state is ordered by time alone, so a repair always lands.
+            if order.event_time < before.event_time or (
+                (order.is_open or order.event_time == before.event_time)
+                and order_progress(order) < order_progress(before)
             ):
                 self.stats.stale_ignored += 1
                 return False

@@ -205,16 +205,30 @@ class BinanceConnector:
     # ------------------------------------------------------------------------ orders
 
     async def place_order(self, request: OrderRequest, *, owner: str = DEFAULT_OWNER) -> Order:
-        """Send an order; an unknown outcome is resolved before this returns or raises."""
-        return await self.orders.place(request, owner=owner)
+        """Send an order; an unknown outcome is resolved before this returns or raises.
+
+        The exchange's answer (its state at its ``updateTime``) is applied to the account cache
+        like a stream event, so an order whose every stream event is lost is still known (and
+        its fills read back by reconciliation); a newer stream event still wins.
+        """
+        return self._acknowledged(await self.orders.place(request, owner=owner))
 
     def owner_of(self, client_order_id: str) -> str | None:
         """The strategy instance a client order id was made for, or ``None``."""
         return self.ids.owner_of(client_order_id)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
-        """Cancel an open order by its client order id."""
-        return await self.orders.cancel(symbol, client_order_id)
+        """Cancel an open order by its client order id; the answer is applied to the cache
+        (as ``place_order``'s)."""
+        return self._acknowledged(await self.orders.cancel(symbol, client_order_id))
+
+    def _acknowledged(self, order: Order) -> Order:
+        """Hand a REST answer's order state to the cache (event-time ordered, never raises)."""
+        try:
+            self.sink.apply_order(order)
+        except Exception as exc:  # noqa: BLE001 - the order stands; reconciliation repairs
+            logger.opt(exception=exc).error("order answer could not be applied: {!r}", exc)
+        return order
 
     async def query_order(self, symbol: str, client_order_id: str) -> Order | None:
         """The order as the exchange knows it, or ``None``."""

@@ -187,3 +187,20 @@ def test_an_unknown_order_status_ranks_as_closed_in_the_cache_and_in_reconciliat
     assert cache.stats.stale_ignored == 1
     # one rank, shared: reconciliation orders updates exactly as the cache does
     assert cache_module.order_progress is compare.order_progress
+
+
+def test_an_open_state_with_less_progress_never_rolls_an_order_back() -> None:
+    cache = AccountCache()
+    # the REST answer of a market order: FILLED at its transaction time (updateTime)...
+    cache.apply_order(order("FILLED", "2", 5))
+    # ...then the stream's NEW of the same order, stamped with its later event time E
+    assert not cache.apply_order(order("NEW", "0", 6))
+    held = cache.order("BTCUSDT", 1)
+    assert held is not None
+    assert held.status == "FILLED"
+    assert cache.open_orders_view == {}
+    # an open order does not go back to less filled either
+    cache.apply_order(order("PARTIALLY_FILLED", "1", 1, order_id=2))
+    assert not cache.apply_order(order("NEW", "0", 2, order_id=2))
+    # a closed state is ordered by time alone (a repair from REST always lands)
+    assert cache.apply_order(order("CANCELED", "0", 3, order_id=2))
