@@ -49,5 +49,10 @@ def invalid_param(name: str) -> BinanceError:
     return BinanceError(400, -1130, f"Data sent for parameter '{name}' is not valid.")
 
 
+def bad_combination() -> BinanceError:
+    """-1128: optional parameters that cannot be sent together."""
+    return BinanceError(400, -1128, "Combination of optional parameters invalid.")
+
+
 NUMBER_PATTERN = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
 INT_PATTERN = "^[0-9]{1,20}$"

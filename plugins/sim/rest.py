@@ -20,6 +20,7 @@ from .errors import (
     INT_PATTERN,
     NUMBER_PATTERN,
     BinanceError,
+    bad_combination,
     illegal_chars,
     invalid_param,
     invalid_symbol,
@@ -359,7 +360,9 @@ class RestApi:
         }
 
     async def user_trades(self, call: Call) -> Any:
-        """``GET /fapi/v1/userTrades``."""
+        """``GET /fapi/v1/userTrades``: the account's trades of one symbol, oldest first; with
+        ``fromId`` the first ``limit`` with an id at or above it, else the most recent ones
+        (``fromId`` cannot be sent with ``startTime``/``endTime``: -1128)."""
         params = call.params
         symbol = self._symbol(params)
         order_id = p_int(params, "orderId")
@@ -367,6 +370,8 @@ class RestApi:
         end = p_int(params, "endTime")
         from_id = p_int(params, "fromId")
         limit = p_limit(params, 500, 1000)
+        if from_id is not None and (start is not None or end is not None):
+            raise bad_combination()
         spec = self.ex.engine.specs[symbol]
         rows = [
             t

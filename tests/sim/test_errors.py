@@ -156,6 +156,8 @@ async def test_other_parameter_errors(client: Client) -> None:
     await expect(client, "POST", "/fapi/v1/leverage", {"symbol": "NOPE", "leverage": 2}, 400, -1121)
     await expect(client, "GET", "/fapi/v1/userTrades", {}, 400, -1102)
     await expect(client, "GET", "/fapi/v1/userTrades", {**BTC, "limit": 5000}, 400, -1130)
+    both = {**BTC, "fromId": 1, "startTime": 1}
+    await expect(client, "GET", "/fapi/v1/userTrades", both, 400, -1128)
     await expect(client, "GET", "/fapi/v1/income", {"startTime": "yesterday"}, 400, -1100)
     await expect(client, "DELETE", "/fapi/v1/allOpenOrders", {}, 400, -1102)
 
