@@ -17,7 +17,7 @@ from framework.errors import (
     TradeloopError,
     TradingHeld,
 )
-from framework.exchange import ExchangeConnector, ExchangeEndpoint, FillHistory
+from framework.exchange import ExchangeConnector, ExchangeEndpoint, FillHistory, TradeHistory
 from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
@@ -79,6 +79,7 @@ __all__ = [
     "StreamStatus",
     "SystemClock",
     "Tick",
+    "TradeHistory",
     "TradeloopError",
     "TradingHeld",
     "hookimpl",

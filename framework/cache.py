@@ -116,6 +116,8 @@ class AccountCache:
         self._fill_qty: dict[OrderKey, Decimal] = {}  # per order: quantity of recorded fills
         self._prior_qty: dict[OrderKey, Decimal] = {}  # per order: filled before it was tracked
         self._short: set[OrderKey] = set()  # orders whose executed quantity exceeds their fills
+        self._symbols: set[str] = set()  # symbols of every order and fill seen
+        self._trade_cursor: dict[str, int] = {}  # per symbol: trades up to this id are known
         self.balances_view: Mapping[str, Balance] = MappingProxyType(self._balances)
         self.positions_view: Mapping[PositionKey, Position] = MappingProxyType(self._positions)
         self.open_orders_view: Mapping[OrderKey, Order] = MappingProxyType(self._orders)
@@ -201,6 +203,7 @@ class AccountCache:
         """Apply an order update; closed orders leave the open set. False if stale: older than
         the held state, or open with less progress (filled quantity, then status)."""
         key = (order.symbol, order.order_id)
+        self._symbols.add(order.symbol)
         if order.event_time < self.reconciled_through:
             return self._late(("order", key), order)
         before = self._orders.get(key) or self._closed.get(key)
@@ -246,6 +249,7 @@ class AccountCache:
             self.stats.duplicate_fills += 1
             return False
         self._fills[key] = None
+        self._symbols.add(fill.symbol)
         while len(self._fills) > FILLS_KEPT:
             self._fills.popitem(last=False)
         order_key = (fill.symbol, fill.order_id)
@@ -288,6 +292,34 @@ class AccountCache:
         order = self.order(symbol, order_id)
         if order is not None:
             self._check_fills(key, order)
+
+    def prior_fills(self, symbol: str, order_id: int) -> Decimal:
+        """The quantity ``set_prior_fills`` last gave for the order (0 if none)."""
+        return self._prior_qty.get((symbol, order_id), _ZERO)
+
+    def trade_cursor(self, symbol: str) -> int | None:
+        """The trade id through which every trade of ``symbol`` is known: recorded here, or
+        history from before the bot watched the account (``None``: not known yet)."""
+        return self._trade_cursor.get(symbol)
+
+    def set_trade_cursor(self, symbol: str, trade_id: int) -> None:
+        """Every trade of ``symbol`` up to ``trade_id`` is known; the cursor never moves back.
+
+        Reconciliation advances it after each sweep of the trade list; at startup the core
+        seeds it with the last trade id a journal holds (``last_trade_ids``), so trades made
+        while the bot was down are read and recorded.
+        """
+        held = self._trade_cursor.get(symbol)
+        if held is None or trade_id > held:
+            self._trade_cursor[symbol] = trade_id
+
+    def trade_symbols(self) -> set[str]:
+        """Symbols the account may trade on, as far as the cache knows: those of its orders,
+        fills, positions and trade cursors."""
+        symbols = set(self._symbols)
+        symbols.update(symbol for symbol, _ in self._positions)
+        symbols.update(self._trade_cursor)
+        return symbols
 
     def fill_gaps(self, through: int) -> list[tuple[Order, Decimal]]:
         """Orders last updated at or before ``through`` whose executed quantity exceeds their

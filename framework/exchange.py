@@ -80,3 +80,22 @@ class FillHistory(Protocol):
         ``client_order_id`` may be empty when the exchange's trade list does not carry it.
         """
         ...
+
+
+@runtime_checkable
+class TradeHistory(Protocol):
+    """A connector that can list the account's trades of one symbol by trade id (optional:
+    reconciliation sweeps it so every trade reaches the cache, also trades of orders the cache
+    never heard of and trades made while the bot was down)."""
+
+    trades_page: int
+    """The most trades one ``fetch_trades`` call returns."""
+
+    async def fetch_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        """The account's trades of ``symbol`` with a trade id ``>= from_id``, oldest first, at
+        most ``trades_page`` of them; without ``from_id``, the most recent ones.
+
+        Trade ids grow with time within a symbol. ``client_order_id`` may be empty when the
+        exchange's trade list does not carry it.
+        """
+        ...

@@ -43,12 +43,14 @@ StatusCallback = Callable[[StreamStatus], None]
 
 
 TRADES_PAGE = 1000  # userTrades' largest page
+TRADES_WEIGHT = 5  # userTrades, with or without orderId (FACTS.md §1.2)
 
 
 class BinanceConnector:
     """USD-M futures over REST + two WebSocket streams."""
 
     name = "binance_futures"
+    trades_page = TRADES_PAGE
 
     def __init__(
         self,
@@ -249,13 +251,34 @@ class BinanceConnector:
                 params=params,
                 type=list[RestTrade],
                 signed=True,
-                weight=5,
+                weight=TRADES_WEIGHT,
             )
             fills.extend(t.to_fill() for t in page if t.order_id == order_id)
             if len(page) < TRADES_PAGE:
                 break
             params = {**params, "fromId": max(t.id for t in page) + 1}
         fills.sort(key=lambda f: (f.event_time, f.trade_id))
+        return fills
+
+    async def fetch_trades(self, symbol: str, from_id: int | None) -> list[Fill]:
+        """The account's trades of ``symbol`` with an id ``>= from_id`` (without it: the most
+        recent), oldest first, at most ``TRADES_PAGE``: ``GET /fapi/v1/userTrades`` (weight 5).
+
+        The trade list carries no client order id: the fills' ``client_order_id`` is empty.
+        """
+        params: dict[str, Any] = {"symbol": symbol, "limit": TRADES_PAGE}
+        if from_id is not None:
+            params["fromId"] = from_id
+        page = await self.rest.request(
+            "GET",
+            "/fapi/v1/userTrades",
+            params=params,
+            type=list[RestTrade],
+            signed=True,
+            weight=TRADES_WEIGHT,
+        )
+        fills = [t.to_fill() for t in page if t.symbol == symbol]
+        fills.sort(key=lambda f: f.trade_id)
         return fills
 
     async def fetch_account_snapshot(self) -> AccountSnapshot:

@@ -13,6 +13,7 @@ Interval = Annotated[float, msgspec.Meta(ge=10, le=DAY)]
 Delay = Annotated[float, msgspec.Meta(ge=0, le=10 * MINUTE)]
 Retry = Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)]
 Queries = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+TradeQueries = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
 
 class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -48,6 +49,11 @@ class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=
     """Orders whose executed quantity exceeds the fills the cache recorded for them have their
     trades listed (``GET /fapi/v1/userTrades``, weight 5) to recover the lost fills; at most
     this many per run, the rest in the next run."""
+    max_trade_queries: TradeQueries = 10
+    """Pages of the per-symbol trade sweep per run (``GET /fapi/v1/userTrades?fromId=``,
+    weight 5, up to 1,000 trades each): every trade of the account since the last known trade
+    id reaches the cache once. Symbols swept longest ago go first; the rest in the next run.
+    0 turns the sweep off (only orders the cache knows get their fills read back)."""
 
     def __post_init__(self) -> None:
         tolerances = {"default_tolerance": self.default_tolerance}

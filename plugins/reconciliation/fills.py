@@ -8,7 +8,9 @@ snapshot time, and S, the snapshot time of the bot's first reconcile:
 
 * traded at or after T: in flight (the stream is delivering it), left alone;
 * traded before S: history from before the bot watched the account, not drift; it counts
-  towards the order's prior quantity so the gap closes without being asked again;
+  towards the order's prior quantity so the gap closes without being asked again. Unless it
+  comes after the symbol's trade cursor (``sweep.py``; at restart, the journal's last trade
+  id): then it was made while the bot was down and is recorded, not as drift;
 * otherwise: drift. It is recorded through ``AccountCache.apply_fill`` (which emits
   ``on_fill`` and adds to the realized PnL and fees) with the order's client order id.
 """
@@ -38,14 +40,17 @@ class FillCache(Protocol):
     def filled_qty(self, symbol: str, order_id: int) -> Decimal: ...
     def set_prior_fills(self, symbol: str, order_id: int, qty: Decimal) -> None: ...
     def apply_fill(self, fill: Fill) -> bool: ...
+    def trade_cursor(self, symbol: str) -> int | None: ...
 
 
 @dataclass
 class Backfill:
-    """What one pass found: trades in flight, trade lists read, and the drift."""
+    """What one pass found: trades in flight, trade lists read, trades made while the bot
+    was down, and the drift."""
 
     in_flight: int = 0
     queries: int = 0
+    while_down: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
 
     @property
@@ -105,11 +110,13 @@ def _settle_order(
             continue
         if trade.event_time >= t:
             in_flight += 1
-        elif trade.event_time < start:
+        elif trade.event_time < start and not _after_cursor(cache, trade):
             prior += trade.qty
         else:
             fill = msgspec.structs.replace(trade, client_order_id=order.client_order_id)
-            if cache.apply_fill(fill):
+            if trade.event_time < start:
+                out.while_down += cache.apply_fill(fill)
+            elif cache.apply_fill(fill):
                 out.mismatches.append(
                     Mismatch(
                         kind="fill_missing",
@@ -128,6 +135,13 @@ def _settle_order(
     if still_missing > 0 and not in_flight:
         # the trade list does not (yet) explain the executed quantity: asked again next run
         out.mismatches.append(_unrepaired(order, still_missing))
+
+
+def _after_cursor(cache: FillCache, trade: Fill) -> bool:
+    """The trade comes after what the cache knows of its symbol's trades (made while the bot
+    was down), not before the bot ever watched the account."""
+    cursor = cache.trade_cursor(trade.symbol)
+    return cursor is not None and trade.trade_id > cursor
 
 
 def _unrepaired(order: Order, missing: Decimal) -> Mismatch:

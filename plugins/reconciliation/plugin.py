@@ -22,8 +22,9 @@ from typing import Any, Literal
 from loguru import logger
 
 from framework import CACHE_WRITER, BotContext, hookimpl
-from framework.exchange import FillHistory
+from framework.exchange import FillHistory, TradeHistory
 from framework.types import (
+    AccountSnapshot,
     IntervalJob,
     Job,
     Mismatch,
@@ -38,6 +39,7 @@ from .compare import Finding, Tolerances, compare, order_key
 from .config import ReconciliationSettings
 from .fills import Backfill, backfill, note_seeded
 from .repair import needs_query, seed, settle, still_suspect
+from .sweep import Sweep, Sweeper
 
 NAME = "reconciliation"
 DETAILS_LOGGED = 10  # mismatches named per WARNING line; the result carries all of them
@@ -57,6 +59,8 @@ class Metrics:
     weight_used: int = 0
     order_queries: int = 0
     fill_queries: int = 0
+    trade_queries: int = 0
+    fills_while_down: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     last_status: str = ""
     last_reason: str = ""
@@ -98,6 +102,7 @@ class ReconciliationPlugin:
         self._release: Callable[[], None] | None = None
         self._seeded = False
         self._first_snapshot_time: int | None = None  # S: fills before it are history
+        self._sweeper = Sweeper()
         self._stream_up = asyncio.Event()
         self._ran_before_stream = False
 
@@ -194,6 +199,8 @@ class ReconciliationPlugin:
             "weight_used": s.weight_used,
             "order_queries": s.order_queries,
             "fill_queries": s.fill_queries,
+            "trade_queries": s.trade_queries,
+            "fills_while_down": s.fills_while_down,
             "last_status": s.last_status,
             "last_reason": s.last_reason,
             "last_duration_s": s.last_duration_s,
@@ -379,13 +386,21 @@ class ReconciliationPlugin:
                 self.stats.order_queries += queries
                 mismatches = found
             self._seeded = True
-            fills = await self._backfill(
-                ctx, t, self._first_snapshot_time, waited=bool(comparison.suspects)
-            )
+            waited = bool(comparison.suspects)
+            swept = await self._sweep(ctx, snapshot, t, self._first_snapshot_time, waited=waited)
+            if swept is not None:
+                waited = waited or swept.waited
+                in_flight += swept.in_flight
+                weight += swept.weight
+                self.stats.trade_queries += swept.queries
+                self.stats.fills_while_down += swept.while_down
+                mismatches += swept.mismatches
+            fills = await self._backfill(ctx, t, self._first_snapshot_time, waited=waited)
             if fills is not None:
                 in_flight += fills.in_flight
                 weight += fills.weight
                 self.stats.fill_queries += fills.queries
+                self.stats.fills_while_down += fills.while_down
                 mismatches += fills.mismatches
             return self._finish(
                 ctx,
@@ -428,6 +443,46 @@ class ReconciliationPlugin:
         # No await from here on: the cache cannot change between the last check and repair.
         in_flight, mismatches = settle(suspects, account, t, tol, answers)
         return in_flight, len(asked), mismatches
+
+    async def _sweep(
+        self, ctx: BotContext, snapshot: AccountSnapshot, t: int, start: int, *, waited: bool
+    ) -> Sweep | None:
+        """Sweep the trade lists of the symbols the account may trade on (``sweep.py``);
+        ``None`` if the sweep is off or the connector cannot list trades."""
+        exchange = ctx.exchange
+        budget = self.config.max_trade_queries
+        if not budget or not isinstance(exchange, TradeHistory):
+            return None
+        symbols = ctx.account.trade_symbols()
+        symbols.update(s.upper() for s in ctx.settings.exchange.symbols)
+        symbols.update(p.symbol for p in snapshot.positions)
+        symbols.update(o.symbol for o in snapshot.open_orders)
+
+        async def confirm_delay() -> None:
+            await self._wait_confirm_delay(ctx)
+            self.phase = "querying"
+
+        self.phase = "querying"
+        done = await self._sweeper.sweep(
+            ctx.account,
+            exchange,
+            self._sweeper.order_of(symbols),
+            t,
+            start,
+            budget,
+            wait=None if waited else confirm_delay,
+        )
+        if done.while_down:
+            logger.bind(plugin=NAME, log_key="reconcile:while_down").info(
+                "reconcile: recorded {} trades made while the bot was down", done.while_down
+            )
+        if done.unfinished:
+            logger.bind(plugin=NAME, log_key="reconcile:sweep").info(
+                "reconcile: trade sweep of {} continues next run (max_trade_queries {})",
+                ", ".join(done.unfinished[:10]),
+                budget,
+            )
+        return done
 
     async def _backfill(
         self, ctx: BotContext, t: int, start: int, *, waited: bool

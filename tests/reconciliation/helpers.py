@@ -21,7 +21,7 @@ from framework import BotContext, ManualClock, hookimpl
 from framework.cache import AccountView
 from framework.clock import Clock
 from framework.runtime import Bot
-from framework.types import OrderRequest, ReconcileResult, StreamState, StreamStatus, Tick
+from framework.types import Fill, OrderRequest, ReconcileResult, StreamState, StreamStatus, Tick
 from plugins.reconciliation import ReconciliationPlugin, ReconciliationSettings
 from plugins.sim import SimExchange
 from plugins.sim.testing import until
@@ -246,3 +246,53 @@ class Trader:
         while not stop.is_set():
             await self.step()
             await asyncio.sleep(self.rng.uniform(0, pause))
+
+
+FillKey = tuple[str, int, int]
+FillFigures = tuple[Decimal, Decimal, Decimal, str, Decimal]  # qty, price, fee, asset, pnl
+
+
+class FillRecorder:
+    """Every ``on_fill`` the plugins were sent (what the journal records)."""
+
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+
+    @hookimpl
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def recorded(self) -> dict[FillKey, FillFigures]:
+        """By (symbol, order id, trade id): quantity, price, fee, fee asset, realized PnL."""
+        return {
+            (f.symbol, f.order_id, f.trade_id): (f.qty, f.price, f.fee, f.fee_asset, f.realized_pnl)
+            for f in self.fills
+        }
+
+    def duplicates(self) -> list[FillKey]:
+        """Trades sent more than once."""
+        seen = Counter((f.symbol, f.order_id, f.trade_id) for f in self.fills)
+        return sorted(key for key, n in seen.items() if n > 1)
+
+
+def exchange_trades(sim: SimExchange) -> dict[FillKey, FillFigures]:
+    """The simulator's trades of the account, keyed and valued like ``FillRecorder.recorded``."""
+    return {
+        (t.symbol, t.order_id, t.trade_id): (t.qty, t.price, t.commission, "USDT", t.realized_pnl)
+        for t in sim.engine.trades
+    }
+
+
+def totals(cache: AccountView) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """The cache's realized PnL per symbol and fees per asset."""
+    return dict(cache.realized_pnl), dict(cache.fees)
+
+
+def trade_totals(sim: SimExchange) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """The same sums over the simulator's trades."""
+    pnl: dict[str, Decimal] = {}
+    fees: dict[str, Decimal] = {}
+    for t in sim.engine.trades:
+        pnl[t.symbol] = pnl.get(t.symbol, Decimal(0)) + t.realized_pnl
+        fees["USDT"] = fees.get("USDT", Decimal(0)) + t.commission
+    return pnl, fees

@@ -11,7 +11,15 @@ from framework import ManualClock
 from framework.types import OrderRequest
 from plugins.sim.testing import SimBotFactory, SimFactory
 
-from .helpers import drive, recon
+from .helpers import (
+    FillRecorder,
+    drive,
+    exchange_trades,
+    recon,
+    reconcile,
+    totals,
+    trade_totals,
+)
 
 
 async def test_an_order_whose_every_event_is_lost_is_known_from_its_acknowledgement(
@@ -47,3 +55,77 @@ async def test_an_order_whose_every_event_is_lost_is_known_from_its_acknowledgem
     gone = bot.ctx.account.order("BTCUSDT", placed.order_id)
     assert gone is not None
     assert gone.status == "CANCELED"
+
+
+async def test_trades_of_an_order_the_cache_never_heard_of_are_swept_in_once(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
+) -> None:
+    sim = await sim_factory(clock=manual_clock.time, updates_per_second=0)
+    plugin, log = recon(), FillRecorder()
+    bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
+    await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
+    sim.set_faults(drop_user_events=1.0)
+    # someone trades on the account outside the bot, and every event of it is lost
+    await sim.place_order("ETHUSDT", "BUY", "0.02")
+    await sim.place_order("ETHUSDT", "SELL", "0.01")
+    sim.set_faults(drop_user_events=0.0)
+    result = await reconcile(bot, plugin, manual_clock, sim)
+
+    assert log.recorded() == exchange_trades(sim)
+    assert len(log.fills) == 2
+    lost = [m for m in result.mismatches if m.kind == "fill_missing"]
+    assert [m.key for m in lost] == [
+        f"ETHUSDT:{t.order_id}:{t.trade_id}" for t in sim.engine.trades
+    ]
+    assert all(m.repaired for m in lost)
+    assert totals(bot.ctx.cache) == trade_totals(sim)
+    assert bot.ctx.account.trade_cursor("ETHUSDT") == sim.engine.trades[-1].trade_id
+
+    again = await reconcile(bot, plugin, manual_clock, sim)  # nothing new: nothing recorded
+    assert again.status == "ok", again.mismatches
+    assert len(log.fills) == 2
+    assert bot.ctx.cache.fill_count == 2
+
+
+async def test_a_fresh_start_keeps_older_trades_as_history(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
+) -> None:
+    sim = await sim_factory(clock=manual_clock.time, updates_per_second=0)
+    await sim.place_order("BTCUSDT", "BUY", "0.004")  # before the bot: not this run's
+    await sim.place_order("BTCUSDT", "SELL", "0.002")
+    await manual_clock.advance(1.0)
+    plugin, log = recon(), FillRecorder()
+    bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
+    await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
+    result = plugin.last_result
+    assert result is not None
+    assert result.status == "ok", result.mismatches
+    assert log.fills == []
+    assert bot.ctx.account.trade_cursor("BTCUSDT") == sim.engine.trades[-1].trade_id
+    assert bot.ctx.account.trade_cursor("ETHUSDT") is None  # no trade at all: asked again
+    assert plugin.metrics()["trade_queries"] == 2  # BTCUSDT and ETHUSDT (exchange.symbols)
+
+
+async def test_the_sweep_stays_within_its_budget_and_takes_turns(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
+) -> None:
+    sim = await sim_factory(clock=manual_clock.time, updates_per_second=0)
+    plugin, log = recon(max_trade_queries=1), FillRecorder()
+    bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
+    await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
+    assert plugin.metrics()["trade_queries"] == 1
+    sim.set_faults(drop_user_events=1.0)
+    await sim.place_order("BTCUSDT", "BUY", "0.002")
+    await sim.place_order("ETHUSDT", "BUY", "0.01")
+    sim.set_faults(drop_user_events=0.0)
+    first = await reconcile(bot, plugin, manual_clock, sim)
+    second = await reconcile(bot, plugin, manual_clock, sim)
+
+    assert plugin.metrics()["trade_queries"] == 3  # one page per run
+    assert [m.key.split(":")[0] for m in first.mismatches if m.kind == "fill_missing"] == [
+        "ETHUSDT"  # BTCUSDT was swept at startup, ETHUSDT not yet: its turn
+    ]
+    assert [m.key.split(":")[0] for m in second.mismatches if m.kind == "fill_missing"] == [
+        "BTCUSDT"
+    ]
+    assert log.recorded() == exchange_trades(sim)

@@ -35,7 +35,8 @@ async def test_startup_seeds_the_cache_then_releases_strategies(
     assert result is not None
     assert (result.status, result.reason, result.mismatches) == ("ok", "startup", ())
     assert result.seeded >= 3  # USDT, the BTCUSDT position, the ETHUSDT order
-    assert result.weight_used == 1 + 5 + 5 + 2  # time, balance, positionRisk, 2 symbols
+    # time, balance, positionRisk, openOrders of 2 symbols, the trade sweep of 2 symbols
+    assert result.weight_used == 1 + 5 + 5 + 2 + 5 * 2
     assert differences(bot.ctx.cache, sim) == []
     assert bot.ctx.trading_held == ""
     # held strategies get no tick before the first reconcile, and its result first
@@ -118,6 +119,7 @@ async def test_drift_from_lost_events_is_found_repaired_logged_and_reported(
     assert result.status == "warning"
     assert sorted(m.kind for m in result.mismatches) == [
         "balance_amount",
+        "fill_missing",  # the market order's trade, read back from the trade list
         "order_missing",
         "position_missing",
     ]
@@ -130,6 +132,7 @@ async def test_drift_from_lost_events_is_found_repaired_logged_and_reported(
     assert differences(bot.ctx.cache, sim) == []
     assert sorted(w.split(" drift")[0].split(" ")[-1] for w in warnings if " drift, " in w) == [
         "balance_amount",
+        "fill_missing",
         "order_missing",
         "position_missing",
     ]  # one WARNING per kind of drift
@@ -148,11 +151,12 @@ async def test_drift_from_lost_events_is_found_repaired_logged_and_reported(
     metrics = plugin.metrics()
     assert metrics["by_kind"] == {
         "balance_amount": 1,
+        "fill_missing": 1,
         "order_missing": 1,
         "position_missing": 1,
         "order_extra": 1,
     }
-    assert metrics["drift_found"] == metrics["drift_repaired"] == 4
+    assert metrics["drift_found"] == metrics["drift_repaired"] == 5
     assert metrics["order_queries"] == 1
     assert metrics["last_drift_at"] == metrics["last_good_at"] == manual_clock.time()
     assert metrics["seconds_since_good"] == 0
@@ -162,8 +166,8 @@ async def test_drift_from_lost_events_is_found_repaired_logged_and_reported(
     summary = await bot.stop()
     assert summary["reconcile"] == {
         "runs": 3,
-        "drift_found": 4,
-        "drift_repaired": 4,
+        "drift_found": 5,
+        "drift_repaired": 5,
         "in_flight_skipped": 0,
         "errors": 0,
         "last_status": "warning",
@@ -231,7 +235,11 @@ async def test_a_reconnect_holds_strategies_and_repairs_what_the_gap_lost(
     repaired = next(r for r in probe.results if r.mismatches)
     assert repaired.reason.startswith("resync: user_data")
     assert repaired.status == "warning"
-    assert {m.kind for m in repaired.mismatches} == {"position_missing", "balance_amount"}
+    assert {m.kind for m in repaired.mismatches} == {
+        "position_missing",
+        "balance_amount",
+        "fill_missing",
+    }
     assert differences(bot.ctx.cache, sim) == []
     assert bot.ctx.trading_held == ""
     assert log.held  # every user-data resync request held the strategies at once
@@ -336,7 +344,7 @@ async def test_rest_calls_and_weight_of_a_run(
     sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
 ) -> None:
     """docs/reconciliation.md's budget: time + balance + positionRisk, + openOrders per symbol
-    that has a position or open orders."""
+    that has a position or open orders, + one trade-list page per symbol swept."""
     sim = await sim_factory(clock=manual_clock.time, updates_per_second=0)
     plugin = recon()
     bot = await sim_bot(plugins={"reconciliation": plugin}, sim=sim)
@@ -349,13 +357,14 @@ async def test_rest_calls_and_weight_of_a_run(
         used = sim.limiter.used_weight("127.0.0.1", sim.clock()) - limiter
         return rest.stats.requests - before, result.weight_used, used
 
-    assert await one_run() == (3, 11, 11)  # a quiet account: nothing to list orders for
+    # a quiet account: no orders to list; the trade lists of exchange.symbols (2 x 5)
+    assert await one_run() == (5, 21, 21)
     await sim.place_order("BTCUSDT", "BUY", "0.004")
     quote = sim.engine.quote("ETHUSDT")
     await sim.place_order("ETHUSDT", "BUY", "0.02", order_type="LIMIT", price=quote.bid - 10)
     await until(lambda: bot.ctx.cache.open_orders and bot.ctx.cache.position("BTCUSDT"))
-    assert await one_run() == (5, 13, 13)  # + openOrders of BTCUSDT and ETHUSDT
-    assert plugin.metrics()["weight_used"] == 11 + 11 + 13
+    assert await one_run() == (7, 23, 23)  # + openOrders of BTCUSDT and ETHUSDT
+    assert plugin.metrics()["weight_used"] == 21 + 21 + 23
 
 
 class FillLog:
@@ -373,7 +382,8 @@ async def test_a_fill_whose_event_was_lost_is_read_back_from_the_trade_list(
     sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
 ) -> None:
     sim = await sim_factory(clock=manual_clock.time, updates_per_second=0)
-    plugin, log = recon(), FillLog()
+    # the per-order read-back alone (the per-symbol sweep: test_fills_sweep.py)
+    plugin, log = recon(max_trade_queries=0), FillLog()
     bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
     await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
     quote = sim.engine.quote("BTCUSDT")
@@ -432,6 +442,7 @@ async def test_fills_from_before_the_bot_watched_are_history_not_drift(
     )
     await sim.move_price("BTCUSDT", quote.bid - 100)
     await sim.move_price("BTCUSDT", quote.bid)
+    await manual_clock.advance(1.0)  # the bot starts later
     plugin, log = recon(), FillLog()
     bot = await sim_bot(plugins={"reconciliation": plugin, "fill_log": log}, sim=sim)
     await drive(plugin, manual_clock, lambda: plugin.stats.runs >= 1 and not plugin.busy)
