@@ -74,6 +74,10 @@ class Hooks:
         """Every plugin's scheduled jobs."""
         return await self._bus.ask("register_jobs", {"ctx": self._ctx})
 
+    async def last_trade_ids(self) -> list[Outcome]:
+        """Ask every recorder for the last trade id per symbol it holds."""
+        return await self._bus.ask("last_trade_ids", {"ctx": self._ctx})
+
     async def provide_exchange(self) -> Outcome | None:
         """The first plugin that provides an exchange connector (``None``: nobody did)."""
         return await self._bus.ask_first("provide_exchange", {"ctx": self._ctx})

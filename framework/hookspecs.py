@@ -125,6 +125,23 @@ def provide_exchange(ctx: BotContext) -> ExchangeConnector | None:
 
 
 @hookspec
+def last_trade_ids(ctx: BotContext) -> Mapping[str, int] | None:
+    """The last trade id per symbol this plugin recorded durably in an earlier run (a journal).
+
+    Called: once at startup, after every ``lifespan`` has started and before
+    ``provide_exchange``. The core gives each symbol's smallest answer to the account cache as
+    its trade cursor (``AccountCache.set_trade_cursor``), so reconciliation's trade sweep reads
+    and records the trades made after it, while the bot was down, as fills (``on_fill``) at
+    the startup reconcile: a recorder ends with every trade once (it ignores a trade it holds).
+    :param ctx: the bot context.
+    Returns: ``{symbol: trade id}``, or ``None`` (or ``{}``) when the plugin keeps no trades.
+    Budget: ``hooks.timeouts.last_trade_ids`` (5 s; may be ``async``). Errors: logged and
+    reported; the bot starts without that answer (trades made while it was down are then
+    history, not recorded).
+    """
+
+
+@hookspec
 def summarize_run(ctx: BotContext) -> Mapping[str, Any] | None:
     """Contribute sections to the run summary (``tradeloop run --summary PATH``).
 
@@ -185,7 +202,9 @@ def on_order_update(ctx: BotContext, before: Order | None, after: Order) -> None
 def on_fill(ctx: BotContext, fill: Fill) -> None:
     """An order traded. Each (symbol, order_id, trade_id) is delivered once.
 
-    Called: by the account cache when an execution report carries a new trade.
+    Called: by the account cache when an execution report carries a new trade, or when
+    reconciliation reads back a trade the stream lost or one made while the bot was down
+    (then ``client_order_id`` is empty if the cache never knew the order).
     :param fill: the ``Fill``. Budget: ``hooks.timeouts.on_fill`` (1 s). Errors: isolated.
     """
 

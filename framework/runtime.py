@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,6 +82,7 @@ class Bot:
         release_startup = self.ctx.hold_strategies("startup")
         try:
             await self._start_plugins()
+            await self._seed_trade_cursors()
             outcome = await self.hooks.provide_exchange()
             if outcome is not None:
                 if not outcome.ok:
@@ -107,6 +108,29 @@ class Bot:
             self.settings.exchange.name,
             ", ".join(self.loaded.order) or "none",
         )
+
+    async def _seed_trade_cursors(self) -> None:
+        """Give the cache the last trade id per symbol that recorders hold (``last_trade_ids``;
+        the smallest answer wins), so trades made while the bot was down are recorded."""
+        known: dict[str, int] = {}
+        for outcome in await self.hooks.last_trade_ids():
+            if not outcome.ok:
+                logger.bind(plugin=outcome.plugin).error(
+                    "plugin {!r} could not say which trades it holds; trades made while the "
+                    "bot was down are not recorded for it",
+                    outcome.plugin,
+                )
+                continue
+            answer = outcome.value
+            if not isinstance(answer, Mapping):
+                continue
+            for symbol, trade_id in answer.items():
+                if isinstance(symbol, str) and isinstance(trade_id, int):
+                    known[symbol] = min(trade_id, known.get(symbol, trade_id))
+        for symbol, trade_id in known.items():
+            self.account.set_trade_cursor(symbol, trade_id)
+        if known:
+            logger.info("last trades recorded: {}", ", ".join(f"{s} {t}" for s, t in known.items()))
 
     async def _start_plugins(self) -> None:
         for name in self.loaded.order:

@@ -240,6 +240,14 @@ class Journal:
                 self.positions[(p.symbol, p.side)] = p
 
     @hookimpl
+    async def last_trade_ids(self) -> Mapping[str, int] | None:
+        """The last trade id per symbol the journal holds: the core hands it to the cache, so
+        trades made while the bot was down are read back and recorded here at startup."""
+        if self._store is None:
+            return None
+        return await self._store.last_trade_ids()
+
+    @hookimpl
     def summarize_run(self) -> Mapping[str, Any] | None:
         """The ``journal`` section of the run summary."""
         writer = self._writer

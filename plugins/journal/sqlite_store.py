@@ -239,6 +239,13 @@ class SQLiteStore:
             (start, end),
         )
 
+    async def last_trade_ids(self) -> dict[str, int]:
+        """The highest trade id of the fills held, per symbol (the primary key's index)."""
+        sql = "SELECT symbol, MAX(trade_id) FROM fills GROUP BY symbol"
+        async with self.db.execute(sql) as cursor:
+            rows = await cursor.fetchall()
+        return {str(symbol): int(trade_id) for symbol, trade_id in rows}
+
     async def balances(self, start: int, end: int) -> list[BalanceRow]:
         """Balance rows by event time."""
         return await self._select(

@@ -69,6 +69,10 @@ class JournalStore(Protocol):
         """Fills in the range, oldest first."""
         ...
 
+    async def last_trade_ids(self) -> dict[str, int]:
+        """The highest trade id of the fills held, per symbol (``{}`` when there are none)."""
+        ...
+
     async def balances(self, start: int, end: int) -> list[BalanceRow]:
         """Balance rows in the range, oldest first."""
         ...

@@ -164,3 +164,35 @@ def test_runs_on_uvloop_when_available() -> None:
     assert run_async(loop_module(), use_uvloop=True).startswith("uvloop")
     assert run_async(loop_module(), use_uvloop=False).startswith("asyncio")
     assert new_event_loop_factory(False) is asyncio.new_event_loop
+
+
+class TradeRecorder:
+    """A plugin that says which trades it holds (a journal would read its database)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    @hookimpl
+    async def last_trade_ids(self) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def test_the_last_trade_ids_recorders_hold_seed_the_cache_smallest_first(
+    bot_factory: BotFactory,
+) -> None:
+    bot = await bot_factory(
+        plugins={
+            "a": TradeRecorder({"BTCUSDT": 12, "ETHUSDT": 7}),
+            "b": TradeRecorder({"BTCUSDT": 9}),
+            "none": TradeRecorder(None),
+            "broken": TradeRecorder(RuntimeError("database locked")),
+        }
+    )
+    assert bot.ctx.account.trade_cursor("BTCUSDT") == 9  # both get every trade after it
+    assert bot.ctx.account.trade_cursor("ETHUSDT") == 7
+    assert bot.ctx.account.trade_cursor("SOLUSDT") is None
+    assert bot.running  # a recorder that cannot answer does not stop the start
+    assert [e.hook for e in bot.bus.errors] == ["last_trade_ids"]
+    await bot.stop()

@@ -6,10 +6,14 @@ restart. Against the simulator over loopback, with the real connector and cache.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from framework import ManualClock
+from framework.testing import BotFactory
 from framework.types import OrderRequest
+from plugins.journal import Journal
 from plugins.sim.testing import SimBotFactory, SimFactory
+from tests.reporting_support import DAY_START, start_bot, start_sim
 
 from .helpers import (
     FillRecorder,
@@ -129,3 +133,67 @@ async def test_the_sweep_stays_within_its_budget_and_takes_turns(
         "BTCUSDT"
     ]
     assert log.recorded() == exchange_trades(sim)
+
+
+async def test_trades_made_while_the_bot_was_down_are_journaled_on_restart(
+    bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    clock = ManualClock(DAY_START + 60)
+    sim = await start_sim(clock)
+    try:
+        first, recon1 = Journal(), recon()
+        sb = await start_bot(
+            bot_factory, sim, clock, tmp_path, {"journal": first, "reconciliation": recon1}
+        )
+        await drive(recon1, clock, lambda: recon1.stats.runs >= 1 and not recon1.busy)
+        await sb.order("BTCUSDT", "BUY", "0.010")
+        await sb.order("ETHUSDT", "BUY", "0.100")
+        await sb.bot.stop()
+        journaled = len(sim.engine.trades)
+
+        # the bot is down: trades happen on the account (the stream has no listener)
+        await clock.advance(600)
+        await sim.place_order("BTCUSDT", "SELL", "0.004")
+        await sim.place_order("ETHUSDT", "SELL", "0.050")
+        bid = sim.engine.quote("BTCUSDT").bid
+        await sim.place_order("BTCUSDT", "BUY", "0.002", order_type="LIMIT", price=bid - 50)
+        await sim.move_price("BTCUSDT", bid - 100)  # the resting order fills
+        await clock.advance(60)
+        while_down = sim.engine.trades[journaled:]
+        assert len(while_down) == 3
+
+        second, recon2, seen = Journal(), recon(), FillRecorder()
+        sb2 = await start_bot(
+            bot_factory,
+            sim,
+            clock,
+            tmp_path,
+            {"journal": second, "reconciliation": recon2, "fills": seen},
+        )
+        await drive(recon2, clock, lambda: recon2.stats.runs >= 1 and not recon2.busy)
+        startup = recon2.last_result
+        assert startup is not None
+        assert startup.status == "ok", startup.mismatches  # not drift
+        assert recon2.metrics()["fills_while_down"] == 3
+        # the plugins were told of each trade made while down, once, and of nothing older
+        assert sorted(f.trade_id for f in seen.fills) == [t.trade_id for t in while_down]
+        await sb2.order("BTCUSDT", "SELL", "0.008")  # and the bot trades on
+        await second.flush()
+
+        fills = await second.store.fills(0, int(clock.time() * 1000) + 1)
+        assert sorted((f.symbol, f.order_id, f.trade_id) for f in fills) == sorted(
+            (t.symbol, t.order_id, t.trade_id) for t in sim.engine.trades
+        )  # the journal ends with every trade, once
+        by_id = {f.trade_id: f for f in fills}
+        for t in while_down:
+            row = by_id[t.trade_id]
+            assert (row.run_id, row.qty, row.price, row.fee, row.realized_pnl) == (
+                second.run_id,
+                t.qty,
+                t.price,
+                t.commission,
+                t.realized_pnl,
+            )
+        await sb2.bot.stop()
+    finally:
+        await sim.stop()
