@@ -20,11 +20,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from framework import ManualClock
+from plugins.journal import Journal, JournalSettings
+from plugins.sim import SimExchange
 from plugins.sim.testing import SimBotFactory, SimFactory
 
 from .helpers import (
@@ -41,6 +45,7 @@ from .helpers import (
 )
 
 SEEDS = range(64)
+RESTART_SEEDS = range(32)
 STEPS = 40
 NO_FAULTS = {
     "drop_user_events": 0.0,
@@ -65,6 +70,33 @@ def faults_for(rng: random.Random) -> dict[str, float]:
     }
 
 
+async def outside_order(sim: SimExchange, rng: random.Random, symbols: tuple[str, ...]) -> None:
+    """Someone trades on the account outside the bot (a market order)."""
+    symbol = rng.choice(symbols)
+    await sim.place_order(symbol, rng.choice(["BUY", "SELL"]), QTY[symbol][0])
+
+
+async def trade(
+    sim: SimExchange, trader: Trader, rng: random.Random, clock: ManualClock, steps: int
+) -> int:
+    """``steps`` trading steps with price moves, orders outside the bot and time passing;
+    returns the number of orders placed outside the bot."""
+    outside = 0
+    for _ in range(steps):
+        await trader.step()
+        if rng.random() < 0.3:  # move a price across resting orders: maker fills
+            symbol = rng.choice(trader.symbols)
+            mid = sim.engine.quote(symbol).bid
+            await sim.move_price(symbol, mid * (1 + Decimal(rng.choice([-2, -1, 1, 2])) / 1000))
+        if rng.random() < 0.1:
+            await outside_order(sim, rng, trader.symbols)
+            outside += 1
+        if rng.random() < 0.25:  # time passes: resync runs confirm, periodic runs happen
+            await clock.advance(rng.choice([1.0, 3.0, 900.0]))
+        await asyncio.sleep(rng.uniform(0, 0.01))
+    return outside
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_after_the_next_reconcile_the_cache_equals_the_truth(
     seed: int, sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
@@ -85,22 +117,7 @@ async def test_after_the_next_reconcile_the_cache_equals_the_truth(
     faults = faults_for(rng)
     sim.set_faults(**faults)
 
-    outside = 0
-    for _ in range(STEPS):
-        await trader.step()
-        if rng.random() < 0.3:  # move a price across resting orders: maker fills
-            symbol = rng.choice(trader.symbols)
-            mid = sim.engine.quote(symbol).bid
-            await sim.move_price(symbol, mid * (1 + Decimal(rng.choice([-2, -1, 1, 2])) / 1000))
-        if rng.random() < 0.1:  # someone trades on the account outside the bot
-            symbol = rng.choice(trader.symbols)
-            qty = QTY[symbol][0]
-            await sim.place_order(symbol, rng.choice(["BUY", "SELL"]), qty)
-            outside += 1
-        if rng.random() < 0.25:  # time passes: resync runs confirm, periodic runs happen
-            await manual_clock.advance(rng.choice([1.0, 3.0, 900.0]))
-        await asyncio.sleep(rng.uniform(0, 0.01))
-
+    outside = await trade(sim, trader, rng, manual_clock, STEPS)
     sim.set_faults(**NO_FAULTS)
     result = await reconcile(bot, plugin, manual_clock, sim)
 
@@ -133,3 +150,78 @@ async def test_after_the_next_reconcile_the_cache_equals_the_truth(
             sort_keys=True,
         ),
     )
+
+
+@pytest.mark.parametrize("seed", RESTART_SEEDS)
+async def test_after_a_restart_the_journal_holds_every_trade_once(
+    seed: int,
+    sim_factory: SimFactory,
+    sim_bot: SimBotFactory,
+    manual_clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    """Two runs on one journal, each trading under faults and ending with a reconcile; between
+    them the bot is down while trades happen on the account (orders outside the bot, resting
+    orders that price moves fill). The journal ends with every trade of the account, once."""
+    rng = random.Random(1000 + seed)
+    sim = await sim_factory(
+        clock=manual_clock.time, seed=seed, updates_per_second=0, user_event_delay=0.05
+    )
+    path = str(tmp_path / "journal.sqlite3")
+    symbols = ("BTCUSDT", "ETHUSDT")
+    while_down = outside = 0
+    for run in range(2):
+        if run:  # the bot is down: the account trades on
+            before = len(sim.engine.trades)
+            for _ in range(rng.randint(1, 4)):
+                await outside_order(sim, rng, symbols)
+                symbol = rng.choice(symbols)
+                mid = sim.engine.quote(symbol).bid
+                await sim.move_price(symbol, mid * (1 + Decimal(rng.choice([-2, 2])) / 1000))
+                await manual_clock.advance(rng.choice([1.0, 60.0]))
+            while_down = len(sim.engine.trades) - before
+        plugin = recon(max_fill_queries=1000)
+        trader = Trader(sim, seed * 2 + run, symbols=symbols)
+        journal = Journal(JournalSettings(path=path))
+        bot = await sim_bot(
+            plugins={"journal": journal, "trader": trader, "reconciliation": plugin},
+            sim=sim,
+            binance={"user_silence_after": 0.3, "market_silence_after": 0.0},
+        )
+        started = plugin.stats
+        await drive(plugin, manual_clock, lambda: started.runs >= 1 and not plugin.busy)  # noqa: B023
+        if run:
+            startup = plugin.last_result
+            assert startup is not None
+            assert plugin.metrics()["fills_while_down"] == while_down, startup
+        sim.set_faults(**faults_for(rng))
+        outside += await trade(sim, trader, rng, manual_clock, STEPS // 2)
+        sim.set_faults(**NO_FAULTS)
+        await reconcile(bot, plugin, manual_clock, sim)
+        await journal.flush()
+        if run:
+            fills = await journal.store.fills(0, 2**62)
+            recorded = Counter((f.symbol, f.order_id, f.trade_id) for f in fills)
+            assert [k for k, n in recorded.items() if n > 1] == []
+            got = {
+                (f.symbol, f.order_id, f.trade_id): (f.qty, f.price, f.fee, f.realized_pnl)
+                for f in fills
+            }
+            assert got == {
+                (t.symbol, t.order_id, t.trade_id): (t.qty, t.price, t.commission, t.realized_pnl)
+                for t in sim.engine.trades
+            }
+            print(  # figures for docs/reconciliation.md (pytest -s)
+                "PROOF_RESTART",
+                json.dumps(
+                    {
+                        "seed": seed,
+                        "fills_recorded": len(fills),
+                        "exchange_trades": len(sim.engine.trades),
+                        "while_down": while_down,
+                        "outside_orders": outside,
+                    },
+                    sort_keys=True,
+                ),
+            )
+        await bot.stop()
