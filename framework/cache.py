@@ -22,6 +22,7 @@ PositionKey = tuple[str, str]  # (symbol, position side)
 OrderKey = tuple[str, int]  # (symbol, order id)
 FillKey = tuple[str, int, int]  # (symbol, order id, trade id)
 
+_OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})  # ``Order.is_open``, without the call
 _ZERO = Decimal(0)
 CLOSED_ORDERS_KEPT = 10_000
 FILLS_KEPT = 100_000
@@ -116,7 +117,7 @@ class AccountCache:
         self._fill_qty: dict[OrderKey, Decimal] = {}  # per order: quantity of recorded fills
         self._prior_qty: dict[OrderKey, Decimal] = {}  # per order: filled before it was tracked
         self._short: set[OrderKey] = set()  # orders whose executed quantity exceeds their fills
-        self._symbols: set[str] = set()  # symbols of every order and fill seen
+        self._symbols: set[str] = set()  # symbols of every order seen (a fill's order too)
         self._trade_cursor: dict[str, int] = {}  # per symbol: trades up to this id are known
         self.balances_view: Mapping[str, Balance] = MappingProxyType(self._balances)
         self.positions_view: Mapping[PositionKey, Position] = MappingProxyType(self._positions)
@@ -203,18 +204,21 @@ class AccountCache:
         """Apply an order update; closed orders leave the open set. False if stale: older than
         the held state, or open with less progress (filled quantity, then status)."""
         key = (order.symbol, order.order_id)
-        self._symbols.add(order.symbol)
         if order.event_time < self.reconciled_through:
+            self._symbols.add(order.symbol)
             return self._late(("order", key), order)
         before = self._orders.get(key) or self._closed.get(key)
-        if before is not None:
+        if before is None:
+            self._symbols.add(order.symbol)
+        else:
             # An open order never goes back (its filled quantity only grows, a closed order
             # never reopens): an open state with less progress is stale whatever its time.
             # That keeps a REST answer (stamped with the transaction time ``updateTime``) and
             # a stream event of the same order (stamped with its later event time ``E``) in
             # order. A closed state is ordered by time alone, so a repair always lands.
-            if order.event_time < before.event_time or (
-                (order.is_open or order.event_time == before.event_time)
+            when, held = order.event_time, before.event_time
+            if when < held or (
+                (when == held or order.status in _OPEN)
                 and order_progress(order) < order_progress(before)
             ):
                 self.stats.stale_ignored += 1
@@ -249,7 +253,6 @@ class AccountCache:
             self.stats.duplicate_fills += 1
             return False
         self._fills[key] = None
-        self._symbols.add(fill.symbol)
         while len(self._fills) > FILLS_KEPT:
             self._fills.popitem(last=False)
         order_key = (fill.symbol, fill.order_id)
@@ -314,8 +317,8 @@ class AccountCache:
             self._trade_cursor[symbol] = trade_id
 
     def trade_symbols(self) -> set[str]:
-        """Symbols the account may trade on, as far as the cache knows: those of its orders,
-        fills, positions and trade cursors."""
+        """Symbols the account may trade on, as far as the cache knows: those of its orders
+        (so of its fills), positions and trade cursors."""
         symbols = set(self._symbols)
         symbols.update(symbol for symbol, _ in self._positions)
         symbols.update(self._trade_cursor)
