@@ -454,7 +454,7 @@ class ReconciliationPlugin:
         if not budget or not isinstance(exchange, TradeHistory):
             return None
         symbols = ctx.account.trade_symbols()
-        symbols.update(s.upper() for s in ctx.settings.exchange.symbols)
+        symbols.update(ctx.subscribed_symbols())  # exchange.symbols and the strategies'
         symbols.update(p.symbol for p in snapshot.positions)
         symbols.update(o.symbol for o in snapshot.open_orders)
 
