@@ -453,7 +453,8 @@ class ReconciliationPlugin:
         budget = self.config.max_trade_queries
         if not budget or not isinstance(exchange, TradeHistory):
             return None
-        symbols = ctx.account.trade_symbols()
+        account = ctx.account_for(self)
+        symbols = account.trade_symbols()
         symbols.update(ctx.subscribed_symbols())  # exchange.symbols and the strategies'
         symbols.update(p.symbol for p in snapshot.positions)
         symbols.update(o.symbol for o in snapshot.open_orders)
@@ -464,7 +465,7 @@ class ReconciliationPlugin:
 
         self.phase = "querying"
         done = await self._sweeper.sweep(
-            ctx.account,
+            account,
             exchange,
             self._sweeper.order_of(symbols),
             t,

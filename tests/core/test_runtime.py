@@ -190,9 +190,9 @@ async def test_the_last_trade_ids_recorders_hold_seed_the_cache_smallest_first(
             "broken": TradeRecorder(RuntimeError("database locked")),
         }
     )
-    assert bot.ctx.account.trade_cursor("BTCUSDT") == 9  # both get every trade after it
-    assert bot.ctx.account.trade_cursor("ETHUSDT") == 7
-    assert bot.ctx.account.trade_cursor("SOLUSDT") is None
+    assert bot.account.trade_cursor("BTCUSDT") == 9  # both get every trade after it
+    assert bot.account.trade_cursor("ETHUSDT") == 7
+    assert bot.account.trade_cursor("SOLUSDT") is None
     assert bot.running  # a recorder that cannot answer does not stop the start
     assert [e.hook for e in bot.bus.errors] == ["last_trade_ids"]
     await bot.stop()

@@ -40,7 +40,7 @@ async def test_an_order_whose_every_event_is_lost_is_known_from_its_acknowledgem
             symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.002"), price=price
         )
     )
-    held = bot.ctx.account.order("BTCUSDT", placed.order_id)
+    held = bot.account.order("BTCUSDT", placed.order_id)
     assert held is not None
     assert held.status == "NEW"
     assert held.event_time == placed.event_time  # the exchange's updateTime
@@ -49,14 +49,14 @@ async def test_an_order_whose_every_event_is_lost_is_known_from_its_acknowledgem
     market = await bot.ctx.exchange.place_order(
         OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.002"))
     )
-    filled = bot.ctx.account.order("BTCUSDT", market.order_id)
+    filled = bot.account.order("BTCUSDT", market.order_id)
     assert filled is not None
     assert filled.status == "FILLED"
 
     canceled = await bot.ctx.exchange.cancel_order("BTCUSDT", placed.client_order_id)
     assert canceled.status == "CANCELED"
     assert ("BTCUSDT", placed.order_id) not in bot.ctx.cache.open_orders
-    gone = bot.ctx.account.order("BTCUSDT", placed.order_id)
+    gone = bot.account.order("BTCUSDT", placed.order_id)
     assert gone is not None
     assert gone.status == "CANCELED"
 
@@ -83,7 +83,7 @@ async def test_trades_of_an_order_the_cache_never_heard_of_are_swept_in_once(
     ]
     assert all(m.repaired for m in lost)
     assert totals(bot.ctx.cache) == trade_totals(sim)
-    assert bot.ctx.account.trade_cursor("ETHUSDT") == sim.engine.trades[-1].trade_id
+    assert bot.account.trade_cursor("ETHUSDT") == sim.engine.trades[-1].trade_id
 
     again = await reconcile(bot, plugin, manual_clock, sim)  # nothing new: nothing recorded
     assert again.status == "ok", again.mismatches
@@ -105,8 +105,8 @@ async def test_a_fresh_start_keeps_older_trades_as_history(
     assert result is not None
     assert result.status == "ok", result.mismatches
     assert log.fills == []
-    assert bot.ctx.account.trade_cursor("BTCUSDT") == sim.engine.trades[-1].trade_id
-    assert bot.ctx.account.trade_cursor("ETHUSDT") is None  # no trade at all: asked again
+    assert bot.account.trade_cursor("BTCUSDT") == sim.engine.trades[-1].trade_id
+    assert bot.account.trade_cursor("ETHUSDT") is None  # no trade at all: asked again
     assert plugin.metrics()["trade_queries"] == 2  # BTCUSDT and ETHUSDT (exchange.symbols)
 
 
