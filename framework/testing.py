@@ -2,7 +2,9 @@
 
 * ``manual_clock``: a ``ManualClock`` that only moves when the test calls ``advance``.
 * ``bot_factory``: builds (and by default starts) a real ``Bot`` from settings overrides and
-  the plugin objects you give it; every bot it made is stopped after the test.
+  the plugin objects you give it; every bot it made is stopped after the test. Unless the
+  overrides set ``runtime.data_dir``, each bot keeps its files in a temporary folder of its
+  own, never in the working directory's ``data/``.
 * ``hook_recorder``: records every notification a bot emits.
 """
 
@@ -17,7 +19,7 @@ import pytest
 from framework.clock import Clock, ManualClock
 from framework.loader import load_plugins
 from framework.runtime import Bot
-from framework.settings import load_settings
+from framework.settings import deep_merge, load_settings
 
 
 class BotFactory(Protocol):
@@ -65,9 +67,17 @@ def hook_recorder() -> HookRecorder:
     return HookRecorder()
 
 
+def _sets_data_dir(overrides: Mapping[str, Any] | None) -> bool:
+    runtime = (overrides or {}).get("runtime")
+    return isinstance(runtime, Mapping) and "data_dir" in runtime
+
+
 @pytest.fixture
-async def bot_factory() -> AsyncIterator[BotFactory]:
-    """Build real bots; installed entry-point plugins are loaded only with ``entry_points=True``."""
+async def bot_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BotFactory]:
+    """Build real bots; installed entry-point plugins are loaded only with ``entry_points=True``.
+
+    Each bot's ``runtime.data_dir`` is a fresh temporary folder unless ``overrides`` set it.
+    """
     bots: list[Bot] = []
 
     async def make(
@@ -78,6 +88,9 @@ async def bot_factory() -> AsyncIterator[BotFactory]:
         entry_points: bool = False,
         start: bool = True,
     ) -> Bot:
+        if not _sets_data_dir(overrides):
+            data_dir = tmp_path_factory.mktemp("bot-data")
+            overrides = deep_merge({"runtime": {"data_dir": str(data_dir)}}, overrides or {})
         settings = load_settings(use_files=False, overrides=overrides)
         loaded = load_plugins(
             settings,

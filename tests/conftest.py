@@ -1,4 +1,5 @@
-"""Shared fixtures: the example and test plugin packages, installed for real."""
+"""Shared fixtures: the example and test plugin packages, installed for real; and the guard that
+keeps the suite out of the checkout's ``data/`` and ``reports/`` folders."""
 
 from __future__ import annotations
 
@@ -9,7 +10,47 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import PACKAGES, pip_install
+from tests.support import PACKAGES, ROOT, pip_install
+
+# Folders a bot writes relative to its working directory by default (runtime.data_dir,
+# plugins.daily_report.dir). The suite must leave the checkout's copies exactly as they were.
+USER_FOLDERS = ("data", "reports")
+_STASH_KEY = pytest.StashKey[dict[str, tuple[int, int]]]()
+
+
+def folder_state(root: Path, folders: tuple[str, ...] = USER_FOLDERS) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``root``'s ``folders``: path -> (size, mtime in ns)."""
+    state: dict[str, tuple[int, int]] = {}
+    for name in folders:
+        top = root / name
+        if not top.exists():
+            continue
+        for path in [top, *top.rglob("*")]:
+            stat = path.lstat()
+            state[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns)
+    return state
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remember the checkout's data folders as they are before any test runs."""
+    session.stash[_STASH_KEY] = folder_state(ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test wrote into (or removed from) the checkout's data folders."""
+    before = session.stash.get(_STASH_KEY, None)
+    if before is None:
+        return
+    after = folder_state(ROOT)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "tests changed the checkout's user folders: " + ", ".join(changed)
+        if reporter is not None:
+            reporter.write_line(f"ERROR: {message}", red=True)
+        else:
+            sys.stderr.write(f"ERROR: {message}\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +79,14 @@ def _no_tradeloop_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("TRADELOOP_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _away_from_the_checkout(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test runs in an empty working directory of its own, so a bot's relative paths
+    (``data/``, ``reports/``, ``settings.yaml``) never reach the checkout or the user's files."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(cwd)
+    return cwd
