@@ -90,6 +90,11 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     ban_seconds: Seconds = 120.0
     max_recv_window_ms: PositiveInt = 60000
     trade_lite: bool = True
+    persist: bool = True
+    """Keep the paper account in ``<runtime.data_dir>/sim/account.json`` across runs (false:
+    every start is a fresh account from ``balances`` and nothing is written)."""
+    save_interval: Seconds = 10.0
+    """Seconds between saves of a changed account while running (and always at stop)."""
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
 
     def __post_init__(self) -> None:

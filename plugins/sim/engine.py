@@ -261,9 +261,9 @@ class Engine:
         self.trades: list[Trade] = []
         self.incomes: list[Income] = []
         self._books = {s: _Book(quotes[s]) for s in specs}
-        self._next_order_id = 4_100_000_001
-        self._next_trade_id = 5_200_000_001
-        self._next_tran_id = 9_300_000_001
+        self.next_order_id = 4_100_000_001
+        self.next_trade_id = 5_200_000_001
+        self.next_tran_id = 9_300_000_001
 
     # ----------------------------------------------------------------- queries
 
@@ -437,7 +437,7 @@ class Engine:
 
         order = Order(
             symbol=symbol,
-            order_id=self._next_order_id,
+            order_id=self.next_order_id,
             client_order_id=client_order_id,
             side=side,
             type=order_type,
@@ -448,7 +448,7 @@ class Engine:
             time=now,
             update_time=now,
         )
-        self._next_order_id += 1
+        self.next_order_id += 1
         self.orders[(symbol, order.order_id)] = order
         self.client_ids[(symbol, client_order_id)] = order.order_id
         result = PlaceResult(accepted=order.snapshot(), final=order)
@@ -647,7 +647,7 @@ class Engine:
             self.open_orders[symbol].pop(order.order_id, None)
 
         trade = Trade(
-            self._next_trade_id,
+            self.next_trade_id,
             symbol,
             order.order_id,
             order.side,
@@ -658,7 +658,7 @@ class Engine:
             maker,
             now,
         )
-        self._next_trade_id += 1
+        self.next_trade_id += 1
         self.trades.append(trade)
         if realized:
             self._income(symbol, "REALIZED_PNL", realized, now, str(trade.trade_id))
@@ -698,6 +698,6 @@ class Engine:
 
     def _income(self, symbol: str, kind: str, amount: Decimal, now: int, trade_id: str) -> None:
         self.incomes.append(
-            Income(self._next_tran_id, symbol, kind, amount, MARGIN_ASSET, now, trade_id)
+            Income(self.next_tran_id, symbol, kind, amount, MARGIN_ASSET, now, trade_id)
         )
-        self._next_tran_id += 1
+        self.next_tran_id += 1

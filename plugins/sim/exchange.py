@@ -9,17 +9,20 @@ import logging
 import random
 import socket
 import string
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
 import orjson
 from aiohttp import web
 
-from . import wire
+from . import account, wire
 from .config import FaultSettings, SimSettings, check_settings
 from .engine import (
     MARGIN_ASSET,
@@ -115,8 +118,28 @@ class _Streams:
 class SimExchange:
     """A Binance USD-M futures exchange simulated in-process, speaking the wire protocol."""
 
-    def __init__(self, settings: SimSettings, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        settings: SimSettings,
+        *,
+        clock: Callable[[], float] | None = None,
+        account_file: Path | None = None,
+    ) -> None:
+        """``account_file``: where the paper account lives across runs (``None``: a fresh
+        account that is not saved). A damaged file raises ``AccountFileError`` naming it."""
         check_settings(settings)
+        self.account_file = account_file
+        saved = account.load(account_file) if account_file is not None else None
+        if saved is not None:
+            unlisted = sorted(saved.symbols() - set(settings.symbols))
+            unknown = [s for s in unlisted if s not in SYMBOL_CATALOGUE]
+            if unknown:
+                raise account.AccountFileError(
+                    f"the simulator account {account_file} holds {unknown}, which the "
+                    "simulator does not list"
+                )
+            # Symbols the saved account holds stay listed, so nothing it owns vanishes.
+            settings = msgspec.structs.replace(settings, symbols=[*settings.symbols, *unlisted])
         self.settings = settings
         self.clock: Callable[[], float] = clock or time.time
         seed = settings.seed
@@ -134,6 +157,16 @@ class SimExchange:
             taker_fee=settings.taker_fee,
             quotes={s: p.quote() for s, p in self.paths.items()},
         )
+        if saved is not None:
+            account.restore(self.engine, saved)
+        self._lock = account.AccountLock(account_file) if account_file is not None else None
+        # Account changes (emitted event batches) and how many of them the file holds.
+        self._changes = 0
+        self._saved_changes = 0
+        self._last_save = 0.0
+        # A periodic write may still run in its thread when ``stop`` saves: the newer one wins.
+        self._write_lock = threading.Lock()
+        self._written_changes = -1
         self.limiter = RateLimiter(
             settings.weight_limit_1m,
             settings.order_limit_10s,
@@ -143,7 +176,8 @@ class SimExchange:
         )
         self.listen_keys = ListenKeys(seed)
         self.account_alias = "Sim" + random.Random(f"{seed}:alias").choice(_ID_ALPHABET)
-        self._ids = random.Random(f"{seed}:client-order-ids")
+        # Seeded by the order-id counter too, so a restored account draws new client ids.
+        self._ids = random.Random(f"{seed}:client-order-ids:{self.engine.next_order_id}")
         self._faults_changed_at = 0.0
         self.hub = StreamHub(
             StreamsContext(
@@ -180,6 +214,16 @@ class SimExchange:
         """Serve REST and WebSocket on ``host:port`` (0 picks a free port) and start the timers."""
         if self._runner is not None:
             raise RuntimeError("SimExchange already started")
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            await self._serve(host, port)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    async def _serve(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=64 * 1024)
         rest = RestApi(self)
         app.router.add_route("*", "/fapi/{tail:.*}", rest.dispatch)
@@ -221,6 +265,28 @@ class SimExchange:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            try:
+                await self.save()
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
+
+    async def save(self) -> None:
+        """Write the account to its file (atomically, off the event loop) if it changed."""
+        if self.account_file is None or (
+            self._changes == self._saved_changes and self.account_file.exists()
+        ):
+            return
+        changes = self._changes
+        data = account.encode(account.capture(self.engine, self.server_ms()))
+        await asyncio.to_thread(self._write, self.account_file, data, changes)
+        self._saved_changes = max(self._saved_changes, changes)
+
+    def _write(self, path: Path, data: bytes, changes: int) -> None:
+        with self._write_lock:
+            if changes > self._written_changes:
+                account.write_atomic(path, data)
+                self._written_changes = changes
 
     async def __aenter__(self) -> Self:
         if self._runner is None:
@@ -433,6 +499,8 @@ class SimExchange:
 
     def emit(self, events: list[Event]) -> None:
         """Render engine events and push them through the fault filter to the user stream."""
+        if events:
+            self._changes += 1
         now = self.server_ms()
         key = self.listen_keys.valid(now)
         if key is None or not self.hub.has_user_listeners(key) or not events:
@@ -482,6 +550,9 @@ class SimExchange:
                         self.injector.count("expire_listen_key_every")
                         self._expired(forced)
                 self.hub.housekeeping(now)
+                if now - self._last_save >= self.settings.save_interval:
+                    self._last_save = now
+                    await self.save()
             except Exception:
                 log.exception("sim: housekeeping failed")
 

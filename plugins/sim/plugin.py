@@ -13,6 +13,7 @@ import argparse
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -20,6 +21,7 @@ from loguru import logger
 
 from framework import BotContext, Command, ExchangeEndpoint, Settings, hookimpl
 
+from . import account
 from .config import SimSettings, check_settings
 from .symbols import SYMBOL_CATALOGUE
 
@@ -39,6 +41,17 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument(
         "--seed", type=int, help="seed of the price path and faults (plugins.sim.seed)"
+    )
+    reset = parser.add_mutually_exclusive_group()
+    reset.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from a fresh account; the saved one is kept as account.<time>.json",
+    )
+    reset.add_argument(
+        "--reset",
+        action="store_true",
+        help="only move the saved account aside (as --fresh does) and exit",
     )
 
 
@@ -88,10 +101,27 @@ class SimPlugin:
         config = self.config
         if args.seed is not None:
             config = msgspec.structs.replace(config, seed=args.seed)
+        path = self._account_file(settings)
+        if (args.fresh or args.reset) and path is not None:
+            lock = account.AccountLock(path)
+            lock.acquire()  # not while a simulator uses it
+            try:
+                kept = account.move_aside(path)
+            finally:
+                lock.release()
+            print(f"fresh simulator account; the old one is {kept}" if kept else "no saved account")
+        if args.reset:
+            return 0
         from .standalone import serve_forever
 
-        await serve_forever(config, port=args.port, host=args.host)
+        await serve_forever(config, port=args.port, host=args.host, account_file=path)
         return 0
+
+    def _account_file(self, settings: Settings) -> Path | None:
+        """Where the paper account lives (``None`` with ``persist: false``)."""
+        if not self.config.persist:
+            return None
+        return account.account_path(settings.runtime.data_dir)
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None] | None:
@@ -121,7 +151,11 @@ class SimPlugin:
             return
         from .exchange import SimExchange
 
-        sim = SimExchange(self._embedded_settings(ctx), clock=ctx.clock.time)
+        sim = SimExchange(
+            self._embedded_settings(ctx),
+            clock=ctx.clock.time,
+            account_file=self._account_file(ctx.settings),
+        )
         await sim.start(LOOPBACK, 0)
         self.exchange = sim
         logger.info("embedded simulator on {}", sim.rest_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from .config import SimSettings
 from .exchange import SimExchange
@@ -14,9 +15,11 @@ def banner(sim: SimExchange) -> str:
     return f"tradeloop sim: rest={sim.rest_url} ws={sim.ws_url} api_key={sim.settings.api_key}"
 
 
-async def serve_forever(settings: SimSettings, port: int, host: str = "127.0.0.1") -> None:
+async def serve_forever(
+    settings: SimSettings, port: int, host: str = "127.0.0.1", account_file: Path | None = None
+) -> None:
     """Start the exchange on ``host:port``, print the banner line, and serve until cancelled."""
-    sim = SimExchange(settings)
+    sim = SimExchange(settings, account_file=account_file)
     await sim.start(host, port)
     try:
         sys.stdout.write(banner(sim) + "\n")

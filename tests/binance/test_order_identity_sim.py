@@ -85,7 +85,7 @@ async def test_an_unknown_outcome_is_never_resolved_to_an_older_namesake(
         # later, the same intent is sent again under the same (caller-chosen) id
         now[0] += 10.0
         await h.connector.rest.sync_time()
-        before = h.sim.engine._next_order_id
+        before = h.sim.engine.next_order_id
         request = msgspec.structs.replace(MARKET_BUY, client_order_id=cid)
         try:
             placed: Order | None = await api.place(request)

@@ -141,9 +141,9 @@ async def test_no_intent_executes_twice_and_no_order_is_a_phantom(
             sim.set_faults(**faults)
             for _ in range(STEPS):
                 request = request_for(rng, sim)
-                before = sim.engine._next_order_id
+                before = sim.engine.next_order_id
                 cid, outcome, returned = await place(connector, clock, rng.choice(OWNERS), request)
-                made = list(range(before, sim.engine._next_order_id))
+                made = list(range(before, sim.engine.next_order_id))
                 intents.append(Intent(run, cid, outcome, returned, made))
             sim.set_faults(**NO_FAULTS)
             stats.update(connector.stats()["order_api"])
