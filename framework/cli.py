@@ -34,6 +34,7 @@ from framework.settings import (
     masked,
     secret_values,
 )
+from framework.strategy import STRATEGY_PREFIX, limits_in_force
 
 PROG = "tradeloop"
 NEW_PLUGIN = "new-plugin"
@@ -178,7 +179,8 @@ def _new_plugin(args: argparse.Namespace) -> int:
 
 
 def effective_settings(settings: Settings, loaded: LoadedPlugins) -> dict[str, Any]:
-    """The settings in force, plugin blocks with their defaults filled in, secrets masked."""
+    """The settings in force, secrets masked: plugin blocks with their defaults filled in, each
+    strategy's risk limits as enforced (its class's defaults under ``strategies[].risk``)."""
     data = settings.as_dict()
     plugins: dict[str, Any] = {}
     for info in loaded.infos:
@@ -192,6 +194,15 @@ def effective_settings(settings: Settings, loaded: LoadedPlugins) -> dict[str, A
             merged.update(msgspec.to_builtins(own))
         plugins[info.name] = merged
     data["plugins"] = plugins
+    data["strategies"] = [
+        {
+            **entry,
+            "risk": msgspec.to_builtins(
+                limits_in_force(strategy.risk, loaded.pm.get_plugin(STRATEGY_PREFIX + strategy.id))
+            ),
+        }
+        for entry, strategy in zip(data["strategies"], settings.strategies, strict=True)
+    ]
     result: dict[str, Any] = masked(data)
     return result
 

@@ -16,7 +16,12 @@ from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.hooks import Hooks
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
-from framework.strategy import STRATEGY_PREFIX, StrategyOrders, declared_symbols
+from framework.strategy import (
+    STRATEGY_PREFIX,
+    StrategyOrders,
+    declared_symbols,
+    limits_in_force,
+)
 from framework.types import (
     Tick,
 )
@@ -219,10 +224,7 @@ class BotContext:
 
     def _risk_limits(self, strategy_id: str) -> RiskLimits:
         configured = next(s.risk for s in self.settings.strategies if s.id == strategy_id)
-        declared = getattr(self.plugin(STRATEGY_PREFIX + strategy_id), "risk", None)
-        if isinstance(declared, RiskLimits):
-            return configured.merged_over(declared)
-        return configured
+        return limits_in_force(configured, self.plugin(STRATEGY_PREFIX + strategy_id))
 
     def strategy_paused(self, strategy_id: str) -> str:
         """Why the instance was paused (it raised), or ``""`` while it runs."""

@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from framework.context import BotContext
 
 STRATEGY_PREFIX = "strategy:"
+
+
+def limits_in_force(configured: RiskLimits, strategy: object) -> RiskLimits:
+    """``strategies[].risk`` with the strategy class's ``risk`` defaults filling its gaps."""
+    declared = getattr(strategy, "risk", None)
+    if isinstance(declared, RiskLimits):
+        return configured.merged_over(declared)
+    return configured
+
+
 # How long an acknowledged order the cache has not reported yet still counts in risk checks
 # (seconds): the user-data stream normally reports it within milliseconds.
 UNSEEN_ORDER_GRACE = 60.0

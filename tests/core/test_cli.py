@@ -190,3 +190,20 @@ def test_help_check_and_plugins_import_no_heavy_plugin_parts(tmp_path: Path, com
     if command == "--help":
         assert "sim" in result.stdout  # plugin commands are still listed
         assert "report" in result.stdout
+
+
+def test_check_prints_the_risk_limits_in_force(tmp_path: Path) -> None:
+    # max_order_notional and max_open_orders come from MACrossover.risk, not from the file
+    (tmp_path / "settings.yaml").write_text(
+        "default:\n  strategies:\n  - id: ma\n    use: ma_crossover\n"
+        "    params: {symbol: BTCUSDT}\n    risk: {max_position: '0.004'}\n",
+        encoding="utf-8",
+    )
+    result = run_cli("check", cwd=tmp_path, env=NO_CONNECTOR)
+    assert result.returncode == 0, result.stderr
+    risk = result.stdout.split("  risk:\n", 1)[1].splitlines()[:3]
+    assert risk == [
+        "    max_position: '0.004'",
+        "    max_order_notional: '2000'",
+        "    max_open_orders: 2",
+    ]
