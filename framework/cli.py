@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import inspect
 import sys
 import traceback
@@ -53,7 +54,18 @@ def _global_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--env", metavar="ENV", help="settings environment to merge over 'default' ($TRADELOOP_ENV)"
     )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {installed_version()}", help="print it"
+    )
     return parser
+
+
+def installed_version() -> str:
+    """The version of the installed tradeloop distribution."""
+    try:
+        return importlib.metadata.version(PROG)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import signal
 import subprocess
@@ -207,3 +208,10 @@ def test_check_prints_the_risk_limits_in_force(tmp_path: Path) -> None:
         "    max_order_notional: '2000'",
         "    max_open_orders: 2",
     ]
+
+
+def test_version_needs_no_settings(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text("default: {exchange: {name: foo}}\n", encoding="utf-8")
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"tradeloop {importlib.metadata.version('tradeloop')}\n"
