@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,26 @@ def test_the_package_is_found_by_its_entry_point(tutorial: Path, tmp_path: Path)
         "yes",
         *", ".join(row["hooks"]).split(),
     ]
+
+
+def test_the_first_install_brings_what_the_test_step_runs() -> None:
+    """Step 1 installs tradeloop with the extras that hold pytest and pytest-asyncio, which the
+    tutorial's test step (``.venv/bin/python -m pytest``) needs."""
+    commands = [line for lang, _, body in blocks() if lang == "console" for line in body.split()]
+    first = next(
+        i
+        for i, word in enumerate(commands)
+        if word.endswith("pip") and "install" in commands[i + 1 : i + 2]
+    )
+    target = commands[first + 3].strip("'\"")
+    assert target.startswith("."), target
+    extras = re.findall(r"\[([\w,]+)\]", target)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    optional = project["optional-dependencies"]
+    installed = {
+        re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0]
+        for extra in ",".join(extras).split(",")
+        if extra
+        for requirement in optional[extra]
+    }
+    assert {"pytest", "pytest-asyncio"} <= installed, target
