@@ -15,6 +15,7 @@ import msgspec
 import orjson
 import yaml
 
+from framework import bot_scaffold
 from framework.commands import Command
 from framework.errors import EXIT_OK, EXIT_RUNTIME_ERROR, TradeloopError
 from framework.loader import (
@@ -39,6 +40,8 @@ from framework.strategy import STRATEGY_PREFIX, limits_in_force
 
 PROG = "tradeloop"
 NEW_PLUGIN = "new-plugin"
+# Commands that read neither settings nor plugins (they create files).
+NO_SETTINGS = (bot_scaffold.INIT, bot_scaffold.NEW_STRATEGY)
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -85,7 +88,17 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     new_plugin.add_argument(
         "--dir", type=Path, default=Path(), metavar="PATH", help="create it there instead"
     )
-    taken = {"run", "check", "plugins", NEW_PLUGIN}
+    bot_scaffold.configure_init(
+        sub.add_parser(
+            bot_scaffold.INIT, help="create a bot folder: settings, a strategy, its test"
+        )
+    )
+    bot_scaffold.configure_new_strategy(
+        sub.add_parser(
+            bot_scaffold.NEW_STRATEGY, help="create a strategy and its test in ./strategies"
+        )
+    )
+    taken = {"run", "check", "plugins", NEW_PLUGIN, *NO_SETTINGS}
     for command in commands:
         if command.name in taken:
             raise TradeloopError(f"command {command.name!r} is registered twice")
@@ -120,9 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     pre, rest = _global_parser().parse_known_args(
         [a for a in args_list if a not in ("-h", "--help")]
     )
-    if rest[:1] == [NEW_PLUGIN]:  # needs neither settings nor plugins
-        try:
-            return _new_plugin(build_parser([]).parse_args(args_list))
+    if rest[:1] == [NEW_PLUGIN] or rest[:1] in ([c] for c in NO_SETTINGS):
+        try:  # needs neither settings nor plugins
+            args = build_parser([]).parse_args(args_list)
+            if args.command == bot_scaffold.INIT:
+                return bot_scaffold.run_init(args)
+            if args.command == bot_scaffold.NEW_STRATEGY:
+                return bot_scaffold.run_new_strategy(args)
+            return _new_plugin(args)
         except TradeloopError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return exc.exit_code

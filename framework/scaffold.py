@@ -129,7 +129,12 @@ def create_plugin_package(name: str, where: Path, *, taken: frozenset[str] = fro
 
 
 def _template(filename: str) -> str:
-    node = resources.files(TEMPLATE_PACKAGE).joinpath(*TEMPLATE_DIR, filename)
+    return template(TEMPLATE_DIR[1], filename)
+
+
+def template(kind: str, filename: str) -> str:
+    """The text of ``framework/templates/<kind>/<filename>``."""
+    node = resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR[0], kind, filename)
     return node.read_text(encoding="utf-8")
 
 
