@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import msgspec
 from loguru import logger
 
-from framework import BotContext, Command, ExchangeEndpoint, Settings, hookimpl
+from framework import BotContext, Command, ExchangeEndpoint, Settings, SettingsError, hookimpl
 
 from . import account
 from .config import SimSettings, check_settings
-from .symbols import SYMBOL_CATALOGUE
+from .strategy_symbols import check_configured_symbols, listed_symbols, unlisted
 
 if TYPE_CHECKING:  # the exchange (aiohttp) is imported when it starts, not with the CLI
     from .exchange import SimExchange
@@ -82,8 +82,17 @@ class SimPlugin:
 
     @hookimpl
     def validate_settings(self, settings: Settings) -> None:
-        """Symbols, balances and fees a type check cannot catch."""
+        """Symbols, balances and fees a type check cannot catch; on the simulator, every
+        symbol the settings trade is one it lists."""
         check_settings(self.config)
+        if settings.exchange.name == EXCHANGE_NAME:
+            check_configured_symbols(
+                settings, listed_symbols(settings, self._own_symbols(settings))
+            )
+
+    def _own_symbols(self, settings: Settings) -> list[str] | None:
+        """``plugins.sim.symbols`` when the settings set it."""
+        return self.config.symbols if "symbols" in settings.plugins.get(NAME, {}) else None
 
     @hookimpl
     def register_commands(self) -> list[Command]:
@@ -177,10 +186,21 @@ class SimPlugin:
             await sim.stop()
 
     def _embedded_settings(self, ctx: BotContext) -> SimSettings:
-        """This block's settings; without ``symbols`` of its own, the subscribed ones it lists."""
-        if "symbols" in ctx.settings.plugins.get(NAME, {}):
+        """This block's settings; without ``symbols`` of its own, the subscribed symbols.
+
+        A subscribed symbol it cannot list (one only a strategy's ``symbols`` attribute names)
+        stops the start: a strategy must never wait silently for ticks that cannot come.
+        """
+        own = self._own_symbols(ctx.settings)
+        subscribed = ctx.subscribed_symbols()
+        missing = unlisted(subscribed, listed_symbols(ctx.settings, own))
+        if missing:
+            raise SettingsError(
+                "strategies",
+                missing,
+                "symbols the simulated exchange lists: "
+                + ", ".join(listed_symbols(ctx.settings, own)),
+            )
+        if own is not None or not subscribed:
             return self.config
-        listed = [s for s in ctx.subscribed_symbols() if s in SYMBOL_CATALOGUE]
-        if not listed:
-            return self.config
-        return msgspec.structs.replace(self.config, symbols=listed)
+        return msgspec.structs.replace(self.config, symbols=list(subscribed))
