@@ -40,3 +40,30 @@ def test_every_hookspec_docstring_states_budget_and_errors() -> None:
         doc = getattr(hookspecs, name).__doc__ or ""
         assert "Budget" in doc or "budget" in doc, name
         assert "Called" in doc, name
+
+
+def test_the_plugin_authors_reference_is_generated_from_the_code() -> None:
+    from framework import api_reference
+
+    page = (ROOT / "docs" / "api-reference.md").read_text(encoding="utf-8")
+    assert page == api_reference.render(), f"run: {api_reference.COMMAND}"
+
+
+def test_the_plugin_authors_reference_lists_every_field_and_member() -> None:
+    import inspect
+
+    import msgspec.inspect
+
+    from framework import api_reference
+
+    page = (ROOT / "docs" / "api-reference.md").read_text(encoding="utf-8")
+    for cls in api_reference.TYPES:
+        section = page.split(f"### `{cls.__name__}`\n", 1)[1].split("\n### ", 1)[0]
+        info = msgspec.inspect.type_info(cls)
+        for field in getattr(info, "fields", ()):
+            assert f"| `{field.name}` |" in section, f"{cls.__name__}.{field.name}"
+    for cls in api_reference.SURFACES:
+        section = page.split(f"## `{cls.__name__}`\n", 1)[1].split("\n## ", 1)[0]
+        public = [n for n, _ in inspect.getmembers(cls) if not n.startswith("_")]
+        for name in public:
+            assert re.search(rf"\| `(async )?{name}\b", section), f"{cls.__name__}.{name}"
