@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-import yaml
 from dynaconf import Dynaconf
 from dynaconf.utils.parse_conf import parse_conf_data
 
 from framework.errors import SettingsError
 from framework.setting_types import HOUR, PositiveAmount, Seconds
+from framework.settings_files import read_yaml
 from framework.settings_prepare import join_path, prepare
 
 ENV_PREFIX = "TRADELOOP"
@@ -359,6 +359,7 @@ def load_raw(
         files.append(str(settings_file))
         secrets = settings_file.with_name(".secrets.yaml")
         if secrets.is_file():
+            read_yaml(secrets)  # a syntax error names the file, line and column
             files.append(str(secrets))
     env = env or os.environ.get(f"{ENV_PREFIX}_ENV") or None
     options: dict[str, Any] = {
@@ -440,10 +441,7 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
 
 
 def _refuse_secrets_in_settings_file(path: Path) -> None:
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SettingsError(str(path), "<unparsable>", f"valid YAML: {exc}") from None
+    content = read_yaml(path) or {}
     for key, value in _walk(content):
         # Strip the environment section name (default., production., ...).
         bare = key.split(".", 1)[1] if "." in key else key
