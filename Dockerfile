@@ -1,5 +1,5 @@
 # tradeloop in a container: the bot runs as an unprivileged user in /bot, where its settings are;
-# its files (journal, simulator account, client order ids) live in /bot/data, a volume. docs/deploy.md
+# its files (the journal, the simulator's paper account) live in /bot/data, a volume. docs/deploy.md
 #
 #   docker build -t tradeloop .
 #   docker run -d --name bot -v tradeloop-data:/bot/data tradeloop
