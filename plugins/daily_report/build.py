@@ -1,4 +1,4 @@
-"""Build the report of one UTC day from a journal store."""
+"""Build the report of one UTC day, or of a period of days, from a journal store."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from plugins.journal import JournalStore
 
 from .account import balance_figures, equity_figure, last_marks, position_figures
-from .model import BalanceFigure, Report
+from .model import BalanceFigure, PositionFigure, Report, SymbolFigure
 from .operations import (
     drift_figure,
     log_figure,
@@ -18,9 +20,11 @@ from .operations import (
     stream_figures,
     uptime_figure,
 )
+from .performance import PerformanceTally, unrealized_by_symbol
 from .trading import order_figure, symbol_figures, totals
 
 DAY_MS = 86_400_000
+ZERO = Decimal(0)
 
 
 def day_bounds(day: date) -> tuple[int, int]:
@@ -29,14 +33,19 @@ def day_bounds(day: date) -> tuple[int, int]:
     return start, start + DAY_MS
 
 
+def period_name(first: date, last: date) -> str:
+    """``YYYY-MM-DD`` for one day, ``YYYY-MM-DD_YYYY-MM-DD`` for several (file names)."""
+    return first.isoformat() if first == last else f"{first.isoformat()}_{last.isoformat()}"
+
+
 def day_before(now: float) -> date:
     """The UTC day that ended last before ``now`` (seconds)."""
     return datetime.fromtimestamp(now, UTC).date() - timedelta(days=1)
 
 
-async def has_activity(store: JournalStore, day: date) -> bool:
-    """True when some run of the bot was alive during ``day``."""
-    start, end = day_bounds(day)
+async def has_activity(store: JournalStore, day: date, last_day: date | None = None) -> bool:
+    """True when some run of the bot was alive during ``day`` (through ``last_day``)."""
+    start, end = day_bounds(day)[0], day_bounds(last_day or day)[1]
     return bool(await store.runs(start, end))
 
 
@@ -47,13 +56,22 @@ async def build_report(
     now_ms: int,
     equity_asset: str = "USDT",
     current_run: str = "",
+    last_day: date | None = None,
 ) -> Report:
-    """Every figure of ``day``, from the journal alone (restarts included)."""
-    start, end = day_bounds(day)
+    """Every figure of ``day`` (through ``last_day`` when given), from the journal alone
+    (restarts included)."""
+    last = last_day or day
+    start, end = day_bounds(day)[0], day_bounds(last)[1]
     fills = await store.fills(start, end)
+    trades = PerformanceTally()
+    for fill in fills:
+        trades.add(fill)
     samples = await store.samples(start, end)
     runs = run_figures(await store.runs(start, end), start, end, now_ms, current_run)
-    symbols = symbol_figures(fills)
+    positions = position_figures(await store.positions_before(end), last_marks(samples))
+    symbols = _with_unrealized(symbol_figures(fills), positions)
+    equity = equity_figure(equity_asset, samples)
+    listed, omitted = trades.trades()
     balances = balance_figures(
         await store.balances_before(start),
         await store.balances_before(end),
@@ -61,7 +79,7 @@ async def build_report(
     )
     trading = totals(symbols, equity_asset)
     return Report(
-        day=day.isoformat(),
+        day=period_name(day, last),
         start=start,
         end=end,
         generated_at=now_ms,
@@ -69,10 +87,14 @@ async def build_report(
         balances=balances,
         unexplained_change=_unexplained(balances, equity_asset, trading.net_pnl),
         symbols=symbols,
+        strategies=trades.strategies(positions),
+        performance=trades.performance(equity.points),
+        trades=listed,
+        trades_omitted=omitted,
         totals=trading,
         orders=order_figure(await store.orders(start, end)),
-        positions=position_figures(await store.positions_before(end), last_marks(samples)),
-        equity=equity_figure(equity_asset, samples),
+        positions=positions,
+        equity=equity,
         drift=drift_figure(await store.reconciles(start, end)),
         streams=stream_figures(
             await store.stream_states_before(start),
@@ -85,6 +107,34 @@ async def build_report(
         plugin_errors=plugin_error_figures(await store.plugin_errors(start, end)),
         log=log_figure(await store.log_stats_before(start), await store.log_stats(start, end)),
     )
+
+
+def _with_unrealized(
+    symbols: tuple[SymbolFigure, ...], positions: tuple[PositionFigure, ...]
+) -> tuple[SymbolFigure, ...]:
+    """Each symbol with its open positions' unrealized PnL; a symbol held but not traded in
+    the period gets a row too."""
+    unrealized = unrealized_by_symbol(positions)
+    rows = {
+        s.symbol: msgspec.structs.replace(s, unrealized_pnl=unrealized.get(s.symbol, ZERO))
+        for s in symbols
+    }
+    for symbol, value in unrealized.items():
+        if symbol not in rows:
+            rows[symbol] = SymbolFigure(
+                symbol=symbol,
+                trades=0,
+                buys=0,
+                sells=0,
+                maker=0,
+                taker=0,
+                volume=ZERO,
+                notional=ZERO,
+                realized_pnl=ZERO,
+                fees={},
+                unrealized_pnl=value,
+            )
+    return tuple(rows[k] for k in sorted(rows))
 
 
 def _unexplained(
@@ -114,6 +164,9 @@ def summary(report: Report) -> dict[str, Any]:
         "fees": {asset: _s(fee) for asset, fee in report.totals.fees.items()},
         "net_pnl": _s(report.totals.net_pnl),
         "trades": report.totals.trades,
+        "win_rate": report.performance.win_rate,
+        "profit_factor": _s(report.performance.profit_factor),
+        "max_drawdown": _s(report.performance.drawdown.amount),
         "notional": _s(report.totals.notional),
         "open_positions": len(report.positions),
         "unrealized_pnl": _s(sum((p.unrealized_pnl for p in report.positions), Decimal(0))),

@@ -1,21 +1,23 @@
-"""The report as Markdown (``YYYY-MM-DD.md``)."""
+"""The report as Markdown (``<day>.md``): the trader's sections first, the operator's below."""
 
 from __future__ import annotations
 
 from . import tables
 from .model import Report
 from .tables import Table
-from .text import clock, headline, num, stamp
+from .text import day_clock, headline, money, operations, plural, stamp, title
 
 
 def table(t: Table) -> list[str]:
-    """A Markdown table (``_none_`` when there are no rows); a total row in bold."""
+    """A Markdown table (``_none_`` when there are no rows); numeric columns right-aligned,
+    a total row in bold."""
     rows = list(t.rows)
     if t.total is not None:
         rows.append((f"**{t.total[0]}**", *t.total[1:]))
     if not rows:
         return ["_none_", ""]
-    out = ["| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
+    rule = "|" + "".join("---:|" if i in t.numeric else "---|" for i in range(len(t.header)))
+    out = ["| " + " | ".join(t.header) + " |", rule]
     out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return [*out, ""]
 
@@ -23,72 +25,91 @@ def table(t: Table) -> list[str]:
 def render_markdown(report: Report) -> str:
     """Every section of the report as Markdown."""
     r = report
+    a = r.equity_asset
     lines = [
-        f"# Daily report {r.day} (UTC)",
+        f"# {title(r)}",
         "",
         f"Generated {stamp(r.generated_at)} from the journal.",
         "",
         *[f"- **{label}:** {value}" for label, value in headline(r)],
         "",
-        "## Balances",
+        "## By strategy",
         "",
-        *table(tables.balances(r)),
+        *table(tables.strategies(r)),
+        "## By symbol",
+        "",
+        *table(tables.trading(r)),
+        "## Open positions at the end",
+        "",
+        *table(tables.positions(r)),
+        "## Trades",
+        "",
+        *table(tables.trades(r)),
     ]
+    note = tables.trades_note(r)
+    if note:
+        lines += [note, ""]
+    by_status = ", ".join(f"{k} {v}" for k, v in r.orders.by_status.items()) or "none"
+    lines += [f"{plural(r.orders.orders, 'order')} updated ({by_status}).", ""]
+    lines += ["## Balances", "", *table(tables.balances(r))]
     late = [b for b in r.balances if b.start_at is not None and b.start_at >= r.start]
     if late:
         lines += [
-            "Start figures first seen during the day: "
-            + ", ".join(f"{b.asset} at {clock(b.start_at)}" for b in late)
+            "Start figures first seen during the period: "
+            + ", ".join(f"{b.asset} at {day_clock(b.start_at, r.start, r.end)}" for b in late)
             + ".",
             "",
         ]
-    if r.unexplained_change is not None:
+    if r.unexplained_change:
         lines += [
-            f"Wallet change not explained by net PnL: {num(r.unexplained_change)} "
-            f"{r.equity_asset} (non-zero means transfers, funding or missed fills).",
+            f"Wallet change not explained by net PnL: {money(r.unexplained_change, a, sign=True)} "
+            f"{a} (transfers, funding or fills the journal missed).",
             "",
         ]
-    lines += ["## Trading", "", *table(tables.trading(r))]
-    by_status = ", ".join(f"{k} {v}" for k, v in r.orders.by_status.items()) or "none"
-    lines += [f"Orders updated: {r.orders.orders} ({by_status}).", ""]
-    lines += ["## Open positions at end of day", "", *table(tables.positions(r))]
     eq = r.equity
     lines += [
         "## Equity",
         "",
-        f"{len(eq.points)} samples; start {num(eq.start)}, end {num(eq.end)}, "
-        f"low {num(eq.low)}, high {num(eq.high)} {eq.asset}. The last sample of each hour:",
+        f"{plural(len(eq.points), 'sample')}; start {money(eq.start, a)}, end {money(eq.end, a)}, "
+        f"low {money(eq.low, a)}, high {money(eq.high, a)} {a}. "
+        f"The last sample of each {tables.bucket(r)[1]}:",
         "",
         *table(tables.equity_hourly(r)),
+        "## Operations",
+        "",
+        *[f"- **{label}:** {value}" for label, value in operations(r)],
+        "",
     ]
     d = r.drift
     statuses = ", ".join(f"{k} {v}" for k, v in d.by_status.items()) or "none"
     lines += [
-        "## Reconciliation and drift",
+        "### Reconciliation and drift",
         "",
-        f"{d.reconciles} reconciles ({statuses}); "
-        f"{d.mismatches} mismatches, {d.repaired} repaired, {d.in_flight_skipped} in-flight "
-        "entries skipped.",
+        f"{plural(d.reconciles, 'reconcile')} ({statuses}); "
+        f"{plural(d.mismatches, 'mismatch', 'mismatches')}, {d.repaired} repaired, "
+        f"{plural(d.in_flight_skipped, 'in-flight entry', 'in-flight entries')} skipped.",
         "",
         *table(tables.drift(r)),
-        "## Streams",
+        *(table(tables.failed_reconciles(r)) if tables.failed_reconciles(r).rows else []),
+        "### Streams",
         "",
         *table(tables.streams(r)),
         *table(tables.stream_periods(r)),
-        "## Uptime",
+        "### Uptime",
         "",
         *table(tables.uptime(r)),
-        "## Plugin errors",
+        "### Plugin errors",
         "",
         *table(tables.plugin_errors(r)),
-        "## Logging",
+        "### Logging",
         "",
     ]
     log = r.log
     if log.sampled:
         lines += [
-            f"{log.emitted} lines written, {log.suppressed} suppressed by rate limiting, "
-            f"{log.aggregated_lines} aggregated 'repeated' lines, {log.sink_errors} sink errors.",
+            f"{plural(log.emitted, 'line')} written, {log.suppressed} suppressed by rate "
+            f"limiting, {plural(log.aggregated_lines, 'aggregated repeat line')}, "
+            f"{plural(log.sink_errors, 'sink error')}.",
             "",
             *table(tables.most_suppressed(r)),
         ]

@@ -38,6 +38,64 @@ class SymbolFigure(msgspec.Struct, frozen=True, kw_only=True):
     realized_pnl: Decimal
     fees: dict[str, Decimal]
     """Fees paid, by fee asset."""
+    unrealized_pnl: Decimal = Decimal(0)
+    """Of the symbol's positions open at the end of the period."""
+
+
+class TradeFigure(msgspec.Struct, frozen=True, kw_only=True):
+    """One fill, as a trader reads it."""
+
+    at: int
+    strategy: str
+    """The strategy instance from the client order id; ``-`` when not one of tradeloop's."""
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    realized_pnl: Decimal
+    maker: bool
+
+
+class StrategyFigure(msgspec.Struct, frozen=True, kw_only=True):
+    """The trading of one strategy instance over the period."""
+
+    strategy: str
+    symbols: tuple[str, ...]
+    trades: int
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal | None
+    """``None`` when its symbols' positions were shared with another strategy."""
+    fees: dict[str, Decimal]
+    closing_fills: int
+    wins: int
+    losses: int
+    win_rate: float | None
+    profit_factor: Decimal | None
+
+
+class DrawdownFigure(msgspec.Struct, frozen=True, kw_only=True):
+    """The largest fall of equity from a peak to a later sample."""
+
+    amount: Decimal
+    share: float
+    """``amount`` over the peak's equity."""
+    peak_at: int | None
+    trough_at: int | None
+
+
+class PerformanceFigure(msgspec.Struct, frozen=True, kw_only=True):
+    """Win rate, profit factor and drawdown over every strategy (defined in docs/reporting.md)."""
+
+    closing_fills: int
+    wins: int
+    losses: int
+    win_rate: float | None
+    gross_profit: Decimal
+    gross_loss: Decimal
+    profit_factor: Decimal | None
+    drawdown: DrawdownFigure
 
 
 class TradingTotals(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,9 +246,10 @@ class LogFigure(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything the daily report says about one UTC day."""
+    """Everything the report says about one UTC day, or a period of whole UTC days."""
 
     day: str
+    """The file name: ``YYYY-MM-DD`` for a day, ``YYYY-MM-DD_YYYY-MM-DD`` for a period."""
     start: int
     end: int
     generated_at: int
@@ -200,6 +259,12 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     """Wallet change of the equity asset minus net PnL: non-zero means transfers, funding or
     fills the journal missed."""
     symbols: tuple[SymbolFigure, ...]
+    strategies: tuple[StrategyFigure, ...]
+    performance: PerformanceFigure
+    trades: tuple[TradeFigure, ...]
+    """The period's fills, oldest first (the newest ``MAX_TRADES`` when there were more)."""
+    trades_omitted: int
+    """Older fills left out of ``trades``."""
     totals: TradingTotals
     orders: OrderFigure
     positions: tuple[PositionFigure, ...]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
-from .model import EquityPoint, Report
-from .text import clock, duration, fees, num, stop_text
+from .model import EquityPoint, PositionFigure, Report
+from .text import day_clock, duration, fees, money, num, pct, plural, stop_text
 
 Row = tuple[str, ...]
 
@@ -21,40 +22,124 @@ class Table:
     header: Row
     rows: tuple[Row, ...]
     numeric: tuple[int, ...] = ()
-    """Indexes of the columns holding numbers (right-aligned in HTML)."""
+    """Indexes of the columns holding numbers (right-aligned, header too)."""
+    pnl: tuple[int, ...] = ()
+    """Indexes of the columns holding gains and losses (coloured in HTML)."""
     total: Row | None = None
     """A totals row after the others (emphasised where the format allows), if any."""
 
 
-def hourly(points: Sequence[EquityPoint]) -> list[EquityPoint]:
-    """The last sample of each hour (the JSON and HTML files keep every sample)."""
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+
+def bucket(r: Report) -> tuple[int, str]:
+    """The equity table's step: an hour for a report of up to two days, else a day."""
+    return (HOUR_MS, "hour") if r.end - r.start <= 2 * DAY_MS else (DAY_MS, "day")
+
+
+def hourly(points: Sequence[EquityPoint], step: int = HOUR_MS) -> list[EquityPoint]:
+    """The last sample of each hour (or ``step``); the JSON and HTML files keep every sample."""
     last: dict[int, EquityPoint] = {}
     for point in points:
-        last[point.ts // 3_600_000] = point
+        last[point.ts // step] = point
     return list(last.values())
 
 
 def balances(r: Report) -> Table:
     return Table(
-        header=("asset", "start of day", "end of day", "change"),
+        header=("asset", "start", "end", "change"),
         rows=tuple(
-            (b.asset, num(b.start), num(b.end), num(b.change, sign=True)) for b in r.balances
+            (
+                b.asset,
+                money(b.start, b.asset),
+                money(b.end, b.asset),
+                money(b.change, b.asset, sign=True),
+            )
+            for b in r.balances
         ),
         numeric=(1, 2, 3),
+        pnl=(3,),
+    )
+
+
+def strategies(r: Report) -> Table:
+    """Per strategy instance: trades, PnL, win rate, profit factor, fees."""
+    a = r.equity_asset
+    return Table(
+        header=(
+            "strategy",
+            "symbols",
+            "trades",
+            "realized PnL",
+            "unrealized PnL",
+            "win rate",
+            "profit factor",
+            "fees",
+        ),
+        rows=tuple(
+            (
+                s.strategy,
+                ", ".join(s.symbols),
+                str(s.trades),
+                money(s.realized_pnl, a, sign=True),
+                money(s.unrealized_pnl, a, sign=True),
+                f"{pct(s.win_rate)} ({s.wins}/{s.closing_fills})" if s.closing_fills else "-",
+                "-" if s.profit_factor is None else f"{s.profit_factor:.2f}",
+                fees(s.fees),
+            )
+            for s in r.strategies
+        ),
+        numeric=(2, 3, 4, 5, 6, 7),
+        pnl=(3, 4),
+    )
+
+
+def trades(r: Report) -> Table:
+    """Every trade (fill) of the period, oldest first."""
+    a = r.equity_asset
+    return Table(
+        header=("time", "strategy", "symbol", "side", "quantity", "price", "fee", "realized PnL"),
+        rows=tuple(
+            (
+                day_clock(t.at, r.start, r.end),
+                t.strategy,
+                t.symbol,
+                t.side,
+                num(t.qty),
+                num(t.price),
+                f"{money(t.fee, t.fee_asset)} {t.fee_asset}",
+                money(t.realized_pnl, a, sign=True) if t.realized_pnl else "",
+            )
+            for t in r.trades
+        ),
+        numeric=(4, 5, 6, 7),
+        pnl=(7,),
+    )
+
+
+def trades_note(r: Report) -> str:
+    """Says how many older trades the list leaves out (empty when none)."""
+    if not r.trades_omitted:
+        return ""
+    return (
+        f"The {plural(r.trades_omitted, 'older trade')} of the period are not listed: "
+        "`tradeloop trades --csv PATH` exports every one."
     )
 
 
 def trading(r: Report) -> Table:
     """Per symbol, then a total row when there was any trading."""
-    t = r.totals
+    t, a = r.totals, r.equity_asset
+    unrealized = sum((s.unrealized_pnl for s in r.symbols), Decimal(0))
     total = (
         "total",
         str(t.trades),
         "",
         "",
-        "",
-        num(t.notional),
-        num(t.realized_pnl, sign=True),
+        money(t.notional, a),
+        money(t.realized_pnl, a, sign=True),
+        money(unrealized, a, sign=True),
         fees(t.fees),
     )
     return Table(
@@ -62,10 +147,10 @@ def trading(r: Report) -> Table:
             "symbol",
             "trades",
             "buy/sell",
-            "maker/taker",
             "volume",
             "notional",
             "realized PnL",
+            "unrealized PnL",
             "fees",
         ),
         rows=tuple(
@@ -73,17 +158,25 @@ def trading(r: Report) -> Table:
                 s.symbol,
                 str(s.trades),
                 f"{s.buys}/{s.sells}",
-                f"{s.maker}/{s.taker}",
                 num(s.volume),
-                num(s.notional),
-                num(s.realized_pnl, sign=True),
+                money(s.notional, a),
+                money(s.realized_pnl, a, sign=True),
+                money(s.unrealized_pnl, a, sign=True),
                 fees(s.fees),
             )
             for s in r.symbols
         ),
-        numeric=(1, 4, 5, 6),
+        numeric=(1, 2, 3, 4, 5, 6, 7),
+        pnl=(5, 6),
         total=total if r.symbols else None,
     )
+
+
+def side(p: PositionFigure) -> str:
+    """``LONG``/``SHORT`` for a one-way (``BOTH``) position, by the sign of its amount."""
+    if p.side != "BOTH":
+        return p.side
+    return "LONG" if p.amount > 0 else "SHORT"
 
 
 def positions(r: Report) -> Table:
@@ -92,35 +185,38 @@ def positions(r: Report) -> Table:
         rows=tuple(
             (
                 p.symbol,
-                p.side,
-                num(p.amount),
+                side(p),
+                num(abs(p.amount)),
                 num(p.entry_price),
                 num(p.mark),
-                num(p.unrealized_pnl),
+                money(p.unrealized_pnl, r.equity_asset, sign=True),
             )
             for p in r.positions
         ),
         numeric=(2, 3, 4, 5),
+        pnl=(5,),
     )
 
 
 def equity_hourly(r: Report) -> Table:
     """The last equity sample of each hour (the Markdown file's; the page has the chart)."""
     return Table(
-        header=("time", "equity"),
-        rows=tuple((clock(p.ts), num(p.equity)) for p in hourly(r.equity.points)),
+        header=("time", f"equity ({r.equity_asset})"),
+        rows=tuple(
+            (day_clock(p.ts, r.start, r.end), money(p.equity, r.equity_asset))
+            for p in hourly(r.equity.points, bucket(r)[0])
+        ),
         numeric=(1,),
     )
 
 
 def drift(r: Report) -> Table:
-    """Each mismatch of each reconcile, then the reconciles without any (errors, warnings)."""
-    incidents = r.drift.incidents
+    """Each mismatch of each reconcile."""
     return Table(
         header=("time", "status", "reason", "kind", "key", "cache", "exchange", "repaired"),
         rows=tuple(
             (
-                clock(i.at),
+                day_clock(i.at, r.start, r.end),
                 i.status,
                 i.reason,
                 m.kind,
@@ -129,14 +225,32 @@ def drift(r: Report) -> Table:
                 m.exchange_value or "-",
                 "yes" if m.repaired else "no",
             )
-            for i in incidents
+            for i in r.drift.incidents
             for m in i.mismatches
-        )
-        + tuple(
-            (clock(i.at), i.status, i.reason, "-", "-", "-", "-", i.error or "-")
-            for i in incidents
-            if not i.mismatches
         ),
+    )
+
+
+def failed_reconciles(r: Report) -> Table:
+    """Reconciles that failed or warned without a mismatch, the same error on one row."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i in r.drift.incidents:
+        if not i.mismatches:
+            groups.setdefault((i.status, i.reason, i.error or "-"), []).append(i.at)
+    return Table(
+        header=("first", "last", "times", "status", "reason", "error"),
+        rows=tuple(
+            (
+                day_clock(min(times), r.start, r.end),
+                day_clock(max(times), r.start, r.end),
+                str(len(times)),
+                status,
+                reason,
+                error,
+            )
+            for (status, reason, error), times in sorted(groups.items(), key=lambda g: min(g[1]))
+        ),
+        numeric=(2,),
     )
 
 
@@ -154,7 +268,7 @@ def streams(r: Report) -> Table:
             )
             for s in r.streams
         ),
-        numeric=(1, 2, 3, 4),
+        numeric=(1, 2, 3, 4, 5),
     )
 
 
@@ -165,8 +279,8 @@ def stream_periods(r: Report) -> Table:
             (
                 p.stream,
                 p.state,
-                clock(p.start),
-                clock(p.end),
+                day_clock(p.start, r.start, r.end),
+                day_clock(p.end, r.start, r.end),
                 duration(p.end - p.start),
                 p.reason,
             )
@@ -182,8 +296,8 @@ def uptime(r: Report) -> Table:
         rows=tuple(
             (
                 u.run_id,
-                clock(u.up_from),
-                clock(u.up_to),
+                day_clock(u.up_from, r.start, r.end),
+                day_clock(u.up_to, r.start, r.end),
                 duration(u.up_to - u.up_from),
                 stop_text(u),
             )

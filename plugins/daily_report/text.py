@@ -18,6 +18,58 @@ def num(value: Decimal | None, *, sign: bool = False) -> str:
     return f"+{text}" if sign and value > 0 else text
 
 
+ASSET_DECIMALS = {
+    "USDT": 2,
+    "USDC": 2,
+    "FDUSD": 2,
+    "BUSD": 2,
+    "USD": 2,
+    "BNB": 6,
+    "BTC": 8,
+    "ETH": 8,
+}
+"""Display precision of money per asset (the JSON file keeps every digit); others: 8."""
+MINUS = "\u2212"
+
+
+def money(value: Decimal | None, asset: str, *, sign: bool = False) -> str:
+    """``value`` rounded to ``asset``'s display precision with thousands separators; ``sign``
+    writes ``+``/``-`` (a value that rounds to zero has no sign)."""
+    if value is None:
+        return "-"
+    places = ASSET_DECIMALS.get(asset, 8)
+    rounded = value.quantize(Decimal(1).scaleb(-places))
+    if not rounded:
+        rounded = abs(rounded)
+    text = f"{rounded:,.{places}f}"
+    return f"+{text}" if sign and rounded > 0 else text
+
+
+def pct(share: float | None, *, sign: bool = False) -> str:
+    """``0.1234`` as ``12.34 %`` (``-`` when unknown)."""
+    if share is None:
+        return "-"
+    text = f"{share * 100:.2f} %"
+    return f"+{text}" if sign and share > 0 and text != "0.00 %" else text
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 trade``, ``2 trades`` (``many`` for an irregular plural)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def day_clock(ms: int | None, start: int, end: int) -> str:
+    """``HH:MM:SS`` when the report covers one day, ``MM-DD HH:MM:SS`` for a longer period."""
+    if ms is None:
+        return "-"
+    if end - start <= 86_400_000:
+        return (
+            "24:00:00" if ms == end else datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
+        )
+    fmt = "%m-%d %H:%M:%S"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
+
+
 def clock(ms: int | None) -> str:
     """``HH:MM:SS`` (UTC) of an epoch-ms time; the date too when it is not that day's."""
     if ms is None:
@@ -43,38 +95,84 @@ def duration(ms: int) -> str:
 
 
 def fees(values: dict[str, Decimal]) -> str:
-    """``0.12 USDT, 0.001 BNB``."""
-    return ", ".join(f"{num(v)} {asset}" for asset, v in values.items()) or "0"
+    """``0.12 USDT, 0.001 BNB``, each rounded to its asset's precision."""
+    return ", ".join(f"{money(v, asset)} {asset}" for asset, v in values.items()) or "0"
+
+
+def equity_change(report: Report) -> tuple[Decimal | None, float | None]:
+    """Equity's change over the period and its share of the starting equity."""
+    eq = report.equity
+    if eq.end is None or eq.start is None:
+        return None, None
+    change = eq.end - eq.start
+    return change, float(change / eq.start) if eq.start > 0 else None
 
 
 def headline(report: Report) -> list[tuple[str, str]]:
-    """The summary lines both renderings start with."""
-    t, eq = report.totals, report.equity
-    change = eq.end - eq.start if eq.end is not None and eq.start is not None else None
+    """What a trader reads first: equity, PnL, win rate, profit factor, drawdown, fees."""
+    t, eq, p = report.totals, report.equity, report.performance
+    a = report.equity_asset
+    change, share = equity_change(report)
+    unrealized = sum((s.unrealized_pnl for s in report.symbols), Decimal(0))
+    dd = p.drawdown
+    return [
+        (
+            "Equity",
+            f"{money(eq.start, a)} → {money(eq.end, a)} {a} "
+            f"({money(change, a, sign=True)}, {pct(share, sign=True)})",
+        ),
+        ("Realized PnL", f"{money(t.realized_pnl, a, sign=True)} {a}"),
+        ("Unrealized PnL", f"{money(unrealized, a, sign=True)} {a} (open positions at the end)"),
+        ("Fees", fees(t.fees)),
+        ("Net realized PnL", f"{money(t.net_pnl, a, sign=True)} {a} (realized minus fees)"),
+        (
+            "Win rate",
+            f"{pct(p.win_rate)} ({p.wins} won, {p.losses} lost of "
+            f"{plural(p.closing_fills, 'closing fill')})"
+            if p.closing_fills
+            else "- (no closing fill)",
+        ),
+        ("Profit factor", profit_factor(p.profit_factor, p.gross_profit)),
+        (
+            "Max drawdown",
+            f"{money(-dd.amount, a, sign=True)} {a} ({pct(-dd.share)})" if dd.amount else "none",
+        ),
+        ("Trades", f"{t.trades} (notional {money(t.notional, a)} {a})"),
+        ("Open positions", str(len(report.positions))),
+    ]
+
+
+def profit_factor(value: Decimal | None, gross_profit: Decimal) -> str:
+    """The profit factor; ``∞`` with wins and no loss, ``-`` with neither."""
+    if value is not None:
+        return f"{value:.2f}"
+    return "∞ (no losing fill)" if gross_profit else "-"
+
+
+def operations(report: Report) -> list[tuple[str, str]]:
+    """The operator's summary lines (reconciliation, streams, uptime, errors, logging)."""
     drift = report.drift
     up = report.uptime
     disconnects = sum(s.disconnects for s in report.streams)
     stale = sum(s.stale for s in report.streams)
     return [
-        ("Equity", f"{num(eq.start)} → {num(eq.end)} {eq.asset} ({num(change, sign=True)})"),
-        ("Realized PnL", f"{num(t.realized_pnl, sign=True)} {report.equity_asset}"),
-        ("Fees", fees(t.fees)),
-        ("Net PnL", f"{num(t.net_pnl, sign=True)} {report.equity_asset}"),
-        ("Trades", f"{t.trades} (notional {num(t.notional)})"),
-        ("Open positions", str(len(report.positions))),
         (
             "Reconciliation",
-            f"{drift.reconciles} runs, {len(drift.incidents)} with drift, {drift.repaired} repairs",
+            f"{plural(drift.reconciles, 'run')}, "
+            f"{sum(1 for i in drift.incidents if i.mismatches)} with drift, "
+            f"{sum(1 for i in drift.incidents if not i.mismatches and i.status == 'error')} "
+            "failed, "
+            f"{plural(drift.repaired, 'repair')}",
         ),
-        ("Streams", f"{disconnects} disconnects, {stale} stale"),
+        ("Streams", f"{plural(disconnects, 'disconnect')}, {stale} stale"),
         (
             "Uptime",
-            f"{up.share * 100:.2f} % ({duration(up.up_ms)}), {up.runs_started} starts",
+            f"{up.share * 100:.2f} % ({duration(up.up_ms)}), {plural(up.runs_started, 'start')}",
         ),
         ("Plugin errors", str(sum(e.count for e in report.plugin_errors))),
         (
             "Log",
-            f"{report.log.emitted} lines, {report.log.suppressed} suppressed, "
+            f"{plural(report.log.emitted, 'line')}, {report.log.suppressed} suppressed, "
             f"{report.log.aggregated_lines} aggregated"
             if report.log.sampled
             else "no log statistics (smart_logging off)",
@@ -87,3 +185,11 @@ def stop_text(run: RunFigure) -> str:
     if run.clean_stop:
         return run.stop_reason
     return "still running" if run.running else "no clean stop recorded (last seen)"
+
+
+def title(report: Report) -> str:
+    """``Daily report 2024-05-01 (UTC)`` or ``Report 2024-05-01 to 2024-05-07 (UTC)``."""
+    first, _, last = report.day.partition("_")
+    if not last:
+        return f"Daily report {first} (UTC)"
+    return f"Report {first} to {last} (UTC)"
