@@ -21,6 +21,7 @@ from .build import build_report, day_before, has_activity, summary
 from .command import report_command
 from .files import write_report
 from .settings import DailyReportSettings
+from .trader import trader_commands
 
 NAME = "daily_report"
 
@@ -74,8 +75,8 @@ class DailyReportPlugin:
 
     @hookimpl
     def register_commands(self) -> list[Command]:
-        """``tradeloop report [--date YYYY-MM-DD]``."""
-        return [report_command()]
+        """``report``; the journal readers ``trades``, ``profit``, ``balance``, ``positions``."""
+        return [report_command(), *trader_commands()]
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
