@@ -14,6 +14,7 @@ from .model import (
     ReconcileInfo,
     StatusModel,
     StatusSnapshot,
+    StrategyRow,
     StreamRow,
 )
 from .plugin import StatusPlugin
@@ -44,6 +45,7 @@ __all__ = [
     "StatusPlugin",
     "StatusSettings",
     "StatusSnapshot",
+    "StrategyRow",
     "StreamRow",
     "render_line",
     "render_panel",

@@ -79,6 +79,15 @@ class ReconcileInfo(msgspec.Struct, frozen=True, kw_only=True):
     mismatches_total: int
 
 
+class StrategyRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One strategy instance: ``running``, ``held`` (no ticks, no new orders) or ``paused``
+    (it raised; the bus stopped calling it), and why."""
+
+    strategy: str
+    state: str
+    reason: str = ""
+
+
 class StatusSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """Every figure of the status display at one moment."""
 
@@ -108,6 +117,10 @@ class StatusSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     dropped_events: int = 0
     last_error: str = ""
     """``plugin.hook: error`` of the most recent plugin failure."""
+    equity_asset: str = "USDT"
+    equity: Decimal | None = None
+    """Wallet balance of ``equity_asset`` plus ``unrealized_pnl``; ``None`` before a balance."""
+    strategies: tuple[StrategyRow, ...] = ()
 
 
 class RateMeter:
@@ -158,7 +171,8 @@ class StatusModel:
     the cache) when ``snapshot`` builds what a renderer shows.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, equity_asset: str = "USDT") -> None:
+        self.equity_asset = equity_asset
         self.started_at: float | None = None
         self.reconcile: ReconcileResult | None = None
         self.reconcile_at = 0.0
@@ -232,12 +246,17 @@ class StatusModel:
             for name, track in sorted(self.streams.items())
         )
         error = self.last_error
+        unrealized = sum((p.unrealized_pnl for p in positions), ZERO)
+        wallet = cache.balances.get(self.equity_asset)
         return StatusSnapshot(
+            equity_asset=self.equity_asset,
+            equity=None if wallet is None else wallet.wallet_balance + unrealized,
+            strategies=_strategies(ctx),
             at=now,
             uptime_s=max(0.0, now - self.started_at) if self.started_at is not None else 0.0,
             exchange=_exchange_name(ctx),
             positions=positions,
-            unrealized_pnl=sum((p.unrealized_pnl for p in positions), ZERO),
+            unrealized_pnl=unrealized,
             realized_pnl=sum(cache.realized_pnl.values(), ZERO),
             fees=tuple(sorted(cache.fees.items())),
             fills=cache.fill_count,
@@ -290,6 +309,19 @@ class StatusModel:
             runs=self.reconcile_runs,
             mismatches_total=self.mismatches_total,
         )
+
+
+def _strategies(ctx: BotContext) -> tuple[StrategyRow, ...]:
+    held = ctx.trading_held
+    rows = []
+    for sid, info in sorted(ctx.strategy_stats().items()):
+        if info["state"] == "paused":
+            rows.append(StrategyRow(strategy=sid, state="paused", reason=info["reason"]))
+        elif held:
+            rows.append(StrategyRow(strategy=sid, state="held", reason=held))
+        else:
+            rows.append(StrategyRow(strategy=sid, state="running"))
+    return tuple(rows)
 
 
 def _exchange_name(ctx: BotContext) -> str:

@@ -48,7 +48,7 @@ class StatusPlugin:
         width: int | None = None,
     ) -> None:
         self.config = config or StatusSettings()
-        self.model = StatusModel()
+        self.model = StatusModel(equity_asset=self.config.equity_asset)
         self.mode: Resolved = "off"
         """The mode in force, resolved when the plugin starts."""
         self.last_snapshot: StatusSnapshot | None = None

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .model import PositionRow, ReconcileInfo, StatusSnapshot, StreamRow
+from .model import PositionRow, ReconcileInfo, StatusSnapshot, StrategyRow, StreamRow
 
 MONEY_STEP = Decimal("0.0001")
 STATE_STYLES = {
@@ -25,6 +25,7 @@ STATE_STYLES = {
     "stale": "yellow",
 }
 RECONCILE_STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
+STRATEGY_STYLES = {"running": "green", "held": "yellow", "paused": "red"}
 
 
 # --------------------------------------------------------------------------- numbers
@@ -79,14 +80,37 @@ def plural(count: int, word: str, many: str = "") -> str:
 # ----------------------------------------------------------------- shared segments
 
 
+def side(row: PositionRow) -> str:
+    """``LONG``/``SHORT``: a hedge-mode side as it is, a one-way (``BOTH``) one by its sign."""
+    if row.side != "BOTH":
+        return row.side
+    return "LONG" if row.amount > 0 else "SHORT"
+
+
 def position_text(row: PositionRow) -> str:
-    """``BTCUSDT 0.01 @ 43000.1 mark 43012.2 uPnL +0.122`` (side shown unless ``BOTH``)."""
-    side = "" if row.side == "BOTH" else f" {row.side}"
+    """``BTCUSDT LONG 0.01 @ 43000.1 mark 43012.2 uPnL +0.12`` (the size without its sign)."""
     mark = "-" if row.mark_price is None else number(row.mark_price)
     return (
-        f"{row.symbol}{side} {number(row.amount)} @ {number(row.entry_price)} "
+        f"{row.symbol} {side(row)} {number(abs(row.amount))} @ {number(row.entry_price)} "
         f"mark {mark} uPnL {money(row.unrealized_pnl, signed=True)}"
     )
+
+
+def equity_text(snapshot: StatusSnapshot) -> str:
+    """``10,063.46 USDT`` (wallet + unrealized PnL); ``-`` before the asset's balance is known."""
+    if snapshot.equity is None:
+        return "-"
+    return f"{money(snapshot.equity)} {snapshot.equity_asset}"
+
+
+def strategy_text(row: StrategyRow) -> str:
+    """``grid1 running``, ``grid1 held (reconciling)``, ``grid1 paused (ValueError: ...)``."""
+    return f"{row.strategy} {row.state}" + (f" ({row.reason})" if row.reason else "")
+
+
+def strategies_text(snapshot: StatusSnapshot) -> str:
+    """Every strategy instance's state; ``none`` without strategies."""
+    return ", ".join(strategy_text(r) for r in snapshot.strategies) or "none"
 
 
 def fees_text(snapshot: StatusSnapshot) -> str:
@@ -188,6 +212,8 @@ def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
     segments = [
         f"up {age(snapshot.uptime_s)}",
         f"exchange {snapshot.exchange or 'none'}",
+        f"equity {equity_text(snapshot)}",
+        f"strategies {strategies_text(snapshot)}",
         "positions " + ("; ".join(positions) if positions else "none"),
         f"pnl {pnl_text(snapshot)}",
         f"balances {balances_text(snapshot, max_rows)}",
@@ -217,8 +243,8 @@ def _positions_table(snapshot: StatusSnapshot, max_rows: int) -> RenderableType:
     for row in snapshot.positions[:max_rows]:
         table.add_row(
             row.symbol,
-            row.side,
-            number(row.amount),
+            side(row),
+            number(abs(row.amount)),
             number(row.entry_price),
             "-" if row.mark_price is None else number(row.mark_price),
             _signed(row.unrealized_pnl),
@@ -240,6 +266,17 @@ def _streams_cell(snapshot: StatusSnapshot) -> Text:
     return cell
 
 
+def _strategies_cell(snapshot: StatusSnapshot) -> Text:
+    if not snapshot.strategies:
+        return Text("none", style="dim")
+    cell = Text()
+    for index, row in enumerate(snapshot.strategies):
+        if index:
+            cell.append(" · ")
+        cell.append(strategy_text(row), style=STRATEGY_STYLES.get(row.state, ""))
+    return cell
+
+
 def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableType:
     """The live display: a positions table and one row per topic, in a panel."""
     pnl = Text.assemble(
@@ -258,6 +295,8 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
+    grid.add_row("Equity", equity_text(snapshot))
+    grid.add_row("Strategies", _strategies_cell(snapshot))
     grid.add_row("PnL", pnl)
     grid.add_row("Balances", balances_text(snapshot, max_rows))
     grid.add_row("Open orders", str(snapshot.open_orders))

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from framework.setting_types import DAY, HOUR
+from framework.setting_types import DAY, HOUR, Asset
 
 Mode = Literal["auto", "live", "log", "off"]
 
@@ -24,3 +24,5 @@ class StatusSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Seconds between two status log lines (mode ``log``)."""
     max_rows: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     """Positions and balances shown at most; the rest are counted as ``+N more``."""
+    equity_asset: Asset = "USDT"
+    """Equity is this asset's wallet balance plus the unrealized PnL of every position."""

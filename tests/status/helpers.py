@@ -11,6 +11,7 @@ from plugins.status import (
     PositionRow,
     ReconcileInfo,
     StatusSnapshot,
+    StrategyRow,
     StreamRow,
 )
 
@@ -60,6 +61,11 @@ def sample_snapshot(**changes: object) -> StatusSnapshot:
             ),
         ),
         "open_orders": 1,
+        "equity": Decimal("9999.42846"),
+        "strategies": (
+            StrategyRow(strategy="grid1", state="running"),
+            StrategyRow(strategy="trend1", state="paused", reason="ValueError: bad signal"),
+        ),
         "reconcile": ReconcileInfo(
             at=T0 + 3713,
             status="warning",

@@ -78,6 +78,8 @@ async def test_positions_pnl_fees_and_streams_of_a_bot_trading_on_the_simulator(
     assert row.mark_price == tick.mid == (tick.bid + tick.ask) / 2
     assert row.unrealized_pnl == (tick.mid - position.entry_price) * QTY
     assert snap.unrealized_pnl == row.unrealized_pnl
+    usdt = ctx.cache.balances["USDT"].wallet_balance
+    assert (snap.equity_asset, snap.equity) == ("USDT", usdt + row.unrealized_pnl)
     (opening,) = [call["fill"] for call in hook_recorder.of("on_fill")]
     assert opening.price == position.entry_price
     assert snap.realized_pnl == opening.realized_pnl == 0
@@ -236,3 +238,39 @@ def test_rate_meter_window() -> None:
     assert meter.update(15, (100,)) == (5.0,)  # over 5..15
     assert meter.update(20, (100,)) == (0.0,)  # over 10..20
     assert meter.update(19, (100,)) == (None,)  # the clock went back: start again
+
+
+async def test_each_strategy_instance_is_running_held_or_paused_and_why(
+    bot_factory: BotFactory,
+) -> None:
+    status = StatusPlugin(OFF)
+    use = "tests.strategy.doubles:Recorder"
+    bot = await bot_factory(
+        {
+            "plugins": {"binance": {"enabled": False}, "smart_logging": {"enabled": False}},
+            "strategies": [
+                {"id": "bad", "use": use, "params": {"fail_on_tick": True}},
+                {"id": "good", "use": use},
+            ],
+        },
+        plugins={"status": status},
+    )
+    states = [(r.strategy, r.state, r.reason) for r in status.snapshot().strategies]
+    assert states == [("bad", "running", ""), ("good", "running", "")]
+    bot.ctx.hooks.on_tick(
+        Tick(
+            symbol="BTCUSDT",
+            bid=Decimal(1),
+            bid_qty=Decimal(1),
+            ask=Decimal(1),
+            ask_qty=Decimal(1),
+            event_time=1,
+            update_id=1,
+        )
+    )
+    release = bot.ctx.hold_strategies("reconciling")
+    (bad, good) = status.snapshot().strategies
+    assert (bad.state, good.state, good.reason) == ("paused", "held", "reconciling")
+    assert "RuntimeError in on_tick" in bad.reason
+    release()
+    assert status.snapshot().strategies[1].state == "running"

@@ -24,8 +24,9 @@ def panel_text(snapshot: StatusSnapshot, *, width: int = 100, max_rows: int = 20
 
 def test_log_line_of_a_busy_bot() -> None:
     assert render_line(sample_snapshot()) == (
-        "up 1h02m | exchange binance_futures"
-        " | positions BTCUSDT 0.01 @ 43000.1 mark 43012.35 uPnL +0.1225"
+        "up 1h02m | exchange binance_futures | equity 9,999.4285 USDT"
+        " | strategies grid1 running, trend1 paused (ValueError: bad signal)"
+        " | positions BTCUSDT LONG 0.01 @ 43000.1 mark 43012.35 uPnL +0.1225"
         " | pnl unrealized +0.1225 realized -0.35 fees 0.344 USDT (2 fills)"
         " | balances USDT 9,999.306 | open orders 1"
         " | reconcile warning at 23:15:13 UTC (12s ago), 1 mismatch (1 repaired);"
@@ -39,7 +40,7 @@ def test_log_line_of_a_busy_bot() -> None:
 def test_log_line_degrades_without_exchange_reconciliation_or_ticks() -> None:
     empty = StatusSnapshot(at=T0, uptime_s=0.0, exchange="")
     assert render_line(empty) == (
-        "up 0s | exchange none | positions none"
+        "up 0s | exchange none | equity - | strategies none | positions none"
         " | pnl unrealized 0.00 realized 0.00 fees 0.00 (0 fills) | balances none"
         " | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
         " | events - ticks/s, - account events/s | plugins ok"
@@ -55,7 +56,7 @@ def test_log_line_degrades_without_exchange_reconciliation_or_ticks() -> None:
         unrealized_pnl=Decimal("1.5"),
     )
     line = render_line(sample_snapshot(positions=(no_tick,)))
-    assert "positions ETHUSDT SHORT -0.5 @ 2000 mark - uPnL +1.50 |" in line
+    assert "positions ETHUSDT SHORT 0.5 @ 2000 mark - uPnL +1.50 |" in line
 
 
 def test_log_line_shows_plugin_trouble_and_caps_rows() -> None:
@@ -78,7 +79,7 @@ def test_log_line_shows_plugin_trouble_and_caps_rows() -> None:
         last_error="journal.on_fill: OSError: disk full",
     )
     line = render_line(snapshot, max_rows=2)
-    assert "S1USDT 1 @ 10 mark 11 uPnL +1.00; +3 more |" in line
+    assert "S1USDT LONG 1 @ 10 mark 11 uPnL +1.00; +3 more |" in line
     assert "S2USDT" not in line
     assert line.endswith(
         " | plugins errors journal=5, strategy:grid1=1;"
@@ -94,7 +95,9 @@ def test_live_panel_shows_every_topic() -> None:
     assert lines[-1].endswith("─ up 1h02m · 23:15:25 UTC ─╯")
     assert all(len(line) == 100 for line in lines)
     row = next(line for line in lines if "BTCUSDT" in line)
-    assert row.split()[1:7] == ["BTCUSDT", "BOTH", "0.01", "43000.1", "43012.35", "+0.1225"]
+    assert row.split()[1:7] == ["BTCUSDT", "LONG", "0.01", "43000.1", "43012.35", "+0.1225"]
+    assert "│ Equity       9,999.4285 USDT" in text
+    assert "│ Strategies   grid1 running · trend1 paused (ValueError: bad signal)" in text
     body = " ".join(" ".join(line.strip("│ ").split()) for line in lines)
     for expected in (
         "PnL unrealized +0.1225 realized -0.35 fees 0.344 USDT (2 fills)",
