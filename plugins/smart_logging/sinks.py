@@ -36,12 +36,23 @@ CONSOLE_FORMAT = (
     "<level>{message}</level>\n"
 )
 CONSOLE_FORMAT_EXC = CONSOLE_FORMAT + "{extra[" + EXC_KEY + "]}"
+SHORT_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level>"
+    "{extra[_sl_tag]} - <level>{message}</level>\n"
+)
+SHORT_FORMAT_EXC = SHORT_FORMAT + "{extra[" + EXC_KEY + "]}"
+DEBUG_LEVEL = 10
 BOUND_SHOWN_ELSEWHERE = frozenset({"plugin", "strategy", EXC_TEXT_KEY})
 
 
 def console_format(record: Record) -> str:
     """loguru's default layout plus `` [plugin]``; the redacted traceback if there is one."""
     return CONSOLE_FORMAT_EXC if record["extra"].get(EXC_KEY) else CONSOLE_FORMAT
+
+
+def short_format(record: Record) -> str:
+    """Time, level, `` [plugin]`` and the message, without ``module:function:line``."""
+    return SHORT_FORMAT_EXC if record["extra"].get(EXC_KEY) else SHORT_FORMAT
 
 
 class JsonFormat:
@@ -180,7 +191,12 @@ class Sinks:
                 logger.add(
                     console,
                     level=level,
-                    format=json_format if as_json else console_format,
+                    # ``module:function:line`` on the console only when debugging (level DEBUG)
+                    format=json_format
+                    if as_json
+                    else console_format
+                    if level <= DEBUG_LEVEL
+                    else short_format,
                     filter=record_filter,
                     colorize=False if as_json else config.colorize,
                     backtrace=False,

@@ -32,14 +32,25 @@ async def test_console_is_human_readable_by_default(console: Any, bot_run: Any) 
     logger.bind(plugin="reconciliation").info("cache matches the exchange")
     await run.stop()
     [line] = lines_with(console.getvalue(), "cache matches")
-    assert " | INFO     | test_sl_output:test_console_is_human_readable_by_default:" in line
+    # no module:function:line below DEBUG: a trader reads the message, not the source
+    assert line.endswith(" | INFO     [reconciliation] - cache matches the exchange")
+    assert "test_sl_output" not in line
+
+
+async def test_console_shows_where_a_line_came_from_at_debug(console: Any, bot_run: Any) -> None:
+    run = await bot_run({"level": "DEBUG"})
+    logger.bind(plugin="reconciliation").info("cache matches the exchange")
+    await run.stop()
+    [line] = lines_with(console.getvalue(), "cache matches")
+    site = "test_sl_output:test_console_shows_where_a_line_came_from_at_debug:"
+    assert f" | INFO     | {site}" in line
     assert line.endswith(" [reconciliation] - cache matches the exchange")
 
 
 async def test_aggregated_line_when_the_window_closes(
     console: Any, bot_run: Any, clock: ManualTime
 ) -> None:
-    run = await bot_run({"rate_limit_window": 2.0})
+    run = await bot_run({"rate_limit_window": 2.0, "level": "DEBUG"})  # call sites shown
     for i in range(4):
         logger.bind(plugin="binance").warning("reconnecting {}", i)
         clock.advance(0.5)

@@ -10,7 +10,7 @@ from sl_helpers import ManualTime
 
 
 async def test_stdlib_records_are_routed_and_rate_limited(console: Any, bot_run: Any) -> None:
-    run = await bot_run()
+    run = await bot_run({"level": "DEBUG"})  # DEBUG: the console shows each line's call site
     client = logging.getLogger("aiohttp.client")
     for i in range(1000):
         client.warning("retrying request %d", i)
