@@ -25,7 +25,7 @@ dl.headline dt{font-weight:600}dl.headline dd{margin:0;font-variant-numeric:tabu
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid #e6e9ef;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f6fa;font-weight:600;white-space:nowrap}td.n,th.n{text-align:right}
-td.n{white-space:nowrap}td{overflow-wrap:anywhere}
+td.n{white-space:nowrap}td{overflow-wrap:break-word}
 tr.total td{font-weight:600;border-top:2px solid #cfd6e1}
 .pos{color:#11803d}.neg{color:#c0262d}
 .none{color:#7a8394;font-style:italic}.note{color:#5b6577}
