@@ -30,19 +30,26 @@ ZERO = Decimal(0)
 MAX_TRADES = 1000
 """Trades listed in a report at most (the newest); ``tradeloop trades --csv`` has every one."""
 NO_STRATEGY = "-"
+BASE36 = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def _base36(text: str) -> bool:
+    return bool(text) and all(c in BASE36 for c in text)
 
 
 def strategy_of(client_order_id: str) -> str:
-    """The strategy instance of a client order id ``<prefix>-<owner>-<n>`` (``bot`` for orders
-    placed outside a strategy); ``-`` for an id tradeloop did not make (placed by hand, or a
-    trade recovered from REST without its client order id)."""
-    head, sep, rest = client_order_id.partition("-")
-    if not sep or not head:
-        return NO_STRATEGY
-    owner, sep, number = rest.rpartition("-")
-    if not sep or not owner or not number.isdigit():
-        return NO_STRATEGY
-    return owner
+    """The strategy instance of a client order id tradeloop made: ``<prefix>-<owner>-<run>-<n>``
+    (``run`` and ``n`` in base 36), or ``<prefix>-<owner>-<n>`` of earlier versions; ``bot`` for
+    orders placed outside a strategy. ``-`` for any other id (an order placed by hand, or a
+    trade recovered from REST without its client order id). An owner id too long for the
+    exchange's 36 characters appears shortened, as the connector wrote it."""
+    parts = client_order_id.split("-")
+    if len(parts) == 4 and parts[0].isalnum() and parts[1]:
+        if _base36(parts[2]) and _base36(parts[3]):
+            return parts[1]
+    if len(parts) == 3 and parts[0].isalnum() and parts[1] and parts[2].isdigit():
+        return parts[1]
+    return NO_STRATEGY
 
 
 class _Strategy:

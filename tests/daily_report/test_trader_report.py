@@ -14,6 +14,7 @@ from plugins.daily_report.chart import equity_svg, time_span
 from plugins.daily_report.markdown import render_markdown
 from plugins.daily_report.model import Report
 from plugins.daily_report.page import render_html
+from plugins.daily_report.performance import strategy_of
 from plugins.journal import SQLiteStore
 from tests.daily_report.journal_data import HOUR, START
 from tests.daily_report.trader_data import DAY_MS, write_trader_journal
@@ -139,3 +140,20 @@ async def test_a_period_report_covers_every_day_of_it(journal_file: Path) -> Non
     assert "| 05-02 01:00:00 | trend1 | ETHUSDT | BUY | 0.5 | 2990.55 | 0.10 USDT |  |" in text
     files = write_report(r, journal_file.parent / "out")
     assert next(Path(f).name for f in files) == "2024-05-01_2024-05-02.md"
+
+
+@pytest.mark.parametrize(
+    ("client_order_id", "strategy"),
+    [
+        ("tl-grid1-mi9k2x1c-1f", "grid1"),  # <prefix>-<owner>-<run>-<n>, base 36
+        ("tl-bot-mi9k2x1c-a", "bot"),
+        ("tl-meanrev_1-42", "meanrev_1"),  # ids of earlier versions: <prefix>-<owner>-<n>
+        ("", "-"),  # a trade recovered from userTrades
+        ("web_3fa85f64", "-"),  # placed by hand
+        ("tl-grid1-MI9K-1", "-"),
+    ],
+)
+def test_the_strategy_of_a_fill_comes_from_its_client_order_id(
+    client_order_id: str, strategy: str
+) -> None:
+    assert strategy_of(client_order_id) == strategy

@@ -16,14 +16,14 @@ DAY_MS = 24 * HOUR
 def trade(
     n: int, at: int, owner: str, symbol: str, side: str, qty: str, price: str, pnl: str
 ) -> FillRow:
-    """A fill of an order placed by ``owner`` (client order id ``tl-<owner>-<n>``)."""
+    """A fill of an order placed by ``owner`` (client order id ``tl-<owner>-<run>-<n>``)."""
     return FillRow(
         ts=at,
         run_id="b" * 16,
         symbol=symbol,
         order_id=100 + n,
         trade_id=100 + n,
-        client_order_id=f"tl-{owner}-{n}",
+        client_order_id=f"tl-{owner}-mi9k2x1c-{n:x}",
         side=side,
         price=D(price),
         qty=D(qty),
