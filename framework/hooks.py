@@ -16,10 +16,14 @@ passes the bot context it was built with); extra parameters, if any, are keyword
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from loguru import logger
+
 from framework.bus import HookBus, Outcome
+from framework.clock import SystemClock
 from framework.hookspecs import PROJECT
 
 if TYPE_CHECKING:
@@ -40,13 +44,32 @@ if TYPE_CHECKING:
 class Hooks:
     """Typed calls of every hook through the bus, with the bot context filled in."""
 
-    __slots__ = ("_bus", "_ctx", "_last_ticks", "_notify")
+    __slots__ = (
+        "_bus",
+        "_ctx",
+        "_last_ticks",
+        "_max_tick_age_ms",
+        "_notify",
+        "_stale_burst",
+        "_time",
+        "oldest_stale_tick_ms",
+        "stale_ticks",
+    )
 
     def __init__(self, bus: HookBus, ctx: Any, last_ticks: dict[str, Tick] | None = None) -> None:
         self._bus = bus
         self._notify = bus.notify
         self._ctx = ctx  # the BotContext (``None`` while loading: only setup hooks are asked)
         self._last_ticks: dict[str, Tick] = {} if last_ticks is None else last_ticks
+        clock = getattr(ctx, "clock", None)
+        # The system clock's time() is time.time(): call it directly on this hot path.
+        self._time = time.time if clock is None or type(clock) is SystemClock else clock.time
+        settings = getattr(ctx, "settings", None)
+        max_age = settings.runtime.max_tick_age if settings is not None else float("inf")
+        self._max_tick_age_ms = max_age * 1000
+        self._stale_burst = 0
+        self.stale_ticks = 0  # ticks dropped as older than runtime.max_tick_age
+        self.oldest_stale_tick_ms = 0.0
 
     # ----------------------------------------------------------------- setup questions
 
@@ -89,9 +112,39 @@ class Hooks:
     # ------------------------------------------------------------------- notifications
 
     def on_tick(self, tick: Tick) -> None:
-        """Emit ``on_tick`` (and remember it as the symbol's last tick)."""
+        """Emit ``on_tick`` (and remember it as the symbol's last tick).
+
+        A tick whose exchange event time is more than ``runtime.max_tick_age`` behind the
+        bot's clock (it waited in a socket buffer while the loop was blocked) is dropped and
+        counted, never handed to a plugin as fresh.
+        """
+        age = self._time() * 1000 - tick.event_time
+        if age > self._max_tick_age_ms:
+            self._stale(tick, age)
+            return
+        if self._stale_burst:
+            self._stale_burst_ended()
         self._last_ticks[tick.symbol] = tick
         self._notify("on_tick", (self._ctx, tick))
+
+    def _stale(self, tick: Tick, age_ms: float) -> None:
+        self.stale_ticks += 1
+        self.oldest_stale_tick_ms = max(self.oldest_stale_tick_ms, age_ms)
+        if not self._stale_burst:
+            logger.bind(log_key="stale_ticks").warning(
+                "dropping ticks older than runtime.max_tick_age ({:g} s): {} tick is {:.3f} s "
+                "old (the loop was blocked, or the host clock is ahead of the exchange's)",
+                self._max_tick_age_ms / 1000,
+                tick.symbol,
+                age_ms / 1000,
+            )
+        self._stale_burst += 1
+
+    def _stale_burst_ended(self) -> None:
+        logger.bind(log_key="stale_ticks").info(
+            "{} stale ticks dropped; ticks are fresh again", self._stale_burst
+        )
+        self._stale_burst = 0
 
     def on_balance_update(self, before: Balance | None, after: Balance) -> None:
         """Emit ``on_balance_update``."""

@@ -160,7 +160,9 @@ def summarize_run(ctx: BotContext) -> Mapping[str, Any] | None:
 def on_tick(ctx: BotContext, tick: Tick) -> None:
     """A market tick (best bid/ask) arrived for a subscribed symbol.
 
-    Called: by the exchange connector, for every tick, in arrival order per plugin.
+    Called: by the exchange connector, for every fresh tick, in arrival order per plugin. A
+    tick whose ``event_time`` is more than ``runtime.max_tick_age`` behind the bot's clock (it
+    waited out a blocked loop) is dropped and counted, never delivered.
     :param ctx: the bot context. :param tick: the ``Tick``.
     Budget: ``hooks.timeouts.on_tick`` (50 ms). Hot path: keep synchronous work tiny.
     Errors: isolated per plugin (see the module docstring).

@@ -24,6 +24,7 @@ from framework.loader import LoadedPlugins
 from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
 from framework.settings import Settings, secret_values
+from framework.watchdog import LoopWatchdog
 
 T = TypeVar("T")
 
@@ -60,6 +61,9 @@ class Bot:
         self.account = self.ctx._account  # the core's own handle on the writable cache
         self._started: list[tuple[str, AbstractAsyncContextManager[None]]] = []
         self._stop_event: asyncio.Event | None = None
+        runtime = settings.runtime
+        self.watchdog = LoopWatchdog(runtime.loop_check_interval, runtime.loop_stall_warning)
+        self._watchdog_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._start_monotonic = 0.0
         self.summary: dict[str, Any] = {}
@@ -79,6 +83,9 @@ class Bot:
         self._start_monotonic = time.monotonic()
         self._stop_event = asyncio.Event()
         self.ctx.bind_stop_event(self._stop_event)
+        self._watchdog_task = asyncio.get_running_loop().create_task(
+            self.watchdog.run(), name="core:loop_watchdog"
+        )
         release_startup = self.ctx.hold_strategies("startup")
         try:
             await self._start_plugins()
@@ -193,6 +200,13 @@ class Bot:
         finally:
             await self.bus.aclose()
             await self.ctx.cancel_tasks()
+            await self._stop_watchdog()
+
+    async def _stop_watchdog(self) -> None:
+        task, self._watchdog_task = self._watchdog_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
 
     async def _stop_plugins(self) -> None:
         while self._started:
@@ -221,6 +235,13 @@ class Bot:
                 summary.update(dict(outcome.value))
         summary.update(self.bus.stats())
         summary.update(account_summary(self.ctx, self.account))
+        hooks = self.ctx.hooks
+        summary["loop"] = self.watchdog.stats()
+        summary["ticks"] = {
+            "stale_dropped": hooks.stale_ticks,
+            "oldest_dropped_s": round(hooks.oldest_stale_tick_ms / 1000, 3),
+            "max_tick_age_s": self.settings.runtime.max_tick_age,
+        }
         return summary
 
 

@@ -59,6 +59,11 @@ NOTES: dict[str, str] = {
     "hooks.queue_size": "Per-plugin queue of async notifications; the oldest is dropped when full.",
     "runtime.use_uvloop": "`false`: the plain asyncio event loop.",
     "runtime.shutdown_timeout": "Seconds for a graceful stop.",
+    "runtime.max_tick_age": "Seconds: a tick whose exchange event time is older than this "
+    "by the bot's clock is dropped, never handed to `on_tick` (counted in the summary).",
+    "runtime.loop_check_interval": "Seconds between the loop watchdog's wakeups.",
+    "runtime.loop_stall_warning": "Seconds: the watchdog logs a warning (with the stall's "
+    "length) when the loop wakes it this much late, and counts the stall in the summary.",
     "runtime.data_dir": "Where plugins keep their files.",
     "env": "The selected environment (`--env`, `TRADELOOP_ENV`); set by the loader, not by you.",
 }

@@ -19,9 +19,16 @@ from framework.testing import BotFactory, HookRecorder
 
 
 def tick(n: int, symbol: str = "BTCUSDT") -> Tick:
+    """Tick number ``n`` (its ``update_id``), fresh by the system clock the bots run on."""
     price = Decimal(100 + n)
     return Tick(
-        symbol=symbol, bid=price, bid_qty=Decimal(1), ask=price, ask_qty=Decimal(1), event_time=n
+        symbol=symbol,
+        bid=price,
+        bid_qty=Decimal(1),
+        ask=price,
+        ask_qty=Decimal(1),
+        event_time=int(time.time() * 1000),
+        update_id=n,
     )
 
 
@@ -31,7 +38,7 @@ class SyncCounter:
 
     @hookimpl
     def on_tick(self, tick: Tick) -> None:
-        self.seen.append(tick.event_time)
+        self.seen.append(tick.update_id)
 
 
 class AsyncCounter:
@@ -41,7 +48,7 @@ class AsyncCounter:
     @hookimpl
     async def on_tick(self, tick: Tick) -> None:
         await asyncio.sleep(0)
-        self.seen.append(tick.event_time)
+        self.seen.append(tick.update_id)
 
 
 class Raiser:
@@ -187,7 +194,7 @@ async def test_sync_calls_queue_behind_a_backlog_to_keep_order() -> None:
         @hookimpl
         async def on_tick(self, tick: Tick) -> None:
             await asyncio.sleep(0)
-            self.events.append(f"tick{tick.event_time}")
+            self.events.append(f"tick{tick.update_id}")
 
         @hookimpl
         def on_stream_state(self, status: Any) -> None:
@@ -262,7 +269,7 @@ async def test_recorder_sees_notifications(
     bot = await bot_factory()
     hook_recorder.attach(bot)
     bot.ctx.hooks.on_tick(tick(7))
-    assert [kw["tick"].event_time for kw in hook_recorder.of("on_tick")] == [7]
+    assert [kw["tick"].update_id for kw in hook_recorder.of("on_tick")] == [7]
 
 
 def test_unknown_hook_name_is_a_key_error() -> None:

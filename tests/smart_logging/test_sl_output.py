@@ -102,7 +102,7 @@ async def test_json_lines_carry_plugin_and_strategy(console: Any, bot_run: Any) 
         bid_qty=Decimal(1),
         ask=Decimal(2),
         ask_qty=Decimal(1),
-        event_time=1,
+        event_time=int(run.bot.ctx.clock.time() * 1000),
     )
     run.bot.ctx.hooks.on_tick(tick)
     logger.bind(plugin="reconciliation", run=7).info("reconciled")

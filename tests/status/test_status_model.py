@@ -198,7 +198,7 @@ async def test_events_per_second_from_the_hook_counts(
         bid_qty=Decimal(1),
         ask=Decimal(102),
         ask_qty=Decimal(1),
-        event_time=1,
+        event_time=int(manual_clock.time() * 1000),
     )
     fill = Fill(
         symbol="BTCUSDT",

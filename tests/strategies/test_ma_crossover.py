@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -96,10 +97,11 @@ async def test_without_an_exchange_it_samples_and_never_trades(bot_factory: BotF
     )
     strat = crossover(bot)
     # Samples one tick per second of exchange time: the ticks at 0.5 s and 1.5 s are skipped.
+    now = int(time.time() * 1000)  # fresh ticks by the bot's (system) clock
     for n, (mid, ms) in enumerate(
         [("100", 0), ("100", 500), ("100", 1000), ("100", 1500), ("100", 2000), ("110", 3000)]
     ):
-        bot.ctx.hooks.on_tick(tick(n, mid, ms))
+        bot.ctx.hooks.on_tick(tick(n, mid, now + ms))
     assert strat.stats["samples"] == 4
     assert strat.signal == 1  # 110 lifted the fast mean above the slow one
     assert strat.in_flight is None

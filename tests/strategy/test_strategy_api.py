@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +27,7 @@ def tick(n: int, symbol: str = "BTCUSDT", price: str = "100") -> Tick:
         bid_qty=Decimal(1),
         ask=p,
         ask_qty=Decimal(1),
-        event_time=n,
+        event_time=int(time.time() * 1000),  # fresh by the system clock the bots run on
         update_id=n,
     )
 
