@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-from plugins.journal import JournalStore
+from plugins.journal import BalanceRow, JournalStore, StreamingJournalStore
 
 from .account import balance_figures, equity_figure, last_marks, position_figures
 from .model import BalanceFigure, PositionFigure, Report, SymbolFigure
@@ -21,10 +22,18 @@ from .operations import (
     uptime_figure,
 )
 from .performance import PerformanceTally, unrealized_by_symbol
-from .trading import order_figure, symbol_figures, totals
+from .trading import OrderTally, SymbolTally, totals
 
 DAY_MS = 86_400_000
 ZERO = Decimal(0)
+# How many streamed rows between two looks at ``stopped`` (a cancelled report ends soon).
+CHECK_EVERY = 1000
+
+T = TypeVar("T")
+
+
+class ReportCancelled(Exception):
+    """The report was abandoned while it was being built (the bot is stopping)."""
 
 
 def day_bounds(day: date) -> tuple[int, int]:
@@ -57,25 +66,38 @@ async def build_report(
     equity_asset: str = "USDT",
     current_run: str = "",
     last_day: date | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Report:
     """Every figure of ``day`` (through ``last_day`` when given), from the journal alone
-    (restarts included)."""
+    (restarts included).
+
+    Fills, order updates and balance changes are streamed and tallied one row at a time
+    when the store can stream (``StreamingJournalStore``), so a busy period is never held in
+    memory. ``stopped`` is polled while streaming: when it turns true, ``ReportCancelled``.
+    """
     last = last_day or day
     start, end = day_bounds(day)[0], day_bounds(last)[1]
-    fills = await store.fills(start, end)
+    by_symbol = SymbolTally()
     trades = PerformanceTally()
-    for fill in fills:
+    async for fill in _rows(store, "fills", start, end, stopped):
+        by_symbol.add(fill)
         trades.add(fill)
+    orders = OrderTally()
+    async for order in _rows(store, "orders", start, end, stopped):
+        orders.add(order)
+    first_of_day: dict[str, BalanceRow] = {}
+    async for balance in _rows(store, "balances", start, end, stopped):
+        first_of_day.setdefault(balance.asset, balance)
     samples = await store.samples(start, end)
     runs = run_figures(await store.runs(start, end), start, end, now_ms, current_run)
     positions = position_figures(await store.positions_before(end), last_marks(samples))
-    symbols = _with_unrealized(symbol_figures(fills), positions)
+    symbols = _with_unrealized(by_symbol.figures(), positions)
     equity = equity_figure(equity_asset, samples)
     listed, omitted = trades.trades()
     balances = balance_figures(
         await store.balances_before(start),
         await store.balances_before(end),
-        await store.balances(start, end),
+        first_of_day.values(),
     )
     trading = totals(symbols, equity_asset)
     return Report(
@@ -92,7 +114,7 @@ async def build_report(
         trades=listed,
         trades_omitted=omitted,
         totals=trading,
-        orders=order_figure(await store.orders(start, end)),
+        orders=orders.figure(),
         positions=positions,
         equity=equity,
         drift=drift_figure(await store.reconciles(start, end)),
@@ -135,6 +157,27 @@ def _with_unrealized(
                 unrealized_pnl=value,
             )
     return tuple(rows[k] for k in sorted(rows))
+
+
+async def _rows(
+    store: JournalStore, table: str, start: int, end: int, stopped: Callable[[], bool]
+) -> AsyncIterator[Any]:
+    """The rows of ``table`` in ``[start, end)``: streamed when the store can, else listed."""
+    if isinstance(store, StreamingJournalStore):
+        source: AsyncIterator[Any] = getattr(store, f"iter_{table}")(start, end)
+    else:
+        source = _listed(getattr(store, table)(start, end))
+    count = 0
+    async for row in source:
+        yield row
+        count += 1
+        if count % CHECK_EVERY == 0 and stopped():
+            raise ReportCancelled(f"report abandoned while reading {table}")
+
+
+async def _listed(rows: Awaitable[list[T]]) -> AsyncIterator[T]:
+    for row in await rows:
+        yield row
 
 
 def _unexplained(

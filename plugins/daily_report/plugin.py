@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import date
@@ -15,11 +16,12 @@ from loguru import logger
 
 from framework import BotContext, Command, DailyJob, DailyReport, SettingsError, hookimpl
 from framework.scheduler import parse_daily_time
-from plugins.journal import JournalStore
+from plugins.journal import JournalStore, StreamingJournalStore
 
 from .build import build_report, day_before, has_activity, summary
 from .command import report_command
 from .files import write_report
+from .model import Report
 from .settings import DailyReportSettings
 from .trader import trader_commands
 
@@ -119,12 +121,8 @@ class DailyReportPlugin:
         ctx, journal = self._require()
         async with self._lock:
             await journal.flush()
-            report = await build_report(
-                journal.store,
-                day,
-                now_ms=int(ctx.clock.time() * 1000),
-                equity_asset=self.config.equity_asset,
-                current_run=journal.run_id,
+            report = await self._build(
+                journal.store, day, now_ms=int(ctx.clock.time() * 1000), run_id=journal.run_id
             )
             files = await asyncio.to_thread(write_report, report, Path(self.config.dir))
         done = DailyReport(day=report.day, files=files, summary=summary(report))
@@ -132,6 +130,41 @@ class DailyReportPlugin:
         logger.info("daily report {} written: {}", report.day, ", ".join(files))
         ctx.hooks.on_daily_report(done)
         return done
+
+    async def _build(self, store: JournalStore, day: date, *, now_ms: int, run_id: str) -> Report:
+        """Build the report off the event loop when the store can open a second reader.
+
+        The reader is opened, read and closed in a worker thread on its own event loop, so
+        neither the queries nor decoding and tallying a large day run on the bot's loop.
+        Cancelling this (the bot stops) makes the worker give up within a few rows.
+        """
+        equity_asset = self.config.equity_asset
+        if not isinstance(store, StreamingJournalStore):  # a store that cannot: on the loop
+            return await build_report(
+                store, day, now_ms=now_ms, equity_asset=equity_asset, current_run=run_id
+            )
+        reader = store.reader()
+        stop = threading.Event()
+
+        async def build() -> Report:
+            await reader.open()
+            try:
+                return await build_report(
+                    reader,
+                    day,
+                    now_ms=now_ms,
+                    equity_asset=equity_asset,
+                    current_run=run_id,
+                    stopped=stop.is_set,
+                )
+            finally:
+                await reader.close()
+
+        try:
+            return await asyncio.to_thread(asyncio.run, build())
+        except asyncio.CancelledError:
+            stop.set()
+            raise
 
     async def _catch_up(self) -> None:
         ctx, journal = self._require()

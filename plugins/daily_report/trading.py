@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 from plugins.journal import FillRow, OrderRow
@@ -15,28 +15,59 @@ ZERO = Decimal(0)
 
 def symbol_figures(fills: Iterable[FillRow]) -> tuple[SymbolFigure, ...]:
     """One figure per symbol traded, sorted by symbol."""
-    by_symbol: dict[str, list[FillRow]] = defaultdict(list)
+    tally = SymbolTally()
     for fill in fills:
-        by_symbol[fill.symbol].append(fill)
-    return tuple(_symbol(symbol, rows) for symbol, rows in sorted(by_symbol.items()))
+        tally.add(fill)
+    return tally.figures()
 
 
-def _symbol(symbol: str, rows: Sequence[FillRow]) -> SymbolFigure:
-    fees: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for r in rows:
-        fees[r.fee_asset] += r.fee
-    return SymbolFigure(
-        symbol=symbol,
-        trades=len(rows),
-        buys=sum(1 for r in rows if r.side == "BUY"),
-        sells=sum(1 for r in rows if r.side == "SELL"),
-        maker=sum(1 for r in rows if r.is_maker),
-        taker=sum(1 for r in rows if not r.is_maker),
-        volume=sum((r.qty for r in rows), ZERO),
-        notional=sum((r.price * r.qty for r in rows), ZERO),
-        realized_pnl=sum((r.realized_pnl for r in rows), ZERO),
-        fees=dict(sorted(fees.items())),
-    )
+class _Symbol:
+    """Running figures of one symbol."""
+
+    __slots__ = ("buys", "fees", "maker", "notional", "realized_pnl", "trades", "volume")
+
+    def __init__(self) -> None:
+        self.trades = self.buys = self.maker = 0
+        self.volume = self.notional = self.realized_pnl = ZERO
+        self.fees: dict[str, Decimal] = {}
+
+
+class SymbolTally:
+    """Per-symbol trading figures, one fill at a time (a day is never held in memory)."""
+
+    def __init__(self) -> None:
+        self._by_symbol: dict[str, _Symbol] = {}
+
+    def add(self, fill: FillRow) -> None:
+        """Count one fill."""
+        s = self._by_symbol.get(fill.symbol)
+        if s is None:
+            s = self._by_symbol[fill.symbol] = _Symbol()
+        s.trades += 1
+        s.buys += fill.side == "BUY"
+        s.maker += fill.is_maker
+        s.volume += fill.qty
+        s.notional += fill.price * fill.qty
+        s.realized_pnl += fill.realized_pnl
+        s.fees[fill.fee_asset] = s.fees.get(fill.fee_asset, ZERO) + fill.fee
+
+    def figures(self) -> tuple[SymbolFigure, ...]:
+        """One figure per symbol, sorted by symbol."""
+        return tuple(
+            SymbolFigure(
+                symbol=symbol,
+                trades=s.trades,
+                buys=s.buys,
+                sells=s.trades - s.buys,
+                maker=s.maker,
+                taker=s.trades - s.maker,
+                volume=s.volume,
+                notional=s.notional,
+                realized_pnl=s.realized_pnl,
+                fees=dict(sorted(s.fees.items())),
+            )
+            for symbol, s in sorted(self._by_symbol.items())
+        )
 
 
 def totals(symbols: Iterable[SymbolFigure], equity_asset: str) -> TradingTotals:
@@ -58,10 +89,25 @@ def totals(symbols: Iterable[SymbolFigure], equity_asset: str) -> TradingTotals:
 
 def order_figure(orders: Iterable[OrderRow]) -> OrderFigure:
     """Distinct orders updated during the day, counted by the last status they reached."""
-    last: dict[tuple[str, int], str] = {}
-    for row in orders:  # oldest first: the last write wins
-        last[(row.symbol, row.order_id)] = row.status
-    by_status: dict[str, int] = defaultdict(int)
-    for status in last.values():
-        by_status[status] += 1
-    return OrderFigure(orders=len(last), by_status=dict(sorted(by_status.items())))
+    tally = OrderTally()
+    for row in orders:
+        tally.add(row)
+    return tally.figure()
+
+
+class OrderTally:
+    """The last status of each order, one update at a time (oldest first: the last wins)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], str] = {}
+
+    def add(self, row: OrderRow) -> None:
+        """Count one order update."""
+        self._last[(row.symbol, row.order_id)] = row.status
+
+    def figure(self) -> OrderFigure:
+        """Orders by the last status they reached."""
+        by_status: dict[str, int] = defaultdict(int)
+        for status in self._last.values():
+            by_status[status] += 1
+        return OrderFigure(orders=len(self._last), by_status=dict(sorted(by_status.items())))

@@ -27,7 +27,7 @@ from .records import (
 )
 from .sampler import unrealized_pnl
 from .settings import JournalSettings
-from .store import JournalError, JournalStore
+from .store import JournalError, JournalStore, StreamingJournalStore
 from .writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ __all__ = [
     "SQLiteStore",
     "SampleRow",
     "StreamRow",
+    "StreamingJournalStore",
     "journal_path",
     "make_store",
     "unrealized_pnl",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +50,8 @@ _JSON_FIELDS = frozenset({"marks", "top_suppressed"})
 # A reconcile belongs to the time of its REST snapshot; one that failed before taking a
 # snapshot (snapshot_time 0) to the time it was recorded.
 RECONCILE_TIME = "(CASE WHEN snapshot_time > 0 THEN snapshot_time ELSE ts END)"
+# Rows fetched per round trip to aiosqlite's thread when streaming a table.
+STREAM_CHUNK = 1000
 
 
 def _columns(kind: type[Any]) -> tuple[str, ...]:
@@ -84,11 +86,13 @@ class SQLiteStore:
         *,
         synchronous: str = "NORMAL",
         migrations: Sequence[str] = MIGRATIONS,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self.synchronous = synchronous
         self.migrations = tuple(migrations)
+        self.read_only = read_only
         self._db: aiosqlite.Connection | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -96,6 +100,9 @@ class SQLiteStore:
     async def open(self) -> None:
         """Create the file if needed, switch to WAL and apply pending migrations."""
         if self._db is not None:
+            return
+        if self.read_only:
+            self._db = await self._open_reader()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(self.path)
@@ -108,6 +115,30 @@ class SQLiteStore:
             await db.close()
             raise
         self._db = db
+
+    async def _open_reader(self) -> aiosqlite.Connection:
+        """A connection that only reads (``query_only``) a journal that already exists."""
+        if not self.path.is_file():
+            raise JournalError(f"no journal at {self.location}")
+        db = await aiosqlite.connect(self.path)
+        try:
+            await db.execute("PRAGMA query_only=1")
+            await db.execute("PRAGMA busy_timeout=5000")
+            version = await _user_version(db)
+            if version > len(self.migrations):
+                raise JournalError(
+                    f"journal {self.location} has schema version {version}, newer than this "
+                    f"tradeloop understands ({len(self.migrations)})"
+                )
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    def reader(self) -> SQLiteStore:
+        """A read-only store on the same file (a second connection; WAL lets it read while
+        this one writes)."""
+        return SQLiteStore(self.path, migrations=self.migrations, read_only=True)
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
         version = await _user_version(db)
@@ -124,7 +155,9 @@ class SQLiteStore:
     async def close(self) -> None:
         """Close the connection; a checkpoint folds the WAL back into the file."""
         db, self._db = self._db, None
-        if db is not None:
+        if db is not None and self.read_only:
+            await db.close()
+        elif db is not None:
             try:
                 await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
@@ -201,6 +234,16 @@ class SQLiteStore:
             rows = await cursor.fetchall()
         return [_decode(kind, cols, row) for row in rows]
 
+    async def _stream(self, kind: type[R], where: str, params: Iterable[Any]) -> AsyncIterator[R]:
+        """Like ``_select``, ``STREAM_CHUNK`` rows in memory at a time."""
+        table = _TABLES[kind][0]
+        cols = _columns(kind)
+        sql = f"SELECT {', '.join(cols)} FROM {table} {where}"
+        async with self.db.execute(sql, tuple(params)) as cursor:
+            while rows := await cursor.fetchmany(STREAM_CHUNK):
+                for row in rows:
+                    yield _decode(kind, cols, row)
+
     async def _latest(self, kind: type[R], partition: str, order: str, t: int) -> list[R]:
         table = _TABLES[kind][0]
         cols = _columns(kind)
@@ -223,11 +266,27 @@ class SQLiteStore:
             (end, start),
         )
 
+    def iter_orders(self, start: int, end: int) -> AsyncIterator[OrderRow]:
+        """``orders``, streamed."""
+        return self._stream(
+            OrderRow,
+            "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, id",
+            (start, end),
+        )
+
     async def orders(self, start: int, end: int) -> list[OrderRow]:
         """Order updates by event time."""
         return await self._select(
             OrderRow,
             "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, id",
+            (start, end),
+        )
+
+    def iter_fills(self, start: int, end: int) -> AsyncIterator[FillRow]:
+        """``fills``, streamed."""
+        return self._stream(
+            FillRow,
+            "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, trade_id",
             (start, end),
         )
 
@@ -245,6 +304,14 @@ class SQLiteStore:
         async with self.db.execute(sql) as cursor:
             rows = await cursor.fetchall()
         return {str(symbol): int(trade_id) for symbol, trade_id in rows}
+
+    def iter_balances(self, start: int, end: int) -> AsyncIterator[BalanceRow]:
+        """``balances``, streamed."""
+        return self._stream(
+            BalanceRow,
+            "WHERE event_time >= ? AND event_time < ? ORDER BY event_time, id",
+            (start, end),
+        )
 
     async def balances(self, start: int, end: int) -> list[BalanceRow]:
         """Balance rows by event time."""

@@ -7,7 +7,7 @@ implementing ``JournalStore`` and registering a factory under the entry-point gr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from .records import (
@@ -112,4 +112,31 @@ class JournalStore(Protocol):
 
     async def log_stats_before(self, t: int) -> list[LogStatsRow]:
         """The latest log-stats sample of each run with ``ts < t``."""
+        ...
+
+
+@runtime_checkable
+class StreamingJournalStore(JournalStore, Protocol):
+    """A store that can also stream the large tables row by row and open a second reader.
+
+    Optional: the daily report uses these when a store has them. ``iter_*`` yield the same
+    rows as the list methods without holding a day in memory; ``reader()`` returns a new,
+    unopened store on the same data that the report opens, reads and closes in a worker
+    thread with its own event loop, so a large day never blocks the bot's loop.
+    """
+
+    def iter_orders(self, start: int, end: int) -> AsyncIterator[OrderRow]:
+        """``orders``, one row at a time."""
+        ...
+
+    def iter_fills(self, start: int, end: int) -> AsyncIterator[FillRow]:
+        """``fills``, one row at a time."""
+        ...
+
+    def iter_balances(self, start: int, end: int) -> AsyncIterator[BalanceRow]:
+        """``balances``, one row at a time."""
+        ...
+
+    def reader(self) -> JournalStore:
+        """A new store (not opened) reading the same data; it never writes."""
         ...
