@@ -258,8 +258,17 @@ def main() -> None:
             for name, tree in variants.items():
                 out = Path(tmp) / f"{name}-{rep}"
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", "--tree", tree, "--journal",
-                     str(journal), "--out", str(out)],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        "--tree",
+                        tree,
+                        "--journal",
+                        str(journal),
+                        "--out",
+                        str(out),
+                    ],
                     capture_output=True,
                     text=True,
                     check=True,
@@ -268,11 +277,7 @@ def main() -> None:
                 )
                 runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
         medians = {
-            name: {
-                key: statistics.median(r[key] for r in rs)
-                for key in rs[0]
-                if key != "trades"
-            }
+            name: {key: statistics.median(r[key] for r in rs) for key in rs[0] if key != "trades"}
             for name, rs in runs.items()
         }
         print(
