@@ -127,6 +127,12 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
         def apply_fill(self, f: Fill) -> bool:
             return True
 
+        def begin_event(self) -> None:
+            pass
+
+        def end_event(self) -> None:
+            pass
+
     def on_state(s: StreamState, reason: str, resync: bool) -> None:
         pass
 

@@ -4,17 +4,19 @@ Writers (the exchange connector, reconciliation) call ``apply_*``. An update old
 the cache holds for that entry is ignored and counted; a duplicate is harmless; fills are
 de-duplicated by (symbol, order id, trade id). Every real change is announced with the entry
 before and after (``on_balance_update``, ``on_position_update``, ``on_order_update``,
-``on_fill``). Readers get ``AccountView``: read-only mappings of immutable entries.
+``on_fill``). The entries of one exchange event are applied whole before the first of its
+announcements (``begin_event``/``end_event``). Readers get ``AccountView``: read-only mappings
+of immutable entries.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 from framework.types import Balance, Fill, Order, Position, order_progress
 
@@ -24,6 +26,7 @@ FillKey = tuple[str, int, int]  # (symbol, order id, trade id)
 
 _OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})  # ``Order.is_open``, without the call
 _ZERO = Decimal(0)
+_ONE = object()  # a held announcement with one argument (``on_fill``)
 CLOSED_ORDERS_KEPT = 10_000
 FILLS_KEPT = 100_000
 LATE_KEPT = 10_000
@@ -130,6 +133,27 @@ class AccountCache:
         self.view = AccountView(self)
         self.reconciled_through = 0  # updates older than this are stale (``reconciled``)
         self.late: dict[LateKey, Balance | Position | Order] = {}  # refused as older than that
+        # Announcements held while one exchange event is applied (``begin_event``).
+        self._held: list[tuple[Callable[..., None], Any, Any]] | None = None
+
+    # --------------------------------------------------------------------------- events
+
+    def begin_event(self) -> None:
+        """Hold announcements until ``end_event``: the entries applied in between are one
+        exchange event (an ``ACCOUNT_UPDATE``'s balances and positions, an order update and
+        its trade), and no hook may see some of them applied and others not."""
+        if self._held is None:
+            self._held = []
+
+    def end_event(self) -> None:
+        """Announce, in the order applied, every change held since ``begin_event``."""
+        held, self._held = self._held, None
+        if held:
+            for announce, first, second in held:
+                if second is _ONE:
+                    announce(first)
+                else:
+                    announce(first, second)
 
     # ------------------------------------------------------------------------- balances
 
@@ -154,7 +178,11 @@ class AccountCache:
         stats.applied += 1
         listener = self._listener
         if listener is not None:
-            listener.on_balance_update(before, balance)
+            queued = self._held
+            if queued is None:
+                listener.on_balance_update(before, balance)
+            else:
+                queued.append((listener.on_balance_update, before, balance))
         return True
 
     # ------------------------------------------------------------------------ positions
@@ -195,7 +223,11 @@ class AccountCache:
         stats.applied += 1
         listener = self._listener
         if listener is not None:
-            listener.on_position_update(before, position)
+            queued = self._held
+            if queued is None:
+                listener.on_position_update(before, position)
+            else:
+                queued.append((listener.on_position_update, before, position))
         return True
 
     # --------------------------------------------------------------------------- orders
@@ -243,7 +275,10 @@ class AccountCache:
         self._check_fills(key, order)
         self.stats.applied += 1
         if self._listener is not None:
-            self._listener.on_order_update(before, order)
+            if self._held is None:
+                self._listener.on_order_update(before, order)
+            else:
+                self._held.append((self._listener.on_order_update, before, order))
         return True
 
     def apply_fill(self, fill: Fill) -> bool:
@@ -266,7 +301,10 @@ class AccountCache:
         pnl[fill.symbol] = pnl.get(fill.symbol, _ZERO) + fill.realized_pnl
         self.fees[fill.fee_asset] = self.fees.get(fill.fee_asset, _ZERO) + fill.fee
         if self._listener is not None:
-            self._listener.on_fill(fill)
+            if self._held is None:
+                self._listener.on_fill(fill)
+            else:
+                self._held.append((self._listener.on_fill, fill, _ONE))
         return True
 
     # ------------------------------------------------------------------ reconciliation

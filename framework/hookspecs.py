@@ -12,6 +12,14 @@ Two families:
   ``on_plugin_error`` and counted; ``hooks.max_failures`` failures in a row disable the plugin.
 * The other hooks are **questions** whose answers the core uses. They are called one plugin at a
   time, awaited under the time budget, and failures are attributed to the plugin.
+
+**Whole events.** The account hooks (``on_balance_update``, ``on_position_update``,
+``on_order_update``, ``on_fill``) fire only after every entry of the exchange event that caused
+them is in the cache: an ``ACCOUNT_UPDATE``'s balances and positions, an
+``ORDER_TRADE_UPDATE``'s order and its trade. A plugin reading ``ctx.cache`` from inside any of
+them sees the whole event, never the new position beside the old balance. The hooks of one
+event then fire in the order its entries were applied (balances, then positions; the order,
+then its fill).
 """
 
 from __future__ import annotations

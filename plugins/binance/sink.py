@@ -28,3 +28,11 @@ class AccountSink(Protocol):
     def apply_fill(self, f: Fill) -> bool:
         """Apply one trade of an order."""
         ...
+
+    def begin_event(self) -> None:
+        """The entries applied until ``end_event`` are one exchange event."""
+        ...
+
+    def end_event(self) -> None:
+        """The event is applied whole: announce its changes."""
+        ...

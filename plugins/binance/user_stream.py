@@ -176,37 +176,47 @@ class UserDataStream:
                 when = event.E
                 account = event.a
                 sink = self.sink
-                apply_balance = sink.apply_balance
-                for b in account.B:
-                    apply_balance(
-                        Balance(
-                            asset=b.a,
-                            wallet_balance=b.wb,
-                            cross_wallet_balance=b.cw,
-                            event_time=when,
+                # The event is applied whole before its first hook fires (end_event).
+                sink.begin_event()
+                try:
+                    apply_balance = sink.apply_balance
+                    for b in account.B:
+                        apply_balance(
+                            Balance(
+                                asset=b.a,
+                                wallet_balance=b.wb,
+                                cross_wallet_balance=b.cw,
+                                event_time=when,
+                            )
                         )
-                    )
-                apply_position = sink.apply_position
-                for p in account.P:
-                    apply_position(
-                        Position(
-                            symbol=p.s,
-                            side=p.ps,
-                            amount=p.pa,
-                            entry_price=p.ep,
-                            unrealized_pnl=p.up,
-                            event_time=when,
-                            break_even_price=p.bep,
+                    apply_position = sink.apply_position
+                    for p in account.P:
+                        apply_position(
+                            Position(
+                                symbol=p.s,
+                                side=p.ps,
+                                amount=p.pa,
+                                entry_price=p.ep,
+                                unrealized_pnl=p.up,
+                                event_time=when,
+                                break_even_price=p.bep,
+                            )
                         )
-                    )
+                finally:
+                    sink.end_event()
             elif type(event) is OrderTradeUpdate:
                 counters.order_updates += 1
                 order = order_of(event)
-                self.sink.apply_order(order)
                 fill = fill_of(event)
-                if fill is not None:
-                    counters.fills += 1
-                    self.sink.apply_fill(fill)
+                sink = self.sink
+                sink.begin_event()
+                try:
+                    sink.apply_order(order)
+                    if fill is not None:
+                        counters.fills += 1
+                        sink.apply_fill(fill)
+                finally:
+                    sink.end_event()
                 self.orders.on_order_event(order)
             elif type(event) is ListenKeyExpired:
                 self._on_expired(event)

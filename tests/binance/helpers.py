@@ -48,6 +48,12 @@ class RecordingSink:
         self.fills.append(f)
         return True
 
+    def begin_event(self) -> None:
+        pass
+
+    def end_event(self) -> None:
+        pass
+
 
 @dataclass
 class Harness:

@@ -53,6 +53,12 @@ class RecordingSink:
         self.calls.append(("fill", f))
         return True
 
+    def begin_event(self) -> None:
+        pass
+
+    def end_event(self) -> None:
+        pass
+
 
 class Log:
     """A cache listener that records every change it is told about."""
