@@ -48,9 +48,23 @@ class _Window:
     start: float
     count: int = 0
     last_at: float = 0.0
-    message: str = ""
+    message: str | tuple[Any, tuple[Any, ...]] = ""
+    """The last suppressed message: its text, or (template, args) formatted at fold time."""
     site: Any = None
     stats: KeyStats = field(default_factory=KeyStats)
+
+
+def _text(message: str | tuple[Any, tuple[Any, ...]]) -> str:
+    """A suppressed message as text (a template is formatted only here, once per window)."""
+    if isinstance(message, str):
+        return message
+    template, args = message
+    if not args:
+        return str(template)
+    try:
+        return str(template).format(*args)
+    except (IndexError, KeyError, ValueError, AttributeError):
+        return f"{template} {args!r}"
 
 
 class RateLimiter(Generic[R]):
@@ -123,6 +137,37 @@ class RateLimiter(Generic[R]):
             self.emitted += 1
             return True, repeat
 
+    def suppress_early(
+        self,
+        key: Hashable,
+        template: Any,
+        args: tuple[Any, ...],
+        site: Callable[[], Any],
+    ) -> bool:
+        """Suppress and count a record of ``key`` before it is built, if its window is open.
+
+        The cheap path in front of the logging library: True means the record is suppressed
+        and counted exactly as ``admit`` would have (its message is kept as ``template`` and
+        ``args``, formatted only for the aggregated line; ``site()`` is called on the window's
+        first suppressed record). False means nothing was counted: build the record and let
+        ``admit`` decide (no window, a window that has run out, or the limiter is closed).
+        """
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or self.closed:
+                return False
+            now = self.time_source()
+            if now - window.start >= self.window:
+                return False
+            if window.count == 0:
+                window.site = site()
+            window.count += 1
+            window.last_at = now
+            window.message = (template, args)
+            window.stats.suppressed += 1
+            self.suppressed += 1
+            return True
+
     def _fold(self, key: Hashable, window: _Window) -> Repeat | None:
         if window.count == 0:
             return None
@@ -131,7 +176,7 @@ class RateLimiter(Generic[R]):
         return Repeat(
             key=key,
             site=window.site,
-            message=window.message,
+            message=_text(window.message),
             count=window.count,
             span=window.last_at - window.start,
         )

@@ -18,6 +18,7 @@ from framework import BotContext, SettingsError, hookimpl
 from framework.log_guard import add_default_sink
 from framework.redact import Redactor, compile_pattern
 
+from .gate import SuppressGate, install_gate, remove_gate
 from .intercept import StdlibRouting
 from .limiter import RateLimiter, Repeat
 from .records import (
@@ -79,6 +80,7 @@ class SmartLogging:
         )
         self._sinks = Sinks()
         self._stdlib: StdlibRouting | None = None
+        self._gate: SuppressGate | None = None
         self.installed = False
 
     # ------------------------------------------------------------------------- hooks
@@ -143,6 +145,9 @@ class SmartLogging:
         except BaseException:
             self.uninstall()
             raise
+        # Suppressed records are dropped before loguru builds them while only our handlers run.
+        self._gate = SuppressGate(self.limiter, levels, logger._core.handlers)  # type: ignore[attr-defined]
+        install_gate(self._gate)
         if config.intercept_stdlib:
             self._stdlib = StdlibRouting(levels.default, levels.levels)
             self._stdlib.install()
@@ -158,6 +163,9 @@ class SmartLogging:
         """Flush pending counts, remove the plugin's handlers, restore loguru's default sink."""
         if not self.installed:
             return
+        if self._gate is not None:
+            remove_gate(self._gate)
+            self._gate = None
         self.close_windows()
         if self._stdlib is not None:
             self._stdlib.restore()
