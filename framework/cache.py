@@ -12,7 +12,7 @@ of immutable entries.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -26,7 +26,8 @@ FillKey = tuple[str, int, int]  # (symbol, order id, trade id)
 
 _OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})  # ``Order.is_open``, without the call
 _ZERO = Decimal(0)
-_ONE = object()  # a held announcement with one argument (``on_fill``)
+# Kinds of held announcements (``begin_event``): (kind, before, after).
+_BALANCE, _POSITION, _ORDER, _FILL = 0, 1, 2, 3
 CLOSED_ORDERS_KEPT = 10_000
 FILLS_KEPT = 100_000
 LATE_KEPT = 10_000
@@ -134,7 +135,7 @@ class AccountCache:
         self.reconciled_through = 0  # updates older than this are stale (``reconciled``)
         self.late: dict[LateKey, Balance | Position | Order] = {}  # refused as older than that
         # Announcements held while one exchange event is applied (``begin_event``).
-        self._held: list[tuple[Callable[..., None], Any, Any]] | None = None
+        self._held: list[tuple[int, Any, Any]] | None = None
 
     # --------------------------------------------------------------------------- events
 
@@ -149,11 +150,18 @@ class AccountCache:
         """Announce, in the order applied, every change held since ``begin_event``."""
         held, self._held = self._held, None
         if held:
-            for announce, first, second in held:
-                if second is _ONE:
-                    announce(first)
+            listener = self._listener
+            assert listener is not None  # nothing is held without one
+            announce = (
+                listener.on_balance_update,
+                listener.on_position_update,
+                listener.on_order_update,
+            )
+            for kind, before, after in held:
+                if kind < _FILL:
+                    announce[kind](before, after)
                 else:
-                    announce(first, second)
+                    listener.on_fill(after)
 
     # ------------------------------------------------------------------------- balances
 
@@ -182,7 +190,7 @@ class AccountCache:
             if queued is None:
                 listener.on_balance_update(before, balance)
             else:
-                queued.append((listener.on_balance_update, before, balance))
+                queued.append((_BALANCE, before, balance))
         return True
 
     # ------------------------------------------------------------------------ positions
@@ -227,7 +235,7 @@ class AccountCache:
             if queued is None:
                 listener.on_position_update(before, position)
             else:
-                queued.append((listener.on_position_update, before, position))
+                queued.append((_POSITION, before, position))
         return True
 
     # --------------------------------------------------------------------------- orders
@@ -278,7 +286,7 @@ class AccountCache:
             if self._held is None:
                 self._listener.on_order_update(before, order)
             else:
-                self._held.append((self._listener.on_order_update, before, order))
+                self._held.append((_ORDER, before, order))
         return True
 
     def apply_fill(self, fill: Fill) -> bool:
@@ -304,7 +312,7 @@ class AccountCache:
             if self._held is None:
                 self._listener.on_fill(fill)
             else:
-                self._held.append((self._listener.on_fill, fill, _ONE))
+                self._held.append((_FILL, None, fill))
         return True
 
     # ------------------------------------------------------------------ reconciliation
