@@ -14,6 +14,12 @@ interleaved (A B C A B C ...) so a noisy neighbour hits them all alike:
   here). ``hooks_per_msg`` in their rows is what the bus delivered; the consumer forgets its
   per-entry state at each round of the server's 1,024 repeated messages, or from the second
   round on it would drop them as stale / out of order (see ``peers_tradeloop.py``).
+* ``reference_decimal``: ``benchmarks/peers_reference_decimal.py``, the reference plus building
+  the same ``Decimal``s tradeloop builds per message (30 per ACCOUNT_UPDATE, 4 per bookTicker):
+  the bar of issue 14's "money stays Decimal" decision. ``verdicts`` in the JSON: tradeloop's
+  one-hook shape may take at most 1.10x ``reference_decimal``'s CPU per ACCOUNT_UPDATE
+  (``account_update_cpu``), and bookTicker must keep 0.9x the reference's msgs/s
+  (``book_ticker``).
 * ``python_binance``: ``../shared/bench/peers/peer_python_binance.py``
   (``BinanceSocketManager.futures_user_socket()`` / ``futures_multiplex_socket()``), on the same
   event loop as the others and, as ``python_binance_asyncio``, on asyncio (its default: it does
@@ -45,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ROOT.parent / "shared" / "bench" / "peers"
+# The peers harness: $PEERS_DIR, else ../shared/bench/peers beside the checkout.
+PEERS = Path(os.environ.get("PEERS_DIR", ROOT.parent / "shared" / "bench" / "peers"))
 FIELDS = ("msgs_per_s", "cpu_us_per_msg", "p50_us", "p99_us")
 
 
@@ -101,6 +108,49 @@ def median_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# Issue 14: tradeloop's one-hook ACCOUNT_UPDATE may cost the reference's CPU plus its Decimals,
+# plus 10 %; bookTicker keeps at least 0.9x the reference's throughput.
+DECIMAL_ALLOWANCE = 1.10
+BOOK_TICKER_FLOOR = 0.9
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, Any]:
+    """The targets, judged on the firehose medians of this run."""
+    out: dict[str, Any] = {}
+    account = results.get("account/firehose", {}).get("median", {})
+    if all(account.get(c, {}).get("cpu_us_per_msg") for c in ("reference", "reference_decimal")):
+        ref = account["reference"]["cpu_us_per_msg"]
+        ref_dec = account["reference_decimal"]["cpu_us_per_msg"]
+        limit = ref_dec * DECIMAL_ALLOWANCE
+        out["account_update_cpu"] = {
+            "rule": "tradeloop CPU/msg <= 1.10 x (reference + its Decimals), same run",
+            "reference_us": ref,
+            "decimal_cost_us": round(ref_dec - ref, 2),
+            "reference_decimal_us": ref_dec,
+            "limit_us": round(limit, 2),
+            **{
+                c: {
+                    "cpu_us_per_msg": account[c]["cpu_us_per_msg"],
+                    "vs_limit": round(account[c]["cpu_us_per_msg"] / limit, 3),
+                    "ok": account[c]["cpu_us_per_msg"] <= limit,
+                }
+                for c in account
+                if not c.startswith(("reference", "python_binance"))
+                and not c.endswith("_account_cache")
+            },
+        }
+    book = results.get("bookTicker/firehose", {})
+    if book.get("ratios"):
+        out["book_ticker"] = {
+            "rule": "tradeloop msgs/s >= 0.9 x reference, same run",
+            **{
+                c: {**r, "ok": r["vs_reference"] >= BOOK_TICKER_FLOOR}
+                for c, r in book["ratios"].items()
+            },
+        }
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=200_000, help="messages per firehose run")
@@ -123,6 +173,11 @@ def main() -> None:
     tradeloop = [str(ROOT / "benchmarks" / "peers_tradeloop.py")]
     consumers: dict[str, tuple[list[str], Path, str | None]] = {
         "reference": (["aiohttp_cache.py", "--stage", "cache"], PEERS, None),
+        "reference_decimal": (
+            [str(ROOT / "benchmarks" / "peers_reference_decimal.py")],
+            PEERS,
+            None,
+        ),
         "tradeloop": ([*tradeloop, "--sink", "dict"], ROOT, None),
         "tradeloop_account_cache": ([*tradeloop, "--sink", "cache"], ROOT, None),
     }
@@ -209,6 +264,7 @@ def main() -> None:
                         if not c.startswith(("reference", "python_binance"))
                     }
                 report["results"][f"{mode}/{kind}"] = entry
+        report["verdicts"] = verdicts(report["results"])
         print(json.dumps(report, indent=2))
     finally:
         server.terminate()

@@ -9,7 +9,8 @@ harness's JSON line (``common.Stats.emit``), so it sits in the same tables as ``
 * ``UserDataStream.handle`` (ACCOUNT_UPDATE: typed msgspec decode, money to ``Decimal``, one
   ``framework.types.Balance``/``Position`` per entry, applied to the sink) or
   ``MarketStream.handle`` (bookTicker -> ``Tick``, latest tick per symbol) ->
-* one hook through the core's ``HookBus`` to one no-op plugin.
+* one hook through the core's ``HookBus`` to one no-op plugin (bookTicker: through
+  ``ctx.hooks.on_tick``, the bot's own emitter, with its stale-tick check).
 
 ``--sink dict`` (default) is the reference's shape: a dict cache, then one hook per message.
 ``--sink cache`` is the bot's own wiring: a ``BotContext`` (its ``AccountCache`` and ``Hooks``)
@@ -70,7 +71,7 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
     from framework.hookspecs import hookimpl
     from framework.loader import new_plugin_manager
     from framework.scheduler import Scheduler
-    from framework.settings import Settings
+    from framework.settings import RuntimeSettings, Settings
     from framework.types import Balance, Fill, Order, Position, StreamState, Tick
     from plugins.binance.config import BinanceConfig, Endpoints
     from plugins.binance.counters import EventCounters
@@ -101,8 +102,11 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
     notify = bus.notify
     clock = SystemClock()
     # The bot's own context: its AccountCache announces changes through its Hooks to the bus.
+    # The server stamps its messages once at start: a bound that never drops them as stale
+    # (the age is still checked per tick, as in the bot).
+    settings = Settings(runtime=RuntimeSettings(max_tick_age=3600))
     ctx = BotContext(
-        settings=Settings(), clock=clock, bus=bus, scheduler=Scheduler(clock), plugin_configs={}
+        settings=settings, clock=clock, bus=bus, scheduler=Scheduler(clock), plugin_configs={}
     )
     bus.bind(ctx)
 
@@ -182,9 +186,7 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
                     seen += 1
                     user_handle(data)
         else:
-
-            def emit(tick: Tick) -> None:
-                notify("on_tick", (ctx, tick))
+            emit = ctx.hooks.on_tick  # the bot's emitter: stale-tick check, last tick, hook
 
             last: dict[str, Tick] = {}
             market = MarketStream(
