@@ -82,6 +82,12 @@ def render_exception(exc: RecordException) -> str:
     return "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
 
 
+def is_guard_patcher(patcher: object) -> bool:
+    """True for the guard's own patcher: it redacts the message and the exception and never
+    changes a record's call site or extras (smart_logging's early suppression relies on it)."""
+    return patcher is _patch
+
+
 def _patch(record: Record) -> None:
     redactor = _GUARD.redactor
     record["message"] = redactor(record["message"])

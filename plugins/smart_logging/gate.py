@@ -11,8 +11,9 @@ unchanged and the handlers' filter decides, as before.
 The gate only short-cuts when the answer cannot differ from the filter's: the logger's handlers
 are exactly the plugin's own (a sink added by other code sees every record, as documented), and
 the call uses no option that changes the record's site or extras (keyword arguments, ``lazy``,
-``record``, ``colors``, an exception, a patcher). It relies on loguru's ``Logger._log``
-signature (0.7); ``tests/smart_logging/test_sl_gate.py`` pins that it behaves like the filter.
+``record``, ``colors``, an exception, a patcher other than the core's redacting guard). It
+relies on loguru's ``Logger._log`` signature (0.7); ``tests/smart_logging/test_sl_gate.py``
+pins that it behaves like the filter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 
 from loguru._logger import Logger, context
 from loguru._recattrs import RecordFile
+
+from framework.log_guard import is_guard_patcher
 
 from .intercept import STDLIB_KEY
 from .limiter import RateLimiter
@@ -49,8 +52,10 @@ class SuppressGate:
     ) -> bool:
         """True when the call was dropped here (suppressed and counted, or below its module's
         level); False to let loguru build the record."""
-        if core.handlers is not self.handlers or kw or core.patcher:
+        if core.handlers is not self.handlers or kw:
             return False
+        if core.patcher is not None and not is_guard_patcher(core.patcher):
+            return False  # a patcher of the application's may move the record's site
         exception, depth, record, lazy, colors, _raw, _capture, patchers, extra = options
         if exception or record or lazy or colors or patchers:
             return False

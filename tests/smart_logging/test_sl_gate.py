@@ -107,3 +107,16 @@ def test_uninstall_gives_loguru_its_own_log_back(plugin: SmartLogging) -> None:
     assert Logger._log is not gate._original_log  # type: ignore[attr-defined]
     plugin.uninstall()
     assert Logger._log is gate._original_log  # type: ignore[attr-defined]
+
+
+def test_the_core_guard_patcher_does_not_turn_the_gate_off(
+    plugin: SmartLogging, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from framework.log_guard import guard_logging
+
+    guard_logging()  # the core's redacting patcher, installed by every Bot
+    args = [Counted(i) for i in range(10)]
+    for arg in args:
+        warn(arg)
+    assert [a.formatted for a in args] == [1] + [0] * 9
+    assert plugin.limiter.suppressed == 9
