@@ -82,9 +82,9 @@ class RuntimeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     use_uvloop: bool = True
     shutdown_timeout: Annotated[float, msgspec.Meta(ge=0.1, le=HOUR)] = 5.0
     data_dir: str = "data"
-    max_tick_age: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    max_tick_age: Annotated[float, msgspec.Meta(gt=0, le=HOUR)] = 5.0
     loop_check_interval: Annotated[float, msgspec.Meta(ge=0.01, le=10)] = 0.1
-    loop_stall_warning: Annotated[float, msgspec.Meta(ge=0.01, le=3600)] = 0.5
+    loop_stall_warning: Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)] = 0.5
 
 
 class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
