@@ -8,9 +8,8 @@ Whatever hook of an event fires first, every entry of that event is already in t
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from framework import Balance, BotContext, Fill, Order, OrderRequest, Position, hookimpl
+from framework import Balance, BotContext, Fill, Order, Position, hookimpl
+from plugins.sim import SimExchange
 from plugins.sim.testing import SimBotFactory, until
 
 
@@ -20,7 +19,8 @@ class CacheChecker:
     def __init__(self) -> None:
         self.balance_saw: list[tuple[int, int | None]] = []  # (balance E, position E in cache)
         self.position_saw: list[tuple[int, int | None]] = []  # (position E, balance E in cache)
-        self.order_saw: list[tuple[str, int]] = []  # (status, fills in the cache)
+        # (status, fills in the cache, fills announced so far) at each order update
+        self.order_saw: list[tuple[str, int, int]] = []
         self.fills = 0
 
     @hookimpl
@@ -40,7 +40,7 @@ class CacheChecker:
 
     @hookimpl
     def on_order_update(self, ctx: BotContext, before: Order | None, after: Order) -> None:
-        self.order_saw.append((after.status, ctx.cache.fill_count))
+        self.order_saw.append((after.status, ctx.cache.fill_count, self.fills))
 
     @hookimpl
     def on_fill(self, ctx: BotContext, fill: Fill) -> None:
@@ -48,15 +48,14 @@ class CacheChecker:
 
 
 async def test_every_entry_of_an_event_is_in_the_cache_before_its_first_hook(
-    sim_bot: SimBotFactory,
+    sim_exchange: SimExchange, sim_bot: SimBotFactory
 ) -> None:
     checker = CacheChecker()
-    bot = await sim_bot(plugins={"checker": checker})
-    exchange = bot.ctx.exchange
+    await sim_bot(plugins={"checker": checker})
+    # Traded on the simulator itself: only the user-data stream tells the bot (no REST
+    # acknowledgement reaches the cache before the stream's events).
     for qty in ("0.004", "0.002", "0.003"):
-        await exchange.place_order(
-            OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal(qty))
-        )
+        await sim_exchange.place_order("BTCUSDT", "BUY", qty)
     await until(lambda: checker.fills == 3 and len(checker.position_saw) == 3)
     await until(lambda: len(checker.balance_saw) >= 3)
 
@@ -64,6 +63,9 @@ async def test_every_entry_of_an_event_is_in_the_cache_before_its_first_hook(
     # other way round: one event time on both sides.
     assert all(balance_e == position_e for balance_e, position_e in checker.balance_saw)
     assert all(position_e == balance_e for position_e, balance_e in checker.position_saw)
-    # The trade of an ORDER_TRADE_UPDATE was recorded when its FILLED order was announced.
-    filled = [fills for status, fills in checker.order_saw if status == "FILLED"]
-    assert filled == [1, 2, 3]
+    # The trade of an ORDER_TRADE_UPDATE was in the cache when its FILLED order was announced:
+    # one more fill in the cache than announced so far (its own, whose on_fill comes next).
+    filled = [
+        (cached, announced) for status, cached, announced in checker.order_saw if status == "FILLED"
+    ]
+    assert filled == [(1, 0), (2, 1), (3, 2)], checker.order_saw
