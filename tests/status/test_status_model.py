@@ -264,7 +264,7 @@ async def test_each_strategy_instance_is_running_held_or_paused_and_why(
             bid_qty=Decimal(1),
             ask=Decimal(1),
             ask_qty=Decimal(1),
-            event_time=1,
+            event_time=int(bot.ctx.clock.time() * 1000),  # fresh: older ticks are dropped
             update_id=1,
         )
     )
