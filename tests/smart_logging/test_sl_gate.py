@@ -29,7 +29,9 @@ class Counted:
 
 @pytest.fixture
 def plugin(clock: ManualTime) -> Iterator[SmartLogging]:
-    installed = SmartLogging(SmartLoggingSettings(rate_limit_window=5.0), time_source=clock)
+    # DEBUG, so console lines name their call site (tested below); nothing here logs below WARNING
+    settings = SmartLoggingSettings(rate_limit_window=5.0, level="DEBUG")
+    installed = SmartLogging(settings, time_source=clock)
     installed.install()
     yield installed
     installed.uninstall()
