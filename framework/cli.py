@@ -22,9 +22,8 @@ from framework.loader import (
     LoadedPlugins,
     discover_plugins,
     is_builtin,
-    load_plugins,
+    load_checked,
     raise_load_error,
-    run_validate_settings,
 )
 from framework.log_guard import guard_logging, redact
 from framework.runtime import Bot, run_async, write_summary
@@ -32,10 +31,10 @@ from framework.scaffold import create_plugin_package, plugin_names
 from framework.settings import (
     PLUGIN_COMMON_KEYS,
     Settings,
-    load_settings,
     masked,
     secret_values,
 )
+from framework.settings_collect import check_core
 from framework.strategy import STRATEGY_PREFIX, limits_in_force
 
 PROG = "tradeloop"
@@ -145,26 +144,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return exc.exit_code
     try:
-        settings = load_settings(pre.settings, env=pre.env)
-        guard_logging(secret_values(settings.as_dict()))
-        loaded = load_plugins(settings)
-        run_validate_settings(loaded, settings)
+        core = check_core(pre.settings, env=pre.env)
+        found = core.settings.as_dict() if core.settings is not None else {}
+        guard_logging([*secret_values(core.raw), *secret_values(found)])
+        settings, loaded = load_checked(core)
         commands = plugin_commands(loaded)
         parser = build_parser(commands)
     except TradeloopError as exc:
-        print(f"{PROG}: error: {redact(str(exc))}", file=sys.stderr)
+        _print_error(exc)
         return exc.exit_code
     args = parser.parse_args(args_list)
     try:
         return _dispatch(args, settings, loaded, commands)
     except TradeloopError as exc:
-        print(f"{PROG}: error: {redact(str(exc))}", file=sys.stderr)
+        _print_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception:  # noqa: BLE001 - a crash: Python's traceback, redacted, no variable values
         print(redact(traceback.format_exc()), end="", file=sys.stderr)
         return EXIT_RUNTIME_ERROR
+
+
+def _print_error(exc: TradeloopError) -> None:
+    """One ``tradeloop: error:`` line per line of the message (one per bad settings key)."""
+    for line in redact(str(exc)).splitlines() or [""]:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
 
 
 def _dispatch(

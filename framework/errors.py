@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 EXIT_OK = 0
 EXIT_RUNTIME_ERROR = 1
 EXIT_USAGE = 2  # bad settings, unknown or broken plugin
@@ -27,6 +29,34 @@ class SettingsError(TradeloopError):
         self.allowed = allowed
         shown = "***" if secret else repr(value)
         super().__init__(f"settings: {key} = {shown} is not allowed: {allowed}")
+
+
+class SettingsErrors(SettingsError):
+    """Several settings keys are wrong: the message has one line per key, in file order.
+
+    ``key``, ``value`` and ``allowed`` are those of the first; ``errors`` holds them all.
+    """
+
+    def __init__(self, errors: Sequence[SettingsError]) -> None:
+        if not errors:
+            raise ValueError("SettingsErrors needs at least one error")
+        self.errors = [e for group in errors for e in _flat(group)]
+        first = self.errors[0]
+        self.key, self.value, self.allowed = first.key, first.value, first.allowed
+        TradeloopError.__init__(self, "\n".join(str(e) for e in self.errors))
+
+
+def _flat(error: SettingsError) -> list[SettingsError]:
+    return error.errors if isinstance(error, SettingsErrors) else [error]
+
+
+def raise_settings_errors(errors: Sequence[SettingsError]) -> None:
+    """Raise nothing for no errors, the one error itself, or ``SettingsErrors`` for several."""
+    flat = [e for group in errors for e in _flat(group)]
+    if len(flat) == 1:
+        raise flat[0]
+    if flat:
+        raise SettingsErrors(flat)
 
 
 class PluginLoadError(TradeloopError):

@@ -22,9 +22,10 @@ from loguru import logger
 
 from framework import hookspecs
 from framework.bus import HookBus, Outcome
-from framework.errors import PluginLoadError, SettingsError
+from framework.errors import PluginLoadError, SettingsError, TradeloopError, raise_settings_errors
 from framework.hooks import Hooks
-from framework.settings import PLUGIN_COMMON_KEYS, Settings, convert
+from framework.settings import PLUGIN_COMMON_KEYS, Settings
+from framework.settings_collect import CoreCheck, convert_all
 
 PLUGIN_GROUP = "tradeloop.plugins"
 # Built-ins in this group ship disabled (e.g. a webhook that needs a URL): enabled only by
@@ -126,21 +127,29 @@ def load_plugins(
     extra: Sequence[tuple[str, object]] = (),
     plugin_table: Mapping[str, EntryPoint] | None = None,
     strategy_table: Mapping[str, EntryPoint] | None = None,
+    strategy_index: Sequence[int] | None = None,
 ) -> LoadedPlugins:
     """Import, validate and register every enabled plugin and strategy instance.
 
     ``extra`` are ready-made plugin objects (tests, embedding) registered after the others.
+    Every bad key of every plugin block and strategy's ``params`` is collected, then raised at
+    once (``SettingsErrors`` for several). ``strategy_index``: where each of
+    ``settings.strategies`` stands in the settings file (for the keys errors name).
     """
     pm = new_plugin_manager()
     hooks = Hooks(HookBus(pm, settings.hooks), None)
     table = dict(plugin_table if plugin_table is not None else discover_plugins())
     strategies = dict(strategy_table if strategy_table is not None else discover(STRATEGY_GROUP))
     result = LoadedPlugins(pm=pm, infos=[], configs={}, order=[], hooks=hooks)
+    errors: list[SettingsError] = []
 
     for name, block in settings.plugins.items():
         if name not in table and block.get("required", True) and block.get("enabled", True):
             known = ", ".join(sorted(table)) or "none installed"
-            raise SettingsError(f"plugins.{name}", block, f"the name of a known plugin ({known})")
+            errors.append(
+                SettingsError(f"plugins.{name}", block, f"the name of a known plugin ({known})")
+            )
+    unknown = {e.key.removeprefix("plugins.") for e in errors}
 
     for name in [*table, *(n for n in settings.plugins if n not in table)]:
         ep = table.get(name)
@@ -148,7 +157,7 @@ def load_plugins(
         enabled = bool(block.get("enabled", enabled_by_default(ep)))
         info = PluginInfo(name, "plugin", _source(ep), ep.value if ep else "", enabled)
         result.infos.append(info)
-        if not enabled:
+        if not enabled or name in unknown:
             pm.set_blocked(name)  # never imported; nothing can register under this name
             continue
         required = bool(block.get("required", True))
@@ -160,14 +169,16 @@ def load_plugins(
             config = _validate_block(hooks, name, factory, own, f"plugins.{name}")
             plugin = _instantiate(factory, config)
             _register(pm, plugin, name)
-        except SettingsError:
-            raise
+        except SettingsError as exc:
+            errors.append(exc)
+            continue
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported as its own
             _fail(info, exc, required)
             continue
         _record_loaded(result, info, config)
 
-    for index, strategy in enumerate(settings.strategies):
+    positions = strategy_index if strategy_index is not None else range(len(settings.strategies))
+    for index, strategy in zip(positions, settings.strategies, strict=True):
         name = STRATEGY_PREFIX + strategy.id
         ep = strategies.get(strategy.use)
         source = f"strategy {strategy.use!r} ({_source(ep) if ep else 'module path'})"
@@ -186,12 +197,15 @@ def load_plugins(
             if not isinstance(plugin, ModuleType):
                 plugin.strategy_id = strategy.id
             _register(pm, plugin, name)
-        except SettingsError:
-            raise
+        except SettingsError as exc:
+            errors.append(exc)
+            continue
         except Exception as exc:  # noqa: BLE001
             _fail(info, exc, strategy.required)
             continue
         _record_loaded(result, info, config)
+
+    raise_settings_errors(errors)
 
     for name, plugin in extra:
         try:
@@ -268,11 +282,16 @@ def _validate_block(
     """The plugin's own keys validated against what it declares."""
     schema = _declared_schema(hooks, name, factory)
     if schema is None:
-        if own:
-            key = next(iter(own))
-            raise SettingsError(f"{prefix}.{key}", own[key], "no keys (this plugin has none)")
+        raise_settings_errors(
+            [
+                SettingsError(f"{prefix}.{key}", value, "no keys (this plugin has none)")
+                for key, value in own.items()
+            ]
+        )
         return None
-    return convert(own, schema, prefix=prefix)
+    config, errors = convert_all(own, schema, prefix=prefix)
+    raise_settings_errors(errors)
+    return config
 
 
 def _instantiate(factory: Any, config: Any) -> Any:
@@ -316,9 +335,39 @@ def _hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
 
 
 def run_validate_settings(loaded: LoadedPlugins, settings: Settings) -> None:
-    """Ask every plugin to check cross-section settings; a failure is attributed to it."""
+    """Ask every plugin to check cross-section settings; a failure is attributed to it.
+
+    The ``SettingsError`` of every plugin is raised at once; any other failure at once."""
+    errors: list[SettingsError] = []
     for outcome in loaded.hooks.validate_settings(settings):
-        raise_load_error(loaded, outcome)
+        if isinstance(outcome.error, SettingsError):
+            errors.append(outcome.error)
+        else:
+            raise_load_error(loaded, outcome)
+    raise_settings_errors(errors)
+
+
+def load_checked(core: CoreCheck) -> tuple[Settings, LoadedPlugins]:
+    """The settings and plugins of a ``check_core`` result, every settings error of the core
+    and of every plugin block raised at once (``SettingsErrors`` for several, exit 2).
+
+    Plugin blocks are checked even when core keys are bad; the cross-section checks
+    (``validate_settings``) run once every key is valid on its own.
+    """
+    if core.settings is None:
+        raise_settings_errors(core.errors)
+        raise AssertionError("no settings and no error")  # pragma: no cover
+    try:
+        loaded = load_plugins(core.settings, strategy_index=core.strategy_index)
+    except SettingsError as exc:
+        raise_settings_errors([*core.errors, exc])
+        raise
+    except TradeloopError:
+        raise_settings_errors(core.errors)  # bad keys first: they may be the cause
+        raise
+    raise_settings_errors(core.errors)
+    run_validate_settings(loaded, core.settings)
+    return core.settings, loaded
 
 
 def raise_load_error(loaded: LoadedPlugins, outcome: Outcome) -> None:

@@ -17,7 +17,7 @@ import msgspec
 from dynaconf import Dynaconf
 from dynaconf.utils.parse_conf import parse_conf_data
 
-from framework.errors import SettingsError
+from framework.errors import SettingsError, raise_settings_errors
 from framework.setting_types import HOUR, PositiveAmount, Seconds
 from framework.settings_files import read_yaml
 from framework.settings_prepare import join_path, prepare
@@ -352,13 +352,24 @@ def find_settings_file(explicit: str | os.PathLike[str] | None = None) -> Path |
 
 
 def load_raw(
-    settings_file: Path | None, env: str | None = None, overrides: Mapping[str, Any] | None = None
+    settings_file: Path | None,
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    problems: list[SettingsError] | None = None,
 ) -> dict[str, Any]:
-    """Merge every source into one plain dict with lower-case top-level keys."""
+    """Merge every source into one plain dict with lower-case top-level keys.
+
+    A secret written into the settings file is an error: raised, or added to ``problems``.
+    """
     files: list[str] = []
     if settings_file is not None:
         settings_file = settings_file.resolve()  # dynaconf searches relative names upwards
-        _refuse_secrets_in_settings_file(settings_file)
+        found = _secrets_in_settings_file(settings_file)
+        if problems is None:
+            raise_settings_errors(found)
+        else:
+            problems.extend(found)
         files.append(str(settings_file))
         secrets = settings_file.with_name(".secrets.yaml")
         if secrets.is_file():
@@ -443,7 +454,9 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def _refuse_secrets_in_settings_file(path: Path) -> None:
+def _secrets_in_settings_file(path: Path) -> list[SettingsError]:
+    """An error for every secret written into ``settings.yaml`` itself."""
+    out: list[SettingsError] = []
     content = read_yaml(path) or {}
     for key, value in _walk(content):
         # Strip the environment section name (default., production., ...).
@@ -451,13 +464,16 @@ def _refuse_secrets_in_settings_file(path: Path) -> None:
         if bare.split(".", 1)[0] in MOVED_SECTIONS:
             continue  # refused as a moved key, with a line naming where it went
         if is_secret_key(bare) and value not in ("", None):
-            raise SettingsError(
-                bare,
-                value,
-                "secrets do not belong in settings.yaml; put them in .secrets.yaml or in "
-                f"{ENV_PREFIX}_{bare.upper().replace('.', '__')}",
-                secret=True,
+            out.append(
+                SettingsError(
+                    bare,
+                    value,
+                    "secrets do not belong in settings.yaml; put them in .secrets.yaml or in "
+                    f"{ENV_PREFIX}_{bare.upper().replace('.', '__')}",
+                    secret=True,
+                )
             )
+    return out
 
 
 def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -470,23 +486,58 @@ def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def refuse_moved_keys(raw: Mapping[str, Any]) -> None:
-    """``SettingsError`` naming the new key for the first key of a section that moved."""
+def moved_key_errors(raw: Mapping[str, Any]) -> list[SettingsError]:
+    """An error naming the new key for every key of a section that moved."""
+    out: list[SettingsError] = []
     for old, new in MOVED_SECTIONS.items():
         if old not in raw:
             continue
-        leaves = [k for k, v in _walk(raw[old]) if not isinstance(v, Mapping)]
-        rest = leaves[0] if leaves else ""
-        old_key = f"{old}.{rest}" if rest else old
-        new_key = f"{new}.{rest}" if rest else new
-        value = _value_at(raw[old], rest.split(".")) if rest else raw[old]
-        env_name = f"{ENV_PREFIX}_{new_key.upper().replace('.', '__')}"
-        raise SettingsError(
-            old_key,
-            value,
-            f"this key moved: set {new_key} instead (in the environment: {env_name})",
-            secret=is_secret_key(old_key),
-        )
+        leaves = [k for k, v in _walk(raw[old]) if not isinstance(v, Mapping)] or [""]
+        for rest in leaves:
+            old_key = f"{old}.{rest}" if rest else old
+            new_key = f"{new}.{rest}" if rest else new
+            value = _value_at(raw[old], rest.split(".")) if rest else raw[old]
+            env_name = f"{ENV_PREFIX}_{new_key.upper().replace('.', '__')}"
+            out.append(
+                SettingsError(
+                    old_key,
+                    value,
+                    f"this key moved: set {new_key} instead (in the environment: {env_name})",
+                    secret=is_secret_key(old_key),
+                )
+            )
+    return out
+
+
+def rule_errors(settings: Settings, positions: Sequence[int]) -> list[SettingsError]:
+    """The core's checks across keys (unique strategy ids, hook names, plugin switches).
+
+    ``positions``: where each of ``settings.strategies`` stands in the settings file.
+    """
+    out: list[SettingsError] = []
+    seen: set[str] = set()
+    for index, strategy in zip(positions, settings.strategies, strict=True):
+        if strategy.id in seen:
+            out.append(
+                SettingsError(
+                    f"strategies[{index}].id", strategy.id, "a unique id per strategy instance"
+                )
+            )
+        seen.add(strategy.id)
+    for hook in settings.hooks.timeouts:
+        if hook not in DEFAULT_HOOK_TIMEOUTS:
+            out.append(
+                SettingsError(
+                    f"hooks.timeouts.{hook}",
+                    settings.hooks.timeouts[hook],
+                    "a key naming a hook: " + ", ".join(DEFAULT_HOOK_TIMEOUTS),
+                )
+            )
+    for name, block in settings.plugins.items():
+        for key in PLUGIN_COMMON_KEYS:
+            if key in block and not isinstance(block[key], bool):
+                out.append(SettingsError(f"plugins.{name}.{key}", block[key], "true or false"))
+    return out
 
 
 def load_settings(
@@ -496,27 +547,14 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     use_files: bool = True,
 ) -> Settings:
-    """Load and validate the core settings (plugin blocks are checked by the loader)."""
-    path = find_settings_file(settings_file) if use_files else None
-    raw = load_raw(path, env, overrides)
-    refuse_moved_keys(raw)
-    settings = convert(raw, Settings, prefix="")
-    seen: set[str] = set()
-    for index, strategy in enumerate(settings.strategies):
-        if strategy.id in seen:
-            raise SettingsError(
-                f"strategies[{index}].id", strategy.id, "a unique id per strategy instance"
-            )
-        seen.add(strategy.id)
-    for hook in settings.hooks.timeouts:
-        if hook not in DEFAULT_HOOK_TIMEOUTS:
-            raise SettingsError(
-                f"hooks.timeouts.{hook}",
-                settings.hooks.timeouts[hook],
-                "a key naming a hook: " + ", ".join(DEFAULT_HOOK_TIMEOUTS),
-            )
-    for name, block in settings.plugins.items():
-        for key in PLUGIN_COMMON_KEYS:
-            if key in block and not isinstance(block[key], bool):
-                raise SettingsError(f"plugins.{name}.{key}", block[key], "true or false")
-    return settings
+    """Load and validate the core settings (plugin blocks are checked by the loader).
+
+    Every bad key is reported at once: ``SettingsErrors`` when there are several.
+    """
+    from framework.settings_collect import check_core  # it builds on this module
+
+    core = check_core(settings_file, env=env, overrides=overrides, use_files=use_files)
+    raise_settings_errors(core.errors)
+    if core.settings is None:  # pragma: no cover - no settings means at least one error
+        raise AssertionError("settings failed without an error")
+    return core.settings

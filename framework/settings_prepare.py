@@ -65,7 +65,7 @@ class _Pass:
                 for k, v in node.items()
             }
         if isinstance(info, mi.DictType) and isinstance(node, Mapping):
-            upper = _is_asset(info.key_type)
+            upper = is_asset(info.key_type)
             out: dict[Any, Any] = {}
             for k, v in node.items():
                 name = k.upper() if upper and isinstance(k, str) else k
@@ -100,7 +100,8 @@ class _Pass:
         return node
 
 
-def _is_asset(info: Any) -> bool:
+def is_asset(info: Any) -> bool:
+    """True for the msgspec type info of an asset name (such keys are upper-cased)."""
     return isinstance(info, (mi.Metadata, mi.StrType)) and (
         getattr(info.type if isinstance(info, mi.Metadata) else info, "pattern", None)
         == ASSET_PATTERN

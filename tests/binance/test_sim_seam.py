@@ -99,10 +99,11 @@ def test_the_old_sim_section_is_refused_naming_the_new_key(tmp_path: Path) -> No
     )
     result = run_cli("check", cwd=tmp_path)
     assert result.returncode == 2
-    line = one_error_line(result.stderr)
-    assert "sim.seed" in line
-    assert "set plugins.sim.seed instead" in line
-    assert "TRADELOOP_PLUGINS__SIM__SEED" in line
+    seed, updates = result.stderr.strip().splitlines()  # every moved key, one line each
+    assert "sim.seed" in seed
+    assert "set plugins.sim.seed instead" in seed
+    assert "TRADELOOP_PLUGINS__SIM__SEED" in seed
+    assert "set plugins.sim.updates_per_second instead" in updates
 
 
 def test_the_old_sim_environment_variable_is_refused_naming_the_new_one(tmp_path: Path) -> None:
