@@ -145,7 +145,6 @@ def run_init(args: argparse.Namespace, ask: Ask = input) -> int:
     print("next (with the virtualenv tradeloop is installed in, with the dev extras for pytest):")
     if folder != Path():
         print(f"  cd {folder}")
-    print('  export PYTHONPATH="$PWD/strategies"')
     print("  tradeloop check              # the settings in force")
     print("  python -m pytest             # the strategy's tests, on the simulator")
     print("  tradeloop run --for 60       # trade a minute on the simulator (data/ keeps it)")
@@ -157,6 +156,6 @@ def run_new_strategy(args: argparse.Namespace) -> int:
     paths = create_strategy(args.name, args.dir)
     names = strategy_names(args.name)
     print("created " + ", ".join(str(p) for p in paths))
-    print("enable it in settings.yaml (with its folder on PYTHONPATH):")
+    print("enable it in settings.yaml (strategies/ beside it is searched first):")
     print(f'  strategies:\n  - id: {names.module}\n    use: "{names.module}:{names.cls}"')
     return EXIT_OK

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -128,6 +130,7 @@ def load_plugins(
     plugin_table: Mapping[str, EntryPoint] | None = None,
     strategy_table: Mapping[str, EntryPoint] | None = None,
     strategy_index: Sequence[int] | None = None,
+    bot_folder: Path | None = None,
 ) -> LoadedPlugins:
     """Import, validate and register every enabled plugin and strategy instance.
 
@@ -135,6 +138,8 @@ def load_plugins(
     Every bad key of every plugin block and strategy's ``params`` is collected, then raised at
     once (``SettingsErrors`` for several). ``strategy_index``: where each of
     ``settings.strategies`` stands in the settings file (for the keys errors name).
+    ``bot_folder``: the settings file's folder; a ``module:Class`` strategy is imported from it
+    or its ``strategies/`` (see ``bot_import_paths``) without ``PYTHONPATH``.
     """
     pm = new_plugin_manager()
     hooks = Hooks(HookBus(pm, settings.hooks), None)
@@ -189,7 +194,10 @@ def load_plugins(
             pm.set_blocked(name)
             continue
         try:
-            factory = ep.load() if ep is not None else _import_path(strategy.use, strategies)
+            if ep is not None:
+                factory = ep.load()
+            else:
+                factory = _import_path(strategy.use, strategies, bot_folder)
             config = _validate_block(
                 hooks, name, factory, strategy.params, f"strategies[{index}].params"
             )
@@ -255,10 +263,29 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _import_path(use: str, strategies: Mapping[str, EntryPoint]) -> Any:
+def bot_import_paths(bot_folder: Path) -> list[Path]:
+    """Where a bot's own ``module:Class`` strategies are imported from: the folder of its
+    settings file and that folder's ``strategies/`` (what ``tradeloop init`` makes)."""
+    folders = [bot_folder / "strategies", bot_folder]
+    return [f.resolve() for f in folders if f.is_dir()]
+
+
+def _add_bot_import_paths(bot_folder: Path) -> None:
+    """Put the bot's folders first on ``sys.path`` (as ``PYTHONPATH`` would), once each."""
+    for folder in reversed(bot_import_paths(bot_folder)):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+
+
+def _import_path(
+    use: str, strategies: Mapping[str, EntryPoint], bot_folder: Path | None = None
+) -> Any:
     if ":" not in use:
         known = ", ".join(sorted(strategies)) or "none installed"
         raise LookupError(f"no strategy named {use!r} (known: {known}; or give 'module:Class')")
+    if bot_folder is not None:
+        _add_bot_import_paths(bot_folder)
     module_name, _, attr = use.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr)
@@ -358,7 +385,9 @@ def load_checked(core: CoreCheck) -> tuple[Settings, LoadedPlugins]:
         raise_settings_errors(core.errors)
         raise AssertionError("no settings and no error")  # pragma: no cover
     try:
-        loaded = load_plugins(core.settings, strategy_index=core.strategy_index)
+        loaded = load_plugins(
+            core.settings, strategy_index=core.strategy_index, bot_folder=core.bot_folder
+        )
     except SettingsError as exc:
         raise_settings_errors([*core.errors, exc])
         raise

@@ -12,6 +12,7 @@ import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -131,12 +132,14 @@ class CoreCheck:
     ``settings``: valid settings, or, when some keys are bad, the settings without the parts
     that hold them (so plugin blocks can still be checked); ``None`` if nothing is usable.
     ``strategy_index``: where each of ``settings.strategies`` stands in the settings file.
+    ``bot_folder``: the settings file's folder (``None`` without a file).
     """
 
     raw: dict[str, Any]
     settings: Settings | None
     errors: list[SettingsError]
     strategy_index: tuple[int, ...]
+    bot_folder: Path | None
 
 
 def check_core(
@@ -168,7 +171,8 @@ def check_core(
         if rules:
             rest, positions = _without(rest, rules, positions)
             settings, _ = convert_all(rest, Settings, prefix="")
-    return CoreCheck(raw, settings, errors, tuple(positions))
+    folder = path.resolve().parent if path is not None else None
+    return CoreCheck(raw, settings, errors, tuple(positions), folder)
 
 
 def _without(

@@ -44,7 +44,10 @@ NOTES: dict[str, str] = {
     "exchange.api_secret": "From `.secrets.yaml` or `TRADELOOP_EXCHANGE__API_SECRET` only.",
     "exchange.recv_window_ms": "`recvWindow` of signed requests, milliseconds.",
     "strategies[].id": "Names this instance (unique); it runs as plugin `strategy:<id>`.",
-    "strategies[].use": "An entry point of group `tradeloop.strategies`, or `module:Class`.",
+    "strategies[].use": (
+        "An entry point of group `tradeloop.strategies`, or `module:Class` (imported from the "
+        "settings file's folder or its `strategies/` first)."
+    ),
     "strategies[].params": "The strategy's own settings, validated against what it declares.",
     "strategies[].risk.max_position": "Largest absolute position per symbol, base units; "
     "`null`: no limit.",

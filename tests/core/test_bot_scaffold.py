@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -12,11 +13,37 @@ import pytest
 
 from framework.bot_scaffold import create_bot, run_init, strategy_names
 from framework.scaffold import ScaffoldError
-from tests.support import run_cli
+from tests.support import TRADELOOP, run_cli
 
 
-def _env(folder: Path) -> dict[str, str]:
-    return {"PYTHONPATH": str(folder / "strategies")}
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``tradeloop`` as a user runs it in a bot folder: no PYTHONPATH, no TRADELOOP_ variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADELOOP_", "PYTHONPATH"))}
+    return subprocess.run(
+        [str(TRADELOOP), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_new_bot_checks_and_runs_its_own_strategy_without_pythonpath(tmp_path: Path) -> None:
+    assert run_cli("init", "bot", "--defaults", cwd=tmp_path).returncode == 0
+    bot = tmp_path / "bot"
+    check = _cli("check", cwd=bot)
+    assert check.returncode == 0, check.stderr
+    assert "use: starter:Starter" in check.stdout
+    run = _cli("run", "--for", "3", "--summary", "run.json", cwd=bot)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads((bot / "run.json").read_text(encoding="utf-8"))
+    assert summary["strategies"]["starter"]["state"] == "running"
+    assert summary["plugin_errors"] == {}
+    # From elsewhere, with --settings: the bot's folder, not the working directory, is searched.
+    elsewhere = _cli("--settings", str(bot / "settings.yaml"), "check", cwd=tmp_path)
+    assert elsewhere.returncode == 0, elsewhere.stderr
 
 
 def test_init_with_defaults_makes_a_bot_that_checks_and_passes_its_tests(tmp_path: Path) -> None:
@@ -33,8 +60,8 @@ def test_init_with_defaults_makes_a_bot_that_checks_and_passes_its_tests(tmp_pat
         "strategies/test_starter.py",
     ]
     assert ".secrets.yaml" in (bot / ".gitignore").read_text(encoding="utf-8").split()
-    assert 'export PYTHONPATH="$PWD/strategies"' in result.stdout
-    check = run_cli("check", cwd=bot, env=_env(bot))
+    assert "PYTHONPATH" not in result.stdout
+    check = _cli("check", cwd=bot)
     assert check.returncode == 0, check.stderr
     assert "use: starter:Starter" in check.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADELOOP_", "PYTHONPATH"))}
@@ -85,7 +112,7 @@ def test_new_strategy_writes_a_strategy_that_loads(tmp_path: Path) -> None:
         settings.read_text(encoding="utf-8").replace("starter:Starter", "mean_revert:MeanRevert"),
         encoding="utf-8",
     )
-    check = run_cli("check", cwd=tmp_path, env=_env(tmp_path))
+    check = _cli("check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     again = run_cli("new-strategy", "mean_revert", cwd=tmp_path)
     assert again.returncode == 2

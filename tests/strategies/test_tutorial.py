@@ -87,7 +87,7 @@ def test_excerpts_are_still_in_their_files() -> None:
 
 def test_check_and_run_from_the_folder(tutorial: Path) -> None:
     folder = tutorial / "my-bot"
-    env = env_for(pythonpath=folder)
+    env = env_for(pythonpath=None)  # the settings file's folder is searched: no PYTHONPATH
     check = run_cli("check", cwd=folder, env=env)
     assert check.returncode == 0, check.stderr
     assert "use: dipbuyer:DipBuyer" in check.stdout
@@ -106,8 +106,10 @@ def test_the_errors_shown_are_the_real_ones(tutorial: Path, tmp_path: Path) -> N
     )
     result = run_cli("check", cwd=tmp_path, env=env_for(pythonpath=tutorial / "my-bot"))
     assert (result.returncode, result.stderr.strip()) == (2, bad_params)
-    folder = tutorial / "my-bot"
-    result = run_cli("check", cwd=folder, env=env_for(pythonpath=None))
+    (tmp_path / "settings.yaml").write_text(
+        'default:\n  strategies:\n  - {id: dip, use: "dipbuyr:DipBuyer"}\n', encoding="utf-8"
+    )
+    result = run_cli("check", cwd=tmp_path, env=env_for(pythonpath=tutorial / "my-bot"))
     assert (result.returncode, result.stderr.strip()) == (2, not_importable)
 
 
