@@ -188,6 +188,12 @@ class SimExchange:
             )
         )
         self._filter: UserEventFilter | None = None
+        # Test hooks for hostile data (None: off). ``tamper_user`` may rewrite each user-data
+        # event before it is encoded (or return the raw bytes to send); ``tamper_rest`` may
+        # rewrite each successful REST answer ``(method, path, result)`` (or return raw bytes).
+        # What is tampered is only what goes on the wire: the engine's truth is untouched.
+        self.tamper_user: Callable[[dict[str, Any]], dict[str, Any] | bytes] | None = None
+        self.tamper_rest: Callable[[str, str, Any], Any] | None = None
         self._filter_key: str | None = None
         self._stream_names = {
             s: _Streams(
@@ -527,7 +533,9 @@ class SimExchange:
                 if not self.settings.trade_lite:
                     continue
                 payload = wire.trade_lite(event, specs[event.order.symbol], now)
-            self._filter.push(orjson.dumps(payload))
+            tampered = payload if self.tamper_user is None else self.tamper_user(payload)
+            raw = tampered if isinstance(tampered, bytes) else orjson.dumps(tampered)
+            self._filter.push(raw)
 
     # ------------------------------------------------------------------ background tasks
 

@@ -207,12 +207,14 @@ class RestApi:
                 "code": -1000,
                 "msg": "An unknown error occurred while processing the request.",
             }
+        if status == 200 and ex.tamper_rest is not None:
+            result = ex.tamper_rest(request.method, request.path, result)
         used = ex.limiter.used_weight(ip, now_s)
         headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         headers["X-MBX-USED-WEIGHT"] = str(used)
         return web.Response(
             status=status,
-            body=orjson.dumps(result),
+            body=result if isinstance(result, bytes) else orjson.dumps(result),
             content_type="application/json",
             headers=headers,
         )
