@@ -39,6 +39,7 @@ from framework.types import (
     StreamState,
     StreamStatus,
     Tick,
+    UnreadableEntry,
 )
 
 __all__ = [
@@ -82,5 +83,6 @@ __all__ = [
     "TradeHistory",
     "TradeloopError",
     "TradingHeld",
+    "UnreadableEntry",
     "hookimpl",
 ]

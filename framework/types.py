@@ -134,14 +134,35 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str = ""
 
 
+class UnreadableEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry of the exchange's answer dropped because a value in it was not sane.
+
+    The key fields hold what could be read of its identity: ``asset`` (a balance), ``symbol``
+    and ``side`` (a position), ``symbol`` and ``order_id`` (an order); empty or ``None`` when
+    that part was unreadable too. ``problem`` says what was wrong.
+    """
+
+    family: Literal["balance", "position", "order"]
+    asset: str = ""
+    symbol: str = ""
+    side: str = ""
+    order_id: int | None = None
+    problem: str = ""
+
+
 class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """The exchange's view of the account at ``snapshot_time`` (REST, the source of truth)."""
+    """The exchange's view of the account at ``snapshot_time`` (REST, the source of truth).
+
+    ``unreadable``: entries of the answers that were dropped as not sane; the cache's entries
+    they may stand for are left alone (not compared, not repaired) by reconciliation.
+    """
 
     balances: tuple[Balance, ...]
     positions: tuple[Position, ...]
     open_orders: tuple[Order, ...]
     snapshot_time: int
     weight_used: int = 0
+    unreadable: tuple[UnreadableEntry, ...] = ()
 
 
 class StreamState(StrEnum):
@@ -194,7 +215,8 @@ class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
 
     ``reason`` says why it ran (``startup``, ``interval``, ``resync: ...``, ``manual``);
     ``seeded`` counts entries loaded into an empty cache at startup (not drift);
-    ``in_flight_skipped`` counts entries the stream changed after the snapshot was taken.
+    ``in_flight_skipped`` counts entries the stream changed after the snapshot was taken;
+    ``unreadable`` counts entries of the snapshot dropped as not sane (left for the next run).
     """
 
     status: Literal["ok", "warning", "error"]
@@ -206,6 +228,7 @@ class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
     seeded: int = 0
     weight_used: int = 0
     error: str = ""
+    unreadable: int = 0
 
     @property
     def ok(self) -> bool:

@@ -10,6 +10,9 @@ import msgspec
 from framework.setting_types import DAY, HOUR, MINUTE, PositiveInt
 from framework.settings import ExchangeSettings
 
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
 Fraction = Annotated[float, msgspec.Meta(gt=0, le=1)]
 
 # USD-M endpoints (FACTS.md §1.1).
@@ -54,6 +57,18 @@ class BinanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     time_sync_interval: Annotated[float, msgspec.Meta(ge=1, le=DAY)] = 300.0
     max_rate_wait: Annotated[float, msgspec.Meta(ge=0, le=HOUR)] = 5.0
     """Longest a request waits for a 429/418 back-off; longer and it fails fast instead."""
+    # limits on what the exchange sends (docs/connector.md, "Size limits", "Hostile values")
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=64 * KIB, le=GIB)] = 16 * MIB
+    """A REST answer longer than this is refused while it is read (the largest real ones, all
+    open orders of a busy account or a full exchangeInfo, are a few MB)."""
+    decode_in_thread_bytes: Annotated[int, msgspec.Meta(ge=KIB, le=GIB)] = 256 * KIB
+    """A REST answer longer than this is decoded in a worker thread, off the event loop."""
+    max_frame_bytes: Annotated[int, msgspec.Meta(ge=64 * KIB, le=256 * MIB)] = MIB
+    """A WebSocket message longer than this closes the connection (then reconnect and
+    resync); real user-data and market messages are under 100 kB."""
+    max_event_ahead: Annotated[float, msgspec.Meta(ge=1, le=86400)] = 300.0
+    """An event or REST entry stamped later than the exchange clock plus this many seconds is
+    dropped as insane (it would otherwise count as "in flight" until that time)."""
     # rate-limit governor (FACTS.md §1.8)
     weight_limit_1m: PositiveInt = 2400
     order_limit_10s: PositiveInt = 300

@@ -13,7 +13,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from loguru import logger
 
@@ -25,8 +25,10 @@ from framework.types import (
     StreamState,
     StreamStatus,
     Tick,
+    UnreadableEntry,
 )
 
+from .checks import Names, rest_balance_problem, rest_position_problem, rest_trade_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters
 from .decode import RestBalance, RestPosition, RestTrade, ServerTime
@@ -34,6 +36,7 @@ from .ids import ClientOrderIds
 from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
 from .orders import ALL_OPEN_ORDERS_WEIGHT, DEFAULT_OWNER, OrderService
 from .rest import RestClient
+from .rows import BadRow, Rows
 from .signing import make_signer, mask_key
 from .sink import AccountSink
 from .user_stream import UserDataStream
@@ -44,6 +47,21 @@ StatusCallback = Callable[[StreamStatus], None]
 
 TRADES_PAGE = 1000  # userTrades' largest page
 TRADES_WEIGHT = 5  # userTrades, with or without orderId (FACTS.md §1.2)
+TRADES_PATH = "/fapi/v1/userTrades"
+BALANCE_PATH = "/fapi/v3/balance"
+POSITIONS_PATH = "/fapi/v3/positionRisk"
+
+
+def _unreadable(family: Literal["balance", "position", "order"], bad: BadRow) -> UnreadableEntry:
+    """A dropped REST entry as the snapshot reports it to reconciliation."""
+    return UnreadableEntry(
+        family=family,
+        asset=bad.asset,
+        symbol=bad.symbol,
+        side=bad.side,
+        order_id=bad.order_id,
+        problem=bad.problem,
+    )
 
 
 class BinanceConnector:
@@ -80,6 +98,8 @@ class BinanceConnector:
         self._spawn_fn = spawn
         self._rng = rng or random.Random()
         self._api_key = api_key
+        self.counters = EventCounters()
+        self.names = Names()  # well-formed symbol and asset names seen (checks)
         self.rest = RestClient(
             base_url=endpoints.rest_url,
             api_key=api_key,
@@ -88,6 +108,8 @@ class BinanceConnector:
             recv_window_ms=recv_window_ms,
             rng=self._rng,
             wall_time=exchange_time,
+            counters=self.counters,
+            names=self.names,
         )
         self.ids = ClientOrderIds(config.order_id_prefix, now_ms=self.rest.time.now_ms)
         self.orders = OrderService(
@@ -98,7 +120,6 @@ class BinanceConnector:
             clock=wall_time,
             sleep=sleep,
         )
-        self.counters = EventCounters()
         self.last_ticks: dict[str, Tick] = {}
         self.user: UserDataStream | None = None
         self.markets: list[MarketStream] = []
@@ -129,6 +150,7 @@ class BinanceConnector:
                 counters=self.counters,
                 on_state=self._state_handler("user_data"),
                 rng=self._rng,
+                names=self.names,
             )
             self._spawn(self.user.runner.run(), "user-data")
             self._spawn(self.user.keepalive_loop(), "listenkey-keepalive")
@@ -151,6 +173,8 @@ class BinanceConnector:
                     last=self.last_ticks,
                     rng=self._rng,
                     name=label,
+                    names=self.names,
+                    now_ms=self.rest.time.now_ms,
                 )
                 self.markets.append(stream)
                 self._spawn(stream.runner.run(), label)
@@ -245,16 +269,19 @@ class BinanceConnector:
         fills: list[Fill] = []
         params: dict[str, Any] = {"symbol": symbol, "orderId": order_id, "limit": TRADES_PAGE}
         while True:
-            page = await self.rest.request(
+            rows = await self.rest.request(
                 "GET",
-                "/fapi/v1/userTrades",
+                TRADES_PATH,
                 params=params,
-                type=list[RestTrade],
+                type=Rows[RestTrade],
                 signed=True,
                 weight=TRADES_WEIGHT,
+                decode=self.rest.rows(RestTrade, rest_trade_problem),
             )
+            self.rest.count_bad(f"GET {TRADES_PATH}", rows)
+            page = rows.good
             fills.extend(t.to_fill() for t in page if t.order_id == order_id)
-            if len(page) < TRADES_PAGE:
+            if len(page) + len(rows.bad) < TRADES_PAGE or not page:
                 break
             params = {**params, "fromId": max(t.id for t in page) + 1}
         fills.sort(key=lambda f: (f.event_time, f.trade_id))
@@ -269,15 +296,16 @@ class BinanceConnector:
         params: dict[str, Any] = {"symbol": symbol, "limit": TRADES_PAGE}
         if from_id is not None:
             params["fromId"] = from_id
-        page = await self.rest.request(
+        rows = await self.rest.request(
             "GET",
-            "/fapi/v1/userTrades",
+            TRADES_PATH,
             params=params,
-            type=list[RestTrade],
+            type=Rows[RestTrade],
             signed=True,
             weight=TRADES_WEIGHT,
+            decode=self.rest.rows(RestTrade, rest_trade_problem),
         )
-        fills = [t.to_fill() for t in page if t.symbol == symbol]
+        fills = [t.to_fill() for t in rows.good if t.symbol == symbol]
         fills.sort(key=lambda f: f.trade_id)
         return fills
 
@@ -296,28 +324,47 @@ class BinanceConnector:
         snapshot_time = server.serverTime
         balances, positions = await asyncio.gather(
             self.rest.request(
-                "GET", "/fapi/v3/balance", type=list[RestBalance], signed=True, weight=5
+                "GET",
+                BALANCE_PATH,
+                type=Rows[RestBalance],
+                signed=True,
+                weight=5,
+                decode=self.rest.rows(RestBalance, rest_balance_problem),
             ),
             self.rest.request(
-                "GET", "/fapi/v3/positionRisk", type=list[RestPosition], signed=True, weight=5
+                "GET",
+                POSITIONS_PATH,
+                type=Rows[RestPosition],
+                signed=True,
+                weight=5,
+                decode=self.rest.rows(RestPosition, rest_position_problem),
             ),
         )
+        self.rest.count_bad(f"GET {BALANCE_PATH}", balances)
+        self.rest.count_bad(f"GET {POSITIONS_PATH}", positions)
+        unreadable = [_unreadable("balance", bad) for bad in balances.bad]
+        unreadable += [_unreadable("position", bad) for bad in positions.bad]
         weight = 1 + 5 + 5
-        symbols = sorted({p.symbol for p in positions})
-        if len(symbols) >= ALL_OPEN_ORDERS_WEIGHT:  # one call for all is no dearer
-            open_orders = await self.orders.open_orders()
+        symbols = sorted({p.symbol for p in positions.good} | {b.symbol for b in positions.bad})
+        every_symbol = any(not bad.symbol for bad in positions.bad)  # a symbol was unreadable
+        bad_orders: list[BadRow] = []
+        if every_symbol or len(symbols) >= ALL_OPEN_ORDERS_WEIGHT:  # one call for all
+            open_orders, bad_orders = await self.orders.open_order_rows()
             weight += ALL_OPEN_ORDERS_WEIGHT
         else:
-            per_symbol = await asyncio.gather(*(self.orders.open_orders(s) for s in symbols))
-            open_orders = [order for orders in per_symbol for order in orders]
+            per_symbol = await asyncio.gather(*(self.orders.open_order_rows(s) for s in symbols))
+            open_orders = [order for orders, _ in per_symbol for order in orders]
+            bad_orders = [bad for _, bads in per_symbol for bad in bads]
             weight += len(symbols)
+        unreadable += [_unreadable("order", bad) for bad in bad_orders]
         return AccountSnapshot(
             # event_time: the exchange's updateTime of each entry, 0 when it has none
-            balances=tuple(b.to_balance(0) for b in balances),
-            positions=tuple(p.to_position(0) for p in positions),
+            balances=tuple(b.to_balance(0) for b in balances.good),
+            positions=tuple(p.to_position(0) for p in positions.good),
             open_orders=tuple(open_orders),
             snapshot_time=snapshot_time,
             weight_used=weight,
+            unreadable=tuple(unreadable),
         )
 
     # ------------------------------------------------------------------------- stats
@@ -336,6 +383,7 @@ class BinanceConnector:
                 "disconnects": r.stats.disconnects,
                 "rotations": r.stats.rotations,
                 "connect_failures": r.stats.connect_failures,
+                "too_large": r.stats.too_large,
             }
             for r in runners
         }
@@ -345,6 +393,7 @@ class BinanceConnector:
                 "connects": sum(r.stats.connects for r in runners),
                 "reconnects": sum(r.stats.reconnects for r in runners),
                 "stale": sum(r.stats.stale for r in runners),
+                "too_large": sum(r.stats.too_large for r in runners),
                 "listen_key_renewals": user.listen_key_renewals if user else 0,
                 "keepalives": user.keepalives if user else 0,
                 "by_stream": per_stream,
@@ -361,6 +410,9 @@ class BinanceConnector:
                 "http_418": gov.http_418,
                 "refused": gov.refused,
                 "max_weight_1m": gov.max_weight,
+                "too_large": self.rest.stats.too_large,
+                "bad_answers": self.rest.stats.bad_answers,
+                "thread_decodes": self.rest.stats.thread_decodes,
             },
             "order_api": {
                 "placed": self.orders.stats.placed,

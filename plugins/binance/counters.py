@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loguru import logger
 
@@ -23,6 +23,25 @@ class EventCounters:
     malformed: int = 0
     unknown: int = 0
     dispatch_errors: int = 0
+    rejected: int = 0
+    rejected_by: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, what: str, problem: str) -> None:
+        """Count a message or REST entry dropped whole for an insane value (``checks``).
+
+        ``what`` names its kind (``user-data ACCOUNT_UPDATE``, ``GET /fapi/v3/balance``); the
+        first of each kind is logged with what was wrong, then the 10th, 100th, ...
+        """
+        self.rejected += 1
+        count = self.rejected_by.get(what, 0) + 1
+        self.rejected_by[what] = count
+        if should_log(count):
+            logger.bind(log_key=f"rejected:{what}").warning(
+                "dropped {} #{} (an insane value, nothing of it applied): {}",
+                what,
+                count,
+                problem,
+            )
 
     def count_unhandled(self, kind: Kind, data: bytes, stream: str) -> None:
         """Count a message that carried no event (ignored, control, unknown or malformed)."""
@@ -43,7 +62,7 @@ class EventCounters:
                     data[:120],
                 )
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, int | dict[str, int]]:
         """The ``events`` section of the run summary."""
         return {
             "ticks": self.ticks,
@@ -55,6 +74,8 @@ class EventCounters:
             "malformed": self.malformed,
             "unknown": self.unknown,
             "dispatch_errors": self.dispatch_errors,
+            "rejected": self.rejected,
+            "rejected_by": dict(self.rejected_by),
         }
 
 

@@ -1,8 +1,9 @@
 """Wire messages decoded with msgspec typed Structs, and their conversion to ``framework.types``.
 
-Numbers Binance sends as strings stay ``str`` on the wire structs; only the fields the framework
-types carry are turned into ``Decimal`` (never float). Unknown keys are ignored, unknown event
-types are told apart from malformed messages, and nothing here raises past ``decode_*``.
+Numbers Binance sends as strings are decoded by msgspec straight to ``Decimal`` (never float),
+and only the fields the framework types carry are decoded at all. Unknown keys are ignored,
+unknown event types are told apart from malformed messages, and nothing here raises past
+``decode_*``. Whether the decoded values are sane is ``checks``' job.
 """
 
 from __future__ import annotations
@@ -85,18 +86,18 @@ class WireOrder(msgspec.Struct, frozen=True):
     X: str
     i: int
     f: str = "GTC"
-    ap: str = "0"
-    l: str = "0"  # noqa: E741 - Binance's field name
+    ap: Decimal = ZERO
+    l: Decimal = ZERO  # noqa: E741 - Binance's field name
     z: Decimal = ZERO
-    L: str = "0"
+    L: Decimal = ZERO
     N: str | None = None
-    n: str = "0"
+    n: Decimal = ZERO
     T: int = 0
     t: int = 0
     m: bool = False
     R: bool = False
     ps: Literal["BOTH", "LONG", "SHORT"] = "BOTH"
-    rp: str = "0"
+    rp: Decimal = ZERO
 
 
 class OrderTradeUpdate(msgspec.Struct, frozen=True, tag="ORDER_TRADE_UPDATE", tag_field="e"):
@@ -319,7 +320,7 @@ def order_of(event: OrderTradeUpdate) -> Order:
         executed_qty=o.z,
         event_time=event.E,
         time_in_force=o.f,
-        avg_price=Decimal(o.ap),
+        avg_price=o.ap,
         reduce_only=o.R,
         position_side=o.ps,
     )
@@ -340,11 +341,11 @@ def fill_of(event: OrderTradeUpdate) -> Fill | None:
         trade_id=o.t,
         client_order_id=o.c,
         side=o.S,
-        price=Decimal(o.L),
-        qty=Decimal(o.l),
-        fee=Decimal(o.n),
+        price=o.L,
+        qty=o.l,
+        fee=o.n,
         fee_asset=o.N or "",
-        realized_pnl=Decimal(o.rp),
+        realized_pnl=o.rp,
         is_maker=o.m,
         event_time=event.E,
     )

@@ -68,6 +68,25 @@ class ServerError(BinanceAPIError):
     """HTTP 5xx (or -1006/-1007): the outcome of the request is not known."""
 
 
+class ResponseTooLarge(ServerError):
+    """An answer longer than ``plugins.binance.max_body_bytes``: refused while it was read.
+
+    Never retried (the same answer would come again); for a new order, the outcome is unknown
+    and resolved by querying, like any other ``ServerError``.
+    """
+
+    def __init__(self, status: int, request: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            status,
+            0,
+            f"answer of {size:,}+ bytes refused: more than plugins.binance.max_body_bytes "
+            f"({limit:,})",
+            request=request,
+        )
+
+
 class TransportError(BinanceError):
     """The request did not get an answer (connection error or timeout)."""
 

@@ -8,6 +8,7 @@ than the last one for the symbol are dropped then.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable
 
 import aiohttp
@@ -16,12 +17,14 @@ from loguru import logger
 
 from framework.types import Tick
 
+from .checks import HI, Horizon, Names, tick_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
-from .decode import CombinedBookTicker, WireBookTicker, decode_market_fallback, tick_of
+from .decode import ZERO, CombinedBookTicker, WireBookTicker, decode_market_fallback, tick_of
 from .ws import StateHandler, StreamRunner
 
 MAX_STREAMS_PER_CONNECTION = 200
+MAX_PLAIN_BYTES = 400  # a longer bookTicker gets the digit-count check too (real ones: ~200)
 
 
 def stream_names(symbols: Iterable[str]) -> list[str]:
@@ -49,8 +52,14 @@ class MarketStream:
         rng: random.Random | None = None,
         name: str = "market",
         combined: bool = True,
+        names: Names | None = None,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         self.streams = streams
+        self.names = names or Names()
+        self.horizon = Horizon(
+            now_ms or (lambda: int(time.time() * 1000)), int(config.max_event_ahead * 1000)
+        )
         self.url = endpoints.market_url(streams)
         self.counters = counters
         self.last = last
@@ -73,7 +82,7 @@ class MarketStream:
         return self.url
 
     def handle(self, data: bytes) -> None:
-        """Decode one message and emit its tick; never raises."""
+        """Decode one message, check its values (``checks``) and emit its tick; never raises."""
         try:
             if self._combined:
                 tick = tick_of(self._decode_combined(data).data)
@@ -86,6 +95,23 @@ class MarketStream:
                 return
             tick = maybe
         counters = self.counters
+        try:
+            plain = (
+                ZERO <= tick.bid < HI
+                and ZERO <= tick.ask < HI
+                and ZERO <= tick.bid_qty < HI
+                and ZERO <= tick.ask_qty < HI
+                and tick.symbol in self.names.known
+                and 0 <= tick.event_time <= self.horizon.limit
+                and len(data) <= MAX_PLAIN_BYTES
+            )
+        except ArithmeticError:  # NaN cannot be ordered
+            plain = False
+        if not plain:
+            problem = tick_problem(tick, self.names, self.horizon)
+            if problem is not None:
+                self.counters.reject("market bookTicker", problem)
+                return
         last = self.last
         previous = last.get(tick.symbol)
         if previous is not None and tick.update_id and tick.update_id <= previous.update_id:

@@ -27,6 +27,7 @@ from loguru import logger
 
 from framework.types import Order, OrderRequest
 
+from .checks import rest_order_problem
 from .decode import RestOrder
 from .errors import (
     DUPLICATE_CLIENT_ORDER_ID,
@@ -39,6 +40,7 @@ from .errors import (
 )
 from .ids import ALLOWED, ClientOrderIds
 from .rest import RestClient
+from .rows import BadRow, Rows
 
 ORDER_PATH = "/fapi/v1/order"
 ALL_OPEN_ORDERS_WEIGHT = 40
@@ -165,6 +167,7 @@ class OrderService:
                         order=True,
                         idempotent=False,
                         sent_at=sent_at,
+                        decode=self.rest.one(RestOrder, rest_order_problem),
                     )
                 except (ServerError, TransportError) as exc:
                     self.stats.unknown_outcomes += 1
@@ -270,6 +273,7 @@ class OrderService:
                 {"symbol": symbol, "origClientOrderId": client_order_id},
                 type=RestOrder,
                 signed=True,
+                decode=self.rest.one(RestOrder, rest_order_problem),
             )
         except OrderNotFoundError:
             return None
@@ -290,6 +294,7 @@ class OrderService:
                 {"symbol": symbol, "origClientOrderId": client_order_id},
                 type=RestOrder,
                 signed=True,
+                decode=self.rest.one(RestOrder, rest_order_problem),
             )
         except OrderNotFoundError:
             # A retried cancel whose first attempt went through, or an order that filled.
@@ -301,20 +306,29 @@ class OrderService:
         return answer.to_order(self.rest.time.now_ms())
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """``GET /fapi/v1/openOrders`` of one symbol (weight 1) or of every symbol (weight 40)."""
+        """``GET /fapi/v1/openOrders`` of one symbol (weight 1) or of every symbol (weight 40);
+        entries holding an insane value are dropped (and counted)."""
+        orders, _ = await self.open_order_rows(symbol)
+        return orders
+
+    async def open_order_rows(self, symbol: str | None = None) -> tuple[list[Order], list[BadRow]]:
+        """``open_orders``, and the entries that were dropped (what could be read of them)."""
+        path = "/fapi/v1/openOrders"
         rows = await self.rest.request(
             "GET",
-            "/fapi/v1/openOrders",
+            path,
             {"symbol": symbol} if symbol else None,
-            type=list[RestOrder],
+            type=Rows[RestOrder],
             signed=True,
             weight=open_orders_weight(symbol),
+            decode=self.rest.rows(RestOrder, rest_order_problem),
         )
+        self.rest.count_bad(f"GET {path}", rows)
         now = self.rest.time.now_ms()
-        orders = [row.to_order(now) for row in rows]
+        orders = [row.to_order(now) for row in rows.good]
         for order in orders:
             self.ids.observe(order.client_order_id)
-        return orders
+        return orders, rows.bad
 
     @staticmethod
     def _params(request: OrderRequest, cid: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +32,16 @@ EXCHANGE_NAMES = (SIMULATED, LIVE)
 class BinancePlugin:
     """The built-in exchange plugin: Binance USD-M futures, or a simulator speaking its wire."""
 
-    def __init__(self, config: BinanceConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: BinanceConfig | None = None,
+        *,
+        exchange_time: Callable[[], float] | None = None,
+    ) -> None:
+        """``exchange_time``: the clock the exchange runs on, when known (tests: a standalone
+        simulator on a manual clock); else a providing plugin's clock, real time otherwise."""
         self.config = config or BinanceConfig()
+        self._exchange_time = exchange_time
         self.connector: BinanceConnector | None = None
 
     @staticmethod
@@ -92,12 +100,12 @@ class BinancePlugin:
         symbols = list(ctx.subscribed_symbols())
         published = ctx.exchange_endpoint
         api_key, api_secret = exchange.api_key, exchange.api_secret
-        exchange_time = time.time
+        exchange_time = self._exchange_time or time.time
         if published is not None:
             endpoints = _endpoints_of(published, self.config)
             api_key = api_key or published.api_key
             api_secret = api_secret or published.api_secret
-            exchange_time = published.clock or time.time
+            exchange_time = self._exchange_time or published.clock or time.time
         elif exchange.name == SIMULATED:
             if not exchange.rest_url:
                 raise SettingsError(

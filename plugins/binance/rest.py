@@ -10,35 +10,47 @@ Policy per request:
 * a non-idempotent request (a new order) is never retried here: an answer that leaves its outcome
   unknown raises ``ServerError``/``TransportError`` and ``orders.OrderService`` resolves it by
   querying the client order id before anything is resent.
+
+Answers are bounded: a body longer than ``max_body_bytes`` is refused while it is read
+(``ResponseTooLarge``, naming the endpoint, never the query string), and a body longer than
+``decode_in_thread_bytes`` is decoded in a worker thread, so a large answer never blocks the
+event loop. A 2xx answer holding an insane value (``checks``) raises ``ServerError`` too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NoReturn, TypeVar, cast
 
 import aiohttp
 import msgspec
 from loguru import logger
 
+from .checks import Horizon, Names
 from .config import BinanceConfig
+from .counters import EventCounters
 from .decode import ServerTime, decode_error_body
 from .errors import (
     BinanceAPIError,
     RateLimitedError,
+    ResponseTooLarge,
     ServerError,
     TimestampError,
     TransportError,
     api_error,
 )
 from .governor import RateGovernor, retry_after_of
+from .rows import BadAnswer, OneReader, Problem, RowReader, Rows
 from .signing import Signer, encode_params, mask_key, signed_query
 from .timesync import TimeOffset
 
 T = TypeVar("T")
+R = TypeVar("R")
+READ_CHUNK = 1 << 16
 IDEMPOTENT = frozenset({"GET", "DELETE", "PUT"})
 API_KEY_HEADER = "X-MBX-APIKEY"
 
@@ -51,6 +63,9 @@ class RestStats(msgspec.Struct, kw_only=True):
     errors: int = 0
     timestamp_resyncs: int = 0
     transport_errors: int = 0
+    too_large: int = 0
+    bad_answers: int = 0
+    thread_decodes: int = 0
 
 
 class RestClient:
@@ -66,8 +81,12 @@ class RestClient:
         recv_window_ms: int = 5000,
         rng: random.Random | None = None,
         wall_time: Callable[[], float] = time.time,
+        counters: EventCounters | None = None,
+        names: Names | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.counters = counters or EventCounters()
+        self.names = names or Names()
         self._api_key = api_key
         self._signer = signer
         self.config = config
@@ -118,6 +137,24 @@ class RestClient:
         if time.monotonic() - self._synced_at >= self.config.time_sync_interval:
             await self.sync_time(samples=1)
 
+    # ------------------------------------------------------------------------ readers
+
+    def _horizon(self) -> Horizon:
+        return Horizon(self.time.now_ms, int(self.config.max_event_ahead * 1000))
+
+    def one(self, row: type[R], problem: Problem[R]) -> OneReader[R]:
+        """A ``decode`` for a single-object answer whose values are checked with ``problem``."""
+        return OneReader(row, problem, self.names, self._horizon())
+
+    def rows(self, row: type[R], problem: Problem[R]) -> RowReader[R]:
+        """A ``decode`` for a list answer; each entry is checked with ``problem``."""
+        return RowReader(row, problem, self.names, self._horizon())
+
+    def count_bad(self, request: str, rows: Rows[Any]) -> None:
+        """Count (and log, rate-limited) the entries of a list answer that were dropped."""
+        for bad in rows.bad:
+            self.counters.reject(request, bad.problem)
+
     # ------------------------------------------------------------------------ request
 
     async def request(
@@ -133,8 +170,10 @@ class RestClient:
         order: bool = False,
         idempotent: bool | None = None,
         sent_at: list[int] | None = None,
+        decode: Callable[[bytes], T] | None = None,
     ) -> T:
-        """Send a request and decode its JSON answer into ``type``; raise typed errors.
+        """Send a request and decode its JSON answer into ``type`` (with ``decode`` if given:
+        a reader that also checks the values, ``rows``); raise typed errors.
 
         ``sent_at`` collects the ``timestamp`` of every signed attempt (the exchange refuses
         one that is 1 s or more ahead of its clock, so what it accepted is not older than that).
@@ -147,7 +186,13 @@ class RestClient:
             await self.governor.acquire(weight, order=order, request=name)
             try:
                 return await self._send(
-                    method, path, params, type, signed, api_key or signed, sent_at
+                    method,
+                    path,
+                    params,
+                    decode or _typed(cast(Hashable, type)),
+                    signed,
+                    api_key or signed,
+                    sent_at,
                 )
             except TimestampError:
                 self.stats.errors += 1
@@ -158,6 +203,9 @@ class RestClient:
                 self.time.reset()
                 await self.sync_time()
                 continue
+            except ResponseTooLarge:
+                self.stats.errors += 1
+                raise  # the same answer would come again: never retried
             except (ServerError, TransportError, RateLimitedError) as exc:
                 self.stats.errors += 1
                 if not retryable and not _definitely_not_executed(exc):
@@ -183,7 +231,7 @@ class RestClient:
         method: str,
         path: str,
         params: Mapping[str, Any] | None,
-        type_: type[T],
+        decode: Callable[[bytes], T],
         signed: bool,
         with_key: bool,
         sent_at: list[int] | None = None,
@@ -204,9 +252,9 @@ class RestClient:
         self.stats.requests += 1
         try:
             async with self.session.request(method, url, headers=headers) as resp:
-                body = await resp.read()
                 status = resp.status
                 resp_headers = resp.headers
+                body = await self._read_body(resp, name)
         except TimeoutError:
             self.stats.transport_errors += 1
             raise TransportError(name, "timed out") from None
@@ -216,9 +264,16 @@ class RestClient:
         self.governor.observe(resp_headers)
         if status < 300:
             try:
-                return msgspec.json.decode(body, type=type_)
+                if len(body) > self.config.decode_in_thread_bytes:
+                    self.stats.thread_decodes += 1
+                    return await asyncio.to_thread(decode, body)
+                return decode(body)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise ServerError(status, 0, f"unexpected answer: {exc}", request=name) from None
+            except BadAnswer as exc:
+                self.stats.bad_answers += 1
+                self.counters.reject(name, str(exc))
+                raise ServerError(status, 0, f"answer refused: {exc}", request=name) from None
         error = decode_error_body(body)
         code = error.code if error else 0
         msg = error.msg if error else body[:200].decode(errors="replace")
@@ -227,6 +282,35 @@ class RestClient:
             waited = self.governor.on_rate_limited(status, retry_after, msg)
             retry_after = waited
         raise api_error(status, code, msg, request=name, retry_after=retry_after or 0.0)
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, name: str) -> bytes:
+        """The body, refused (``ResponseTooLarge``) as soon as it is longer than the limit."""
+        limit = self.config.max_body_bytes
+        declared = resp.content_length
+        if declared is not None and declared > limit:
+            resp.close()
+            self._too_large(resp.status, name, declared, limit)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await resp.content.read(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                resp.close()
+                self._too_large(resp.status, name, size, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, status: int, name: str, size: int, limit: int) -> NoReturn:
+        self.stats.too_large += 1
+        error = ResponseTooLarge(status, name, size, limit)
+        logger.error("{}", error)
+        raise error
+
+
+@functools.cache
+def _typed(type_: Hashable) -> Callable[[bytes], Any]:
+    """The decoder of ``type_`` (plain msgspec decoding, no value checks), made once."""
+    return msgspec.json.Decoder(type_).decode
 
 
 def _definitely_not_executed(exc: BaseException) -> bool:

@@ -23,19 +23,23 @@ from loguru import logger
 
 from framework.types import Balance, Position
 
+from .checks import HI, LO, Horizon, Names, account_update_problem, order_update_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
 from .decode import (
+    ZERO,
     AccountUpdate,
     Kind,
     ListenKeyAnswer,
     ListenKeyExpired,
     OrderTradeUpdate,
     UserEvent,
+    balances_of,
     decode_bare_user_event,
     decode_user_fallback,
     fill_of,
     order_of,
+    positions_of,
 )
 from .errors import BinanceError, ListenKeyError, RateLimitWaitTooLong
 from .orders import OrderService
@@ -45,6 +49,10 @@ from .ws import StateHandler, StreamRunner
 
 LISTEN_KEY_PATH = "/fapi/v1/listenKey"
 _EVENT: Final = Kind.EVENT  # a module constant: an Enum member lookup costs ~70 ns a message
+# An ACCOUNT_UPDATE longer than this (per entry, plus the envelope) gets the digit-count check
+# too: real entries are ~150 bytes, and a 5,000-digit amount makes a message long.
+BYTES_PER_ENTRY: Final = 400
+BYTES_PER_MESSAGE: Final = 400
 
 
 class UserDataStream:
@@ -61,8 +69,11 @@ class UserDataStream:
         counters: EventCounters,
         on_state: StateHandler,
         rng: random.Random | None = None,
+        names: Names | None = None,
     ) -> None:
         self.rest = rest
+        self.names = names or Names()
+        self.horizon = Horizon(rest.time.now_ms, int(config.max_event_ahead * 1000))
         self.endpoints = endpoints
         self.config = config
         self.sink = sink
@@ -158,11 +169,13 @@ class UserDataStream:
     # ----------------------------------------------------------------------------- events
 
     def handle(self, data: bytes) -> None:
-        """Decode one message and apply it; never raises.
+        """Decode one message, check it and apply it whole, or drop it whole; never raises.
 
         Hot path (ACCOUNT_UPDATE): one typed msgspec decode (money straight to ``Decimal``), then
-        one ``Balance``/``Position`` per entry handed to the sink, with no intermediate lists.
-        What the typed decoder rejects (envelopes, lenient cases, junk) takes the slow path.
+        one ``Balance``/``Position`` per entry, each value checked where it is taken (one chained
+        comparison, ``checks``), all handed to the sink once every entry passed. What the typed
+        decoder rejects (envelopes, lenient cases, junk) takes the slow path; a message with an
+        insane value is counted (``rejected``), logged and dropped.
         """
         kind = _EVENT
         try:
@@ -175,37 +188,71 @@ class UserDataStream:
                 counters.account_updates += 1
                 when = event.E
                 account = event.a
+                known = self.names.known
+                # Checked and built in one pass; anything unusual (an insane value, a name not
+                # seen before, a message longer than its entries justify) takes the slow path,
+                # and nothing is applied unless every entry passed.
+                try:
+                    balances = [
+                        Balance(
+                            asset=b.a,
+                            wallet_balance=b.wb,
+                            cross_wallet_balance=b.cw,
+                            event_time=when,
+                        )
+                        for b in account.B
+                        if LO < b.wb < HI and LO < b.cw < HI and b.a in known
+                    ]
+                    positions = [
+                        Position(
+                            symbol=p.s,
+                            side=p.ps,
+                            amount=p.pa,
+                            entry_price=p.ep,
+                            unrealized_pnl=p.up,
+                            event_time=when,
+                            break_even_price=p.bep,
+                        )
+                        for p in account.P
+                        if LO < p.pa < HI
+                        and ZERO <= p.ep < HI
+                        and LO < p.up < HI
+                        and (p.bep is None or LO < p.bep < HI)
+                        and p.s in known
+                    ]
+                    entries = len(account.B) + len(account.P)
+                    plain = (
+                        len(balances) + len(positions) == entries
+                        and 0 <= when <= self.horizon.limit
+                        and len(data) <= BYTES_PER_ENTRY * entries + BYTES_PER_MESSAGE
+                    )
+                except ArithmeticError:  # NaN cannot be ordered
+                    plain = False
+                if not plain:
+                    problem = account_update_problem(event, self.names, self.horizon)
+                    if problem is not None:
+                        counters.reject("user-data ACCOUNT_UPDATE", problem)
+                        return
+                    balances = balances_of(event)
+                    positions = positions_of(event)
                 sink = self.sink
                 # The event is applied whole before its first hook fires (end_event).
                 sink.begin_event()
                 try:
                     apply_balance = sink.apply_balance
-                    for b in account.B:
-                        apply_balance(
-                            Balance(
-                                asset=b.a,
-                                wallet_balance=b.wb,
-                                cross_wallet_balance=b.cw,
-                                event_time=when,
-                            )
-                        )
+                    for balance in balances:
+                        apply_balance(balance)
                     apply_position = sink.apply_position
-                    for p in account.P:
-                        apply_position(
-                            Position(
-                                symbol=p.s,
-                                side=p.ps,
-                                amount=p.pa,
-                                entry_price=p.ep,
-                                unrealized_pnl=p.up,
-                                event_time=when,
-                                break_even_price=p.bep,
-                            )
-                        )
+                    for position in positions:
+                        apply_position(position)
                 finally:
                     sink.end_event()
             elif type(event) is OrderTradeUpdate:
                 counters.order_updates += 1
+                problem = order_update_problem(event, self.names, self.horizon)
+                if problem is not None:
+                    counters.reject("user-data ORDER_TRADE_UPDATE", problem)
+                    return
                 order = order_of(event)
                 fill = fill_of(event)
                 sink = self.sink

@@ -9,6 +9,9 @@
 * Before ``rotate_after`` (Binance closes connections at 24 h) and when the URL must change
   (new listenKey), the replacement socket is opened **first**; the old one keeps reading for
   ``rotate_overlap`` seconds and is closed after, so nothing is lost in the switch.
+* A message longer than ``max_frame_bytes`` is refused before its payload is buffered: the
+  connection is closed (code 1009), the refusal logged and counted (``too_large``), and the
+  stream reconnects with a resync.
 * The hot path (``_read``) does no per-message timing, logging or ``wait_for``.
 """
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
-from aiohttp import WSMsgType
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType
 from loguru import logger
 
 from framework.redact import strip_listen_keys
@@ -47,6 +50,7 @@ class StreamStats:
     rotations: int = 0
     connect_failures: int = 0
     messages: int = 0
+    too_large: int = 0
 
 
 @dataclass(eq=False)
@@ -148,7 +152,7 @@ class StreamRunner:
                 ws = await self._session.ws_connect(
                     url,
                     autoping=False,
-                    max_msg_size=0,
+                    max_msg_size=self.config.max_frame_bytes,
                     decode_text=False,
                     timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                 )
@@ -251,6 +255,14 @@ class StreamRunner:
                     conn.pongs += 1
                 else:
                     conn.close_reason = _close_reason(ws, msg)
+                    if _too_large(msg):
+                        self.stats.too_large += 1
+                        logger.error(
+                            "{} stream: message refused, longer than "
+                            "plugins.binance.max_frame_bytes ({:,} bytes); reconnecting",
+                            self.name,
+                            self.config.max_frame_bytes,
+                        )
                     break
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
             conn.close_reason = _describe(exc)
@@ -283,6 +295,12 @@ def _close_reason(ws: aiohttp.ClientWebSocketResponse[Literal[False]], msg: Any)
         return f"error: {_describe(msg.data)}"
     code = ws.close_code
     return f"closed by server (code {code})" if code is not None else "closed"
+
+
+def _too_large(msg: Any) -> bool:
+    """The reader refused a message longer than ``max_msg_size``."""
+    error = msg.data if msg.type is WSMsgType.ERROR else None
+    return isinstance(error, WebSocketError) and error.code == WSCloseCode.MESSAGE_TOO_BIG
 
 
 def _describe(exc: object) -> str:

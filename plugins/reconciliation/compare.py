@@ -33,6 +33,7 @@ from framework.types import (
     MismatchKind,
     Order,
     Position,
+    UnreadableEntry,
     order_progress,
 )
 
@@ -119,6 +120,7 @@ class Comparison:
     snapshot_time: int
     compared: int = 0
     in_flight: int = 0
+    unreadable: int = 0
     seeds: list[Finding] = field(default_factory=list)
     suspects: list[Finding] = field(default_factory=list)
 
@@ -266,12 +268,66 @@ def _close(a: Decimal, b: Decimal, rel: Decimal) -> bool:
 # ----------------------------------------------------------------------------- snapshot
 
 
+class Unreadable:
+    """Which cache entries the snapshot's unreadable entries may stand for (left alone).
+
+    An entry whose key could be read hides that key; one whose key could not be read hides
+    every cache entry of its family (on its symbol, if that much was readable) that the
+    snapshot does not list.
+    """
+
+    def __init__(self, entries: tuple[UnreadableEntry, ...]) -> None:
+        self.balances: set[str] = set()
+        self.positions: set[tuple[str, str]] = set()
+        self.position_symbols: set[str] = set()
+        self.orders: set[tuple[str, int]] = set()
+        self.order_symbols: set[str] = set()
+        self.all: set[Family] = set()
+        for e in entries:
+            if e.family == "balance":
+                if e.asset:
+                    self.balances.add(e.asset)
+                else:
+                    self.all.add("balance")
+            elif e.family == "position":
+                if e.symbol and e.side:
+                    self.positions.add((e.symbol, e.side))
+                elif e.symbol:
+                    self.position_symbols.add(e.symbol)
+                else:
+                    self.all.add("position")
+            elif e.symbol and e.order_id is not None:
+                self.orders.add((e.symbol, e.order_id))
+            elif e.symbol:
+                self.order_symbols.add(e.symbol)
+            else:
+                self.all.add("order")
+
+    def balance(self, asset: str) -> bool:
+        """The exchange's row of ``asset`` may be one that was dropped."""
+        return "balance" in self.all or asset in self.balances
+
+    def position(self, key: tuple[str, str]) -> bool:
+        """The exchange's row of (symbol, side) may be one that was dropped."""
+        return "position" in self.all or key in self.positions or key[0] in self.position_symbols
+
+    def order(self, key: tuple[str, int]) -> bool:
+        """The exchange's entry of (symbol, order id) may be one that was dropped."""
+        return "order" in self.all or key in self.orders or key[0] in self.order_symbols
+
+
 def compare(
     snapshot: AccountSnapshot, cache: CacheReader, tol: Tolerances, *, seed: bool
 ) -> Comparison:
-    """The first pass: every entry of the snapshot and of the cache gets its verdict."""
+    """The first pass: every entry of the snapshot and of the cache gets its verdict.
+
+    A cache entry the snapshot does not list, where the snapshot dropped an unreadable entry
+    that may be it, is left alone (counted in ``unreadable``): the next run compares it.
+    """
     t = snapshot.snapshot_time
     out = Comparison(snapshot_time=t)
+    unreadable = Unreadable(snapshot.unreadable)
+    out.unreadable = len(snapshot.unreadable)
 
     # balances
     cached_balances = cache.balances_view
@@ -283,7 +339,7 @@ def compare(
         if verdict is not Verdict.OK:
             out.file("balance", verdict, kind, asset, c, x)
     for asset, c in cached_balances.items():
-        if asset not in rest_balances:
+        if asset not in rest_balances and not unreadable.balance(asset):
             out.compared += 1
             verdict, kind = balance_verdict(c, None, t, tol.balance(asset), seed)
             if verdict is not Verdict.OK:
@@ -303,7 +359,7 @@ def compare(
         if verdict is not Verdict.OK:
             out.file("position", verdict, kind, pkey, cp, xp)
     for pkey, cp in cached_positions.items():
-        if pkey not in rest_positions:
+        if pkey not in rest_positions and not unreadable.position(pkey):
             out.compared += 1
             verdict, kind = position_verdict(cp, None, None, t, price_tol, seed)
             if verdict is not Verdict.OK:
@@ -320,7 +376,7 @@ def compare(
         if verdict is not Verdict.OK:
             out.file("order", verdict, kind, okey, co, xo)
     for okey, co in cached_orders.items():
-        if okey not in rest_orders:
+        if okey not in rest_orders and not unreadable.order(okey):
             out.compared += 1
             verdict, kind = cached_order_verdict(co, t)
             if verdict is not Verdict.OK:

@@ -55,6 +55,7 @@ class Metrics:
     drift_found: int = 0
     drift_repaired: int = 0
     in_flight_skipped: int = 0
+    unreadable: int = 0
     seeded: int = 0
     weight_used: int = 0
     order_queries: int = 0
@@ -173,6 +174,7 @@ class ReconciliationPlugin:
                 "drift_found": s.drift_found,
                 "drift_repaired": s.drift_repaired,
                 "in_flight_skipped": s.in_flight_skipped,
+                "unreadable": s.unreadable,
                 "errors": s.errors,
                 "last_status": s.last_status,
             }
@@ -194,6 +196,7 @@ class ReconciliationPlugin:
             "drift_found": s.drift_found,
             "drift_repaired": s.drift_repaired,
             "in_flight_skipped": s.in_flight_skipped,
+            "unreadable": s.unreadable,
             "seeded": s.seeded,
             "by_kind": dict(s.by_kind),
             "weight_used": s.weight_used,
@@ -405,7 +408,7 @@ class ReconciliationPlugin:
             return self._finish(
                 ctx,
                 ReconcileResult(
-                    status="warning" if mismatches else "ok",
+                    status="warning" if mismatches or comparison.unreadable else "ok",
                     reason=reason,
                     snapshot_time=t,
                     duration_s=time.perf_counter() - started,
@@ -413,6 +416,7 @@ class ReconciliationPlugin:
                     in_flight_skipped=in_flight,
                     seeded=seeded,
                     weight_used=weight,
+                    unreadable=comparison.unreadable,
                 ),
             )
         finally:
@@ -532,6 +536,7 @@ class ReconciliationPlugin:
         s.last_run_at = now
         s.weight_used += result.weight_used
         s.in_flight_skipped += result.in_flight_skipped
+        s.unreadable += result.unreadable
         s.seeded += result.seeded
         if result.status == "error":
             s.errors += 1
@@ -574,6 +579,13 @@ class ReconciliationPlugin:
                 repaired,
                 details,
                 more,
+            )
+        if result.unreadable:
+            logger.bind(plugin=NAME, log_key="reconcile:unreadable").warning(
+                "reconcile ({}): {} entries of the exchange's answer held insane values and "
+                "were dropped; what they stand for in the cache is left for the next run",
+                result.reason,
+                result.unreadable,
             )
         logger.bind(plugin=NAME, log_key="reconcile:done").info(
             "reconcile ({}) {}: {} drift, {} in flight, {} seeded, weight {}, {:.1f} ms",

@@ -163,7 +163,10 @@ async def sim_bot(
         if entry_points:  # the installed binance plugin, configured by its settings block
             wiring["plugins"] = {"binance": {**FAST_BINANCE, **(binance or {})}}
         else:
-            extra = {"binance": BinancePlugin(fast_binance_config(**(binance or {}))), **extra}
+            connector = BinancePlugin(
+                fast_binance_config(**(binance or {})), exchange_time=target.clock
+            )
+            extra = {"binance": connector, **extra}
         bot = await bot_factory(
             deep_merge(wiring, overrides or {}),
             plugins=extra,

@@ -143,6 +143,12 @@ MONEY = st.one_of(
         allow_nan=False, allow_infinity=False, places=8, min_value=-(10**7), max_value=10**7
     ).map(str),
 )
+PRICE = st.one_of(  # entry prices are never negative (a negative one is dropped: checks.py)
+    st.sampled_from(["0", "0.00000000", "1.50", "122624.12345678", "97000.1"]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=8, min_value=0, max_value=10**7).map(
+        str
+    ),
+)
 BALANCE = st.fixed_dictionaries(
     {"a": st.sampled_from(["USDT", "USDC", "BNB", "BTC"]), "wb": MONEY, "cw": MONEY, "bc": MONEY}
 )
@@ -150,7 +156,7 @@ POSITION = st.fixed_dictionaries(
     {
         "s": st.sampled_from(["BTCUSDT", "ETHUSDT"]),
         "pa": AMOUNTS,
-        "ep": MONEY,
+        "ep": PRICE,
         "up": MONEY,
         "ps": st.sampled_from(["BOTH", "LONG", "SHORT"]),
         "cr": MONEY,

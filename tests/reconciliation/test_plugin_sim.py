@@ -169,6 +169,7 @@ async def test_drift_from_lost_events_is_found_repaired_logged_and_reported(
         "drift_found": 5,
         "drift_repaired": 5,
         "in_flight_skipped": 0,
+        "unreadable": 0,
         "errors": 0,
         "last_status": "warning",
     }
