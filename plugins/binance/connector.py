@@ -278,7 +278,6 @@ class BinanceConnector:
                 weight=TRADES_WEIGHT,
                 decode=self.rest.rows(RestTrade, rest_trade_problem),
             )
-            self.rest.count_bad(f"GET {TRADES_PATH}", rows)
             page = rows.good
             fills.extend(t.to_fill() for t in page if t.order_id == order_id)
             if len(page) + len(rows.bad) < TRADES_PAGE or not page:
@@ -340,8 +339,6 @@ class BinanceConnector:
                 decode=self.rest.rows(RestPosition, rest_position_problem),
             ),
         )
-        self.rest.count_bad(f"GET {BALANCE_PATH}", balances)
-        self.rest.count_bad(f"GET {POSITIONS_PATH}", positions)
         unreadable = [_unreadable("balance", bad) for bad in balances.bad]
         unreadable += [_unreadable("position", bad) for bad in positions.bad]
         weight = 1 + 5 + 5

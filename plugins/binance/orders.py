@@ -323,7 +323,6 @@ class OrderService:
             weight=open_orders_weight(symbol),
             decode=self.rest.rows(RestOrder, rest_order_problem),
         )
-        self.rest.count_bad(f"GET {path}", rows)
         now = self.rest.time.now_ms()
         orders = [row.to_order(now) for row in rows.good]
         for order in orders:

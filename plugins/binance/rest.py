@@ -147,13 +147,9 @@ class RestClient:
         return OneReader(row, problem, self.names, self._horizon())
 
     def rows(self, row: type[R], problem: Problem[R]) -> RowReader[R]:
-        """A ``decode`` for a list answer; each entry is checked with ``problem``."""
+        """A ``decode`` for a list answer; each entry is checked with ``problem``, and the
+        dropped ones are counted and logged (``counters.reject``) when the answer is read."""
         return RowReader(row, problem, self.names, self._horizon())
-
-    def count_bad(self, request: str, rows: Rows[Any]) -> None:
-        """Count (and log, rate-limited) the entries of a list answer that were dropped."""
-        for bad in rows.bad:
-            self.counters.reject(request, bad.problem)
 
     # ------------------------------------------------------------------------ request
 
@@ -266,14 +262,20 @@ class RestClient:
             try:
                 if len(body) > self.config.decode_in_thread_bytes:
                     self.stats.thread_decodes += 1
-                    return await asyncio.to_thread(decode, body)
-                return decode(body)
+                    value = await asyncio.to_thread(decode, body)
+                else:
+                    value = decode(body)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise ServerError(status, 0, f"unexpected answer: {exc}", request=name) from None
             except BadAnswer as exc:
                 self.stats.bad_answers += 1
                 self.counters.reject(name, str(exc))
                 raise ServerError(status, 0, f"answer refused: {exc}", request=name) from None
+            if isinstance(value, Rows):
+                # counted here, as soon as decoded: a caller may never look (a gather failed)
+                for bad in value.bad:
+                    self.counters.reject(name, bad.problem)
+            return value
         error = decode_error_body(body)
         code = error.code if error else 0
         msg = error.msg if error else body[:200].decode(errors="replace")
