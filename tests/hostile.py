@@ -77,6 +77,14 @@ ROW_FIELDS: dict[str, dict[str, str]] = {
         "symbol": "symbol",
         "updateTime": "time",
     },
+    "/fapi/v1/userTrades": {
+        "price": "qty",
+        "qty": "qty",
+        "commission": "number",
+        "realizedPnl": "number",
+        "symbol": "symbol",
+        "time": "time",
+    },
 }
 
 
