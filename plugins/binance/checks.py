@@ -11,9 +11,9 @@ logged by ``counters``), so nothing insane reaches the account cache (docs/conne
 * a client order id is 1-64 characters from Binance's id alphabet and ``_-.:/``;
 * an event or update time is not later than the exchange clock plus ``max_event_ahead``.
 
-The checks are cheap on purpose (one chained comparison per amount, a set lookup per name):
-they run on the hot path, where the value is made. Each function returns ``None`` when the
-value is sane, else a short text saying what was wrong (for the log, never a secret).
+The checks are cheap on purpose (``is_finite()`` and ``adjusted()`` per amount, a set lookup
+per name): they run on the hot path, where the value is made. Each function returns ``None``
+when the value is sane, else a short text saying what was wrong (for the log, never a secret).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ AMOUNT_LIMIT: Final = Decimal("1e18")
 quantities of meme coins, around 10^12)."""
 HI: Final = AMOUNT_LIMIT
 LO: Final = -AMOUNT_LIMIT
+EXP_LIMIT: Final = 18
+"""A finite ``x`` is within ``±AMOUNT_LIMIT`` exactly when ``x.adjusted() < EXP_LIMIT``."""
 MAX_NAME: Final = 32
 MAX_CLIENT_ID: Final = 64
 MAX_DIGITS: Final = 40

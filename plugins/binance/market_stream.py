@@ -105,7 +105,7 @@ class MarketStream:
                 and 0 <= tick.event_time <= self.horizon.limit
                 and len(data) <= MAX_PLAIN_BYTES
             )
-        except ArithmeticError:  # NaN cannot be ordered
+        except ArithmeticError:  # NaN cannot be ordered: the thorough path says so
             plain = False
         if not plain:
             problem = tick_problem(tick, self.names, self.horizon)

@@ -23,7 +23,7 @@ from loguru import logger
 
 from framework.types import Balance, Position
 
-from .checks import HI, LO, Horizon, Names, account_update_problem, order_update_problem
+from .checks import EXP_LIMIT, Horizon, Names, account_update_problem, order_update_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
 from .decode import (
@@ -34,12 +34,10 @@ from .decode import (
     ListenKeyExpired,
     OrderTradeUpdate,
     UserEvent,
-    balances_of,
     decode_bare_user_event,
     decode_user_fallback,
     fill_of,
     order_of,
-    positions_of,
 )
 from .errors import BinanceError, ListenKeyError, RateLimitWaitTooLong
 from .orders import OrderService
@@ -172,8 +170,8 @@ class UserDataStream:
         """Decode one message, check it and apply it whole, or drop it whole; never raises.
 
         Hot path (ACCOUNT_UPDATE): one typed msgspec decode (money straight to ``Decimal``), then
-        one ``Balance``/``Position`` per entry, each value checked where it is taken (one chained
-        comparison, ``checks``), all handed to the sink once every entry passed. What the typed
+        every value checked (``is_finite()`` and ``adjusted()``, a set lookup per name, ``checks``),
+        then one ``Balance``/``Position`` per entry handed to the sink. What the typed
         decoder rejects (envelopes, lenient cases, junk) takes the slow path; a message with an
         insane value is counted (``rejected``), logged and dropped.
         """
@@ -188,63 +186,80 @@ class UserDataStream:
                 counters.account_updates += 1
                 when = event.E
                 account = event.a
-                known = self.names.known
-                # Checked and built in one pass; anything unusual (an insane value, a name not
-                # seen before, a message longer than its entries justify) takes the slow path,
-                # and nothing is applied unless every entry passed.
-                try:
-                    balances = [
-                        Balance(
-                            asset=b.a,
-                            wallet_balance=b.wb,
-                            cross_wallet_balance=b.cw,
-                            event_time=when,
-                        )
-                        for b in account.B
-                        if LO < b.wb < HI and LO < b.cw < HI and b.a in known
-                    ]
-                    positions = [
-                        Position(
-                            symbol=p.s,
-                            side=p.ps,
-                            amount=p.pa,
-                            entry_price=p.ep,
-                            unrealized_pnl=p.up,
-                            event_time=when,
-                            break_even_price=p.bep,
-                        )
-                        for p in account.P
-                        if LO < p.pa < HI
-                        and ZERO <= p.ep < HI
-                        and LO < p.up < HI
-                        and (p.bep is None or LO < p.bep < HI)
-                        and p.s in known
-                    ]
-                    entries = len(account.B) + len(account.P)
-                    plain = (
-                        len(balances) + len(positions) == entries
-                        and 0 <= when <= self.horizon.limit
-                        and len(data) <= BYTES_PER_ENTRY * entries + BYTES_PER_MESSAGE
-                    )
-                except ArithmeticError:  # NaN cannot be ordered
-                    plain = False
+                # Every value is checked before anything is applied: finite and below 10^18
+                # (``adjusted() < 18``), entry prices not negative, names seen before. Anything
+                # unusual (an insane value, a new name, a message longer than its entries
+                # justify, an event time past the horizon) takes the thorough path.
+                entries = len(account.B) + len(account.P)
+                plain = (
+                    0 <= when <= self.horizon.limit
+                    and len(data) <= BYTES_PER_ENTRY * entries + BYTES_PER_MESSAGE
+                )
+                if plain:
+                    known = self.names.known
+                    for b in account.B:
+                        wb = b.wb
+                        cw = b.cw
+                        if not (
+                            wb.is_finite()
+                            and cw.is_finite()
+                            and wb.adjusted() < EXP_LIMIT
+                            and cw.adjusted() < EXP_LIMIT
+                            and b.a in known
+                        ):
+                            plain = False
+                            break
+                if plain:
+                    for p in account.P:
+                        pa = p.pa
+                        ep = p.ep
+                        up = p.up
+                        bep = p.bep
+                        if not (
+                            pa.is_finite()
+                            and ep.is_finite()
+                            and up.is_finite()
+                            and pa.adjusted() < EXP_LIMIT
+                            and ep.adjusted() < EXP_LIMIT
+                            and up.adjusted() < EXP_LIMIT
+                            and ep >= ZERO
+                            and p.s in known
+                            and (bep is None or (bep.is_finite() and bep.adjusted() < EXP_LIMIT))
+                        ):
+                            plain = False
+                            break
                 if not plain:
                     problem = account_update_problem(event, self.names, self.horizon)
                     if problem is not None:
                         counters.reject("user-data ACCOUNT_UPDATE", problem)
                         return
-                    balances = balances_of(event)
-                    positions = positions_of(event)
                 sink = self.sink
                 # The event is applied whole before its first hook fires (end_event).
                 sink.begin_event()
                 try:
                     apply_balance = sink.apply_balance
-                    for balance in balances:
-                        apply_balance(balance)
+                    for b in account.B:
+                        apply_balance(
+                            Balance(
+                                asset=b.a,
+                                wallet_balance=b.wb,
+                                cross_wallet_balance=b.cw,
+                                event_time=when,
+                            )
+                        )
                     apply_position = sink.apply_position
-                    for position in positions:
-                        apply_position(position)
+                    for p in account.P:
+                        apply_position(
+                            Position(
+                                symbol=p.s,
+                                side=p.ps,
+                                amount=p.pa,
+                                entry_price=p.ep,
+                                unrealized_pnl=p.up,
+                                event_time=when,
+                                break_even_price=p.bep,
+                            )
+                        )
                 finally:
                     sink.end_event()
             elif type(event) is OrderTradeUpdate:
