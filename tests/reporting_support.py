@@ -151,7 +151,7 @@ async def start_bot(
     **extra: Any,
 ) -> SimBot:
     """A started bot with the real binance plugin and ``plugins``, connected to ``sim``."""
-    binance = BinancePlugin(CONNECTOR)
+    binance = BinancePlugin(CONNECTOR, exchange_time=sim.clock)  # the exchange's manual clock
     # Plugins registered in code start in the order given (start_priority sorts only
     # entry-point plugins): the journal first, so it sees the connector's first states.
     everything = {**plugins, "binance": binance}

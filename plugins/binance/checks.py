@@ -110,14 +110,22 @@ class Horizon:
     """The latest event time accepted: the exchange clock plus ``ahead_ms``.
 
     ``limit`` is re-read from the clock only when an event is later than it, so the hot path
-    pays one comparison (``t > horizon.limit``) per message.
+    pays one comparison (``t > horizon.limit``) per message. A time refused as ahead calls
+    ``on_ahead`` (the connector re-measures the exchange clock then: if the local clock jumped
+    back, the next events are judged by the corrected one).
     """
 
-    __slots__ = ("_ahead_ms", "_now_ms", "limit")
+    __slots__ = ("_ahead_ms", "_now_ms", "_on_ahead", "limit")
 
-    def __init__(self, now_ms: Callable[[], int], ahead_ms: int) -> None:
+    def __init__(
+        self,
+        now_ms: Callable[[], int],
+        ahead_ms: int,
+        on_ahead: Callable[[], None] | None = None,
+    ) -> None:
         self._now_ms = now_ms
         self._ahead_ms = ahead_ms
+        self._on_ahead = on_ahead
         self.limit = now_ms() + ahead_ms
 
     def problem(self, when: int) -> str | None:
@@ -126,11 +134,13 @@ class Horizon:
             return None
         if when < 0:
             return f"time {when} is negative"
-        self.limit = self._now_ms() + self._ahead_ms
+        now = self._now_ms()
+        self.limit = now + self._ahead_ms
         if when <= self.limit:
             return None
-        ahead = (when - self.limit + self._ahead_ms) / 1000
-        return f"time {when} is {ahead:.0f} s ahead of the exchange clock"
+        if self._on_ahead is not None:
+            self._on_ahead()
+        return f"time {when} is {(when - now) / 1000:.0f} s ahead of the exchange clock"
 
 
 # ------------------------------------------------------------------------ whole messages
@@ -184,8 +194,11 @@ def account_update_problem(
     return None
 
 
-def order_update_problem(event: OrderTradeUpdate, names: Names, horizon: Horizon) -> str | None:
-    """What is wrong with an ``ORDER_TRADE_UPDATE``, or ``None`` if every value is sane."""
+def order_update_problem(
+    event: OrderTradeUpdate, names: Names, horizon: Horizon, *, deep: bool = True
+) -> str | None:
+    """What is wrong with an ``ORDER_TRADE_UPDATE``, or ``None`` if every value is sane
+    (``deep``: digit counts too)."""
     o = event.o
     for field_name, when in (("E", event.E), ("T", event.T), ("o.T", o.T)):
         problem = horizon.problem(when)
@@ -207,7 +220,7 @@ def order_update_problem(event: OrderTradeUpdate, names: Names, horizon: Horizon
         ("n", o.n, True),
         ("rp", o.rp, True),
     )
-    return amounts_problem("o", amounts) or _words_problem(
+    return amounts_problem("o", amounts, deep=deep) or _words_problem(
         "o", (("o", o.o), ("x", o.x), ("X", o.X), ("f", o.f))
     )
 

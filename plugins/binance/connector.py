@@ -174,7 +174,7 @@ class BinanceConnector:
                     rng=self._rng,
                     name=label,
                     names=self.names,
-                    now_ms=self.rest.time.now_ms,
+                    horizon=self.rest.horizon(),
                 )
                 self.markets.append(stream)
                 self._spawn(stream.runner.run(), label)

@@ -53,12 +53,12 @@ class MarketStream:
         name: str = "market",
         combined: bool = True,
         names: Names | None = None,
-        now_ms: Callable[[], int] | None = None,
+        horizon: Horizon | None = None,
     ) -> None:
         self.streams = streams
         self.names = names or Names()
-        self.horizon = Horizon(
-            now_ms or (lambda: int(time.time() * 1000)), int(config.max_event_ahead * 1000)
+        self.horizon = horizon or Horizon(
+            lambda: int(time.time() * 1000), int(config.max_event_ahead * 1000)
         )
         self.url = endpoints.market_url(streams)
         self.counters = counters

@@ -36,7 +36,9 @@ from .counters import EventCounters
 from .decode import ServerTime, decode_error_body
 from .errors import (
     BinanceAPIError,
+    BinanceError,
     RateLimitedError,
+    RateLimitWaitTooLong,
     ResponseTooLarge,
     ServerError,
     TimestampError,
@@ -50,6 +52,7 @@ from .timesync import TimeOffset
 
 T = TypeVar("T")
 R = TypeVar("R")
+RESYNC_EVERY = 30.0  # seconds between clock re-measures asked for by events stamped ahead
 READ_CHUNK = 1 << 16
 IDEMPOTENT = frozenset({"GET", "DELETE", "PUT"})
 API_KEY_HEADER = "X-MBX-APIKEY"
@@ -97,6 +100,8 @@ class RestClient:
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
         self._synced_at = 0.0
+        self._resync: asyncio.Task[None] | None = None
+        self._resync_asked = -RESYNC_EVERY
 
     def __repr__(self) -> str:
         return f"RestClient({self.base_url!r}, api_key={mask_key(self._api_key)})"
@@ -112,6 +117,10 @@ class RestClient:
 
     async def close(self) -> None:
         """Close the session."""
+        if self._resync is not None:
+            self._resync.cancel()
+            await asyncio.gather(self._resync, return_exceptions=True)
+            self._resync = None
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -132,6 +141,25 @@ class RestClient:
         self._synced_at = time.monotonic()
         logger.debug("binance server time offset {:.0f} ms", self.time.offset_ms)
 
+    def request_time_sync(self) -> None:
+        """Re-measure the offset soon (an event came stamped far ahead of the exchange clock as
+        we know it: the local clock may have jumped); at most once every ``RESYNC_EVERY`` s."""
+        now = time.monotonic()
+        if now - self._resync_asked < RESYNC_EVERY or self._session is None:
+            return
+        if self._resync is not None and not self._resync.done():
+            return
+        self._resync_asked = now
+        self._resync = asyncio.get_running_loop().create_task(
+            self._sync_quietly(), name="binance:time-resync"
+        )
+
+    async def _sync_quietly(self) -> None:
+        try:
+            await self.sync_time(samples=1)
+        except (BinanceError, RateLimitWaitTooLong) as exc:
+            logger.warning("re-measuring the exchange clock failed: {}", exc)
+
     async def maybe_resync(self) -> None:
         """Re-measure the offset when ``time_sync_interval`` has passed."""
         if time.monotonic() - self._synced_at >= self.config.time_sync_interval:
@@ -139,17 +167,21 @@ class RestClient:
 
     # ------------------------------------------------------------------------ readers
 
-    def _horizon(self) -> Horizon:
-        return Horizon(self.time.now_ms, int(self.config.max_event_ahead * 1000))
+    def horizon(self) -> Horizon:
+        """The latest event time to accept now (``checks.Horizon``), re-measuring the clock
+        when an event is refused as ahead."""
+        return Horizon(
+            self.time.now_ms, int(self.config.max_event_ahead * 1000), self.request_time_sync
+        )
 
     def one(self, row: type[R], problem: Problem[R]) -> OneReader[R]:
         """A ``decode`` for a single-object answer whose values are checked with ``problem``."""
-        return OneReader(row, problem, self.names, self._horizon())
+        return OneReader(row, problem, self.names, self.horizon())
 
     def rows(self, row: type[R], problem: Problem[R]) -> RowReader[R]:
         """A ``decode`` for a list answer; each entry is checked with ``problem``, and the
         dropped ones are counted and logged (``counters.reject``) when the answer is read."""
-        return RowReader(row, problem, self.names, self._horizon())
+        return RowReader(row, problem, self.names, self.horizon())
 
     # ------------------------------------------------------------------------ request
 

@@ -23,7 +23,7 @@ from loguru import logger
 
 from framework.types import Balance, Position
 
-from .checks import EXP_LIMIT, Horizon, Names, account_update_problem, order_update_problem
+from .checks import EXP_LIMIT, Names, account_update_problem, order_update_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
 from .decode import (
@@ -51,6 +51,7 @@ _EVENT: Final = Kind.EVENT  # a module constant: an Enum member lookup costs ~70
 # too: real entries are ~150 bytes, and a 5,000-digit amount makes a message long.
 BYTES_PER_ENTRY: Final = 400
 BYTES_PER_MESSAGE: Final = 400
+ORDER_UPDATE_BYTES: Final = 1500  # the same for an ORDER_TRADE_UPDATE (real ones: ~700 bytes)
 
 
 class UserDataStream:
@@ -71,7 +72,7 @@ class UserDataStream:
     ) -> None:
         self.rest = rest
         self.names = names or Names()
-        self.horizon = Horizon(rest.time.now_ms, int(config.max_event_ahead * 1000))
+        self.horizon = rest.horizon()
         self.endpoints = endpoints
         self.config = config
         self.sink = sink
@@ -264,7 +265,9 @@ class UserDataStream:
                     sink.end_event()
             elif type(event) is OrderTradeUpdate:
                 counters.order_updates += 1
-                problem = order_update_problem(event, self.names, self.horizon)
+                problem = order_update_problem(
+                    event, self.names, self.horizon, deep=len(data) > ORDER_UPDATE_BYTES
+                )
                 if problem is not None:
                     counters.reject("user-data ORDER_TRADE_UPDATE", problem)
                     return

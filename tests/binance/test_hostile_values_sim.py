@@ -178,3 +178,30 @@ async def test_fuzzed_events_never_reach_the_sink_insane(make_harness: HarnessFa
     await until(lambda: h.connector.counters.rejected == len(corrupted) and len(corrupted) > 0)
     assert not [v for v in sink_values(h) if insane(v)]
     assert h.connector.counters.dispatch_errors == 0
+
+
+async def test_events_refused_as_ahead_make_the_connector_re_measure_the_clock(
+    make_harness: HarnessFactory,
+) -> None:
+    """A local clock that jumped back makes genuine events look ahead: the first is dropped,
+    the exchange clock is re-measured, and the events after it are applied again."""
+    h = await make_harness(updates_per_second=0, market_data=False)
+    user = h.connector.user
+    assert user is not None
+    rest = h.connector.rest
+    good_offset = rest.time.offset_ms
+    rest.time.offset_ms -= 600_000  # our exchange clock 10 minutes behind, as after a jump
+    user.horizon.limit = 0  # (the horizon is re-read at the next event)
+    requests = rest.stats.requests
+    # traded on the exchange, not through our REST (whose -1021 would re-measure the clock)
+    await h.sim.place_order("BTCUSDT", "BUY", "0.010")
+    await until(lambda: h.connector.counters.rejected >= 1)
+    await until(lambda: abs(rest.time.offset_ms - good_offset) < 60_000)
+    assert rest.stats.requests > requests  # GET /fapi/v1/time, asked for by the refusal
+    fills = len(h.sink.fills)
+    await h.sim.place_order("BTCUSDT", "BUY", "0.010")
+    await until(lambda: len(h.sink.fills) > fills)  # applied again
+    assert set(h.connector.counters.rejected_by) <= {
+        "user-data ACCOUNT_UPDATE",
+        "user-data ORDER_TRADE_UPDATE",
+    }
