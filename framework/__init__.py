@@ -22,6 +22,7 @@ from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
 from framework.strategy import Strategy, StrategyOrders
+from framework.tasks import cancel_and_wait
 from framework.types import (
     AccountSnapshot,
     Balance,
@@ -84,5 +85,6 @@ __all__ = [
     "TradeloopError",
     "TradingHeld",
     "UnreadableEntry",
+    "cancel_and_wait",
     "hookimpl",
 ]

@@ -30,6 +30,7 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType
 from loguru import logger
 
 from framework.redact import strip_listen_keys
+from framework.tasks import cancel_and_wait
 from framework.types import StreamState
 
 from .config import BinanceConfig
@@ -285,9 +286,7 @@ class StreamRunner:
         with contextlib.suppress(Exception):
             await conn.ws.close()
         if conn.reader is not None and not conn.reader.done():
-            conn.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await conn.reader
+            await cancel_and_wait(conn.reader)
 
 
 def _close_reason(ws: aiohttp.ClientWebSocketResponse[Literal[False]], msg: Any) -> str:

@@ -22,6 +22,8 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from framework.tasks import cancel_and_wait
+
 from . import account, wire
 from .config import FaultSettings, SimSettings, check_settings
 from .engine import (
@@ -261,8 +263,7 @@ class SimExchange:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
         if self._filter is not None:
             self._filter.close()

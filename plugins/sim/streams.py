@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Coroutine
@@ -12,6 +11,8 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+
+from framework.tasks import cancel_and_wait
 
 from .config import SimSettings
 from .faults import FaultInjector
@@ -190,9 +191,7 @@ class StreamHub:
         finally:
             self._forget(conn)
             conn.closing = True
-            conn.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await conn.writer
+            await cancel_and_wait(conn.writer)
         return ws
 
     def _subscribe(self, conn: Connection, streams: set[str]) -> None:

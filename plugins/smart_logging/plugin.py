@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from framework import BotContext, SettingsError, hookimpl
+from framework import BotContext, SettingsError, cancel_and_wait, hookimpl
 from framework.log_guard import add_default_sink
 from framework.redact import Redactor, compile_pattern
 
@@ -111,9 +111,7 @@ class SmartLogging:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             self.close_windows()
             try:
                 # Wait for the queued lines off the event loop; then removal is instant.
