@@ -578,9 +578,11 @@ class HookBus:
 
     # ------------------------------------------------------------------------ shutdown
 
-    async def drain(self, within: float) -> bool:
-        """Wait until every queued notification is handled; False if time ran out."""
-        pending = [q.join() for q in self._queues.values()]
+    async def drain(self, within: float, *, plugins: Iterable[str] | None = None) -> bool:
+        """Wait until every queued notification (of ``plugins``, default all) is handled;
+        False if time ran out."""
+        wanted = None if plugins is None else set(plugins)
+        pending = [q.join() for p, q in self._queues.items() if wanted is None or p in wanted]
         if not pending:
             return True
         try:

@@ -17,7 +17,7 @@ import yaml
 
 from framework import bot_scaffold
 from framework.commands import Command
-from framework.errors import EXIT_OK, EXIT_RUNTIME_ERROR, TradeloopError
+from framework.errors import EXIT_OK, EXIT_RECORDS_LOST, EXIT_RUNTIME_ERROR, TradeloopError
 from framework.loader import (
     LoadedPlugins,
     discover_plugins,
@@ -180,6 +180,11 @@ def _dispatch(
         summary = run_async(bot.run(args.duration), use_uvloop=settings.runtime.use_uvloop)
         if args.summary:
             write_summary(summary, args.summary)
+        lost: dict[str, int] = summary.get("lost_records") or {}
+        if lost:
+            counts = ", ".join(f"{plugin} lost {count}" for plugin, count in sorted(lost.items()))
+            print(f"{PROG}: error: records were lost: {counts} (see the log)", file=sys.stderr)
+            return EXIT_RECORDS_LOST
         return EXIT_OK
     if args.command == "check":
         print(f"settings OK (env: {settings.env})")

@@ -77,6 +77,7 @@ class BotContext:
         self.strategy_names = tuple(strategy_names)
         self._holds: dict[object, str] = {}
         self._order_apis: dict[str, StrategyOrders] = {}
+        self._lost: dict[str, int] = {}
         bus.pause_on_failure(self.strategy_names)
 
     @property
@@ -280,6 +281,19 @@ class BotContext:
             self.stop_reason = reason
         if self._stop_requested is not None:
             self._stop_requested.set()
+
+    def report_lost_records(self, plugin: str, count: int) -> None:
+        """``plugin`` accepted ``count`` records in this run that it could not keep (its
+        total so far, not an increment). They are listed in the run summary's
+        ``lost_records`` and make ``tradeloop run`` exit 3."""
+        if count > 0:
+            self._lost[plugin] = count
+        else:
+            self._lost.pop(plugin, None)
+
+    def lost_records(self) -> dict[str, int]:
+        """Records lost per plugin (see ``report_lost_records``)."""
+        return dict(self._lost)
 
     def bind_stop_event(self, event: asyncio.Event) -> None:
         """Used by the runtime: ``request_stop`` sets this event."""

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 EXIT_OK = 0
 EXIT_RUNTIME_ERROR = 1
-EXIT_USAGE = 2  # bad settings, unknown or broken plugin
+EXIT_USAGE = 2  # bad settings, unknown or broken plugin, a damaged data file
+EXIT_RECORDS_LOST = 3  # the run ended, but a plugin lost records it had accepted (journal)
 
 
 class TradeloopError(Exception):

@@ -99,12 +99,20 @@ def lifespan(ctx: BotContext) -> AbstractAsyncContextManager[None] | None:
 
     Called: once at startup, one plugin at a time in load order (built-ins, then third-party
     plugins, then strategies); the code before ``yield`` is the start, the code after it the
-    stop, run in reverse order at shutdown, and only for plugins whose start finished.
+    stop. At shutdown the core first stops jobs and cancels ``ctx.spawn`` tasks, then hands
+    every queued notification to its plugin, then runs the stops one at a time in reverse
+    start order, only for plugins whose start finished; a plugin's queued notifications are
+    delivered before its own stop runs.
     :param ctx: the bot context.
-    Budget: ``hooks.timeouts.lifespan`` (30 s) for the start; the stop shares
-    ``runtime.shutdown_timeout``. Errors: a failing start aborts startup (exit 1) after
-    stopping what had started; a failing stop is logged and the others still stop.
-    Background work belongs in ``ctx.spawn(...)``, which the core cancels at shutdown.
+    Budget: ``hooks.timeouts.lifespan`` (30 s) for the start. Each stop gets its own share of
+    ``runtime.shutdown_timeout``: what is left of it, except a reserve for every stop still to
+    run (half the budget split evenly over all plugins).
+    Errors: a failing start aborts startup (exit 1) after stopping what had started. A stop
+    that raises or overruns its share is logged, reported through ``on_plugin_error`` and cut
+    off (cancelled; it gets 0.25 s to finish, then is left behind); every other plugin still
+    stops, and the failures are logged together and listed in the run summary's
+    ``stop_failures``. A stop must let a cancellation through (``framework.cancel_and_wait``
+    awaits a task without swallowing it). Background work belongs in ``ctx.spawn(...)``.
     """
 
 
@@ -153,7 +161,8 @@ def last_trade_ids(ctx: BotContext) -> Mapping[str, int] | None:
 def summarize_run(ctx: BotContext) -> Mapping[str, Any] | None:
     """Contribute sections to the run summary (``tradeloop run --summary PATH``).
 
-    Called: once at shutdown, before plugins stop.
+    Called: once at shutdown, after every plugin stopped (so a stop's work, such as the
+    records a journal could not write, is counted); answer from counters kept after stop.
     :param ctx: the bot context.
     Returns: a JSON-serialisable mapping merged into the summary (top-level keys should be
     the plugin's own, e.g. ``reconcile``). Budget: ``hooks.timeouts.summarize_run``.

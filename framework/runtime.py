@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 import orjson
 from loguru import logger
 
-from framework.bus import HookBus
+from framework.bus import HookBus, PluginOverrun
 from framework.cache import AccountCache
 from framework.clock import Clock, SystemClock
 from framework.context import BotContext
-from framework.errors import PluginStartError
+from framework.errors import PluginStartError, TradeloopError
 from framework.loader import LoadedPlugins
 from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
@@ -27,6 +27,11 @@ from framework.settings import Settings, secret_values
 from framework.watchdog import LoopWatchdog
 
 T = TypeVar("T")
+
+STOP_GRACE = 0.25
+"""Seconds a stop that overran its share gets to finish its cancellation."""
+MIN_STOP_SHARE = 0.05
+"""No plugin's stop gets less time than this, even when the budget is spent."""
 
 
 class Bot:
@@ -67,6 +72,7 @@ class Bot:
         self._started_at = 0.0
         self._start_monotonic = 0.0
         self.summary: dict[str, Any] = {}
+        self.stop_failures: dict[str, str] = {}
         self.running = False
 
     def _job_failed(self, owner: str, job: str, exc: BaseException) -> None:
@@ -179,27 +185,29 @@ class Bot:
     # ------------------------------------------------------------------------ shutdown
 
     async def stop(self) -> dict[str, Any]:
-        """Collect the summary, then stop jobs, tasks, plugins and the bus, within the budget."""
-        self.summary = await self._collect_summary()
+        """Stop jobs, tasks, the bus and every plugin within the budget, then collect the
+        summary (so it counts what the stops did, e.g. records a journal could not write)."""
         await self._shutdown()
+        self.summary = await self._collect_summary()
         self.summary["duration_s"] = round(time.monotonic() - self._start_monotonic, 3)
         self.summary["ended_at"] = _iso(self.clock.time())
         return self.summary
 
     async def _shutdown(self) -> None:
+        """Jobs and spawned tasks, then the bus's queues, then each plugin in reverse start
+        order with its own share of ``runtime.shutdown_timeout``."""
         self.running = False
-        deadline = self.settings.runtime.shutdown_timeout
+        timeout = self.settings.runtime.shutdown_timeout
+        end = time.monotonic() + timeout
         try:
-            async with asyncio.timeout(deadline):
-                await self.scheduler.stop()
-                await self.ctx.cancel_tasks()
-                await self._stop_plugins()
-                await self.bus.drain(within=max(0.1, deadline / 4))
-        except TimeoutError:
-            logger.error("shutdown took longer than {} s; cancelling what is left", deadline)
+            await _logged("jobs", self.scheduler.stop(), timeout / 8)
+            await _logged("spawned tasks", self.ctx.cancel_tasks(), timeout / 8)
+            if not await self.bus.drain(within=max(0.0, min(timeout / 4, end - time.monotonic()))):
+                logger.warning("shutdown: queued notifications not all handled in time")
+            await self._stop_plugins(end)
         finally:
-            await self.bus.aclose()
-            await self.ctx.cancel_tasks()
+            await _logged("hook bus", self.bus.aclose(), STOP_GRACE)
+            await _logged("spawned tasks", self.ctx.cancel_tasks(), STOP_GRACE)
             await self._stop_watchdog()
 
     async def _stop_watchdog(self) -> None:
@@ -208,15 +216,30 @@ class Bot:
             task.cancel()
             await asyncio.wait([task])
 
-    async def _stop_plugins(self) -> None:
+    async def _stop_plugins(self, end: float) -> None:
+        """Stop every started plugin, last started first. Each stop may use what is left of
+        the budget except a reserve for every stop still to run (half the budget, split evenly
+        over all of them); a stop that fails or overruns is reported and cut off, and the
+        others still stop."""
+        failures: dict[str, str] = {}
+        reserve = self.settings.runtime.shutdown_timeout / (2 * max(1, len(self._started)))
         while self._started:
             name, manager = self._started.pop()
-            try:
-                await manager.__aexit__(None, None, None)
-            except Exception as exc:  # noqa: BLE001 - every plugin gets its stop
-                logger.bind(plugin=name).opt(exception=exc).error(
-                    "plugin {!r} failed while stopping: {!r}", name, exc
-                )
+            started = time.monotonic()
+            budget = max(MIN_STOP_SHARE, end - started - reserve * len(self._started))
+            await self.bus.drain(within=budget / 2, plugins=[name])
+            budget = max(MIN_STOP_SHARE, budget - (time.monotonic() - started))
+            error = await _bounded(f"plugin {name!r}", manager.__aexit__(None, None, None), budget)
+            if error is not None:
+                failures[name] = f"{type(error).__name__}: {error}"
+                self.bus.report_failure(name, "lifespan", error)
+        self.stop_failures.update(failures)
+        if failures:
+            logger.error(
+                "shutdown: {} of the plugins failed to stop cleanly: {}",
+                len(failures),
+                "; ".join(f"{name}: {why}" for name, why in failures.items()),
+            )
 
     async def _collect_summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {
@@ -234,6 +257,8 @@ class Bot:
             if outcome.ok and outcome.value:
                 summary.update(dict(outcome.value))
         summary.update(self.bus.stats())
+        summary["stop_failures"] = dict(self.stop_failures)
+        summary["lost_records"] = self.ctx.lost_records()
         summary.update(account_summary(self.ctx, self.account))
         hooks = self.ctx.hooks
         summary["loop"] = self.watchdog.stats()
@@ -290,9 +315,44 @@ def account_summary(ctx: BotContext, cache: AccountCache) -> dict[str, Any]:
     }
 
 
+async def _bounded(what: str, work: Awaitable[Any], budget: float) -> BaseException | None:
+    """Run ``work`` for at most ``budget`` seconds; its error, or ``PluginOverrun`` if it was
+    cut off. A cut-off task gets ``STOP_GRACE`` to finish its cancellation, else it is left
+    behind (logged). A cancellation of the caller cancels ``work`` and is re-raised."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({task}, timeout=max(0.0, budget))
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_GRACE)
+        raise
+    if task.done():
+        if task.cancelled():
+            return RuntimeError(f"{what} ended cancelled while stopping")
+        return task.exception()
+    task.cancel()
+    await asyncio.wait({task}, timeout=STOP_GRACE)
+    if not task.done():
+        logger.error("shutdown: {} ignored its cancellation; left behind", what)
+    elif not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not warn about it
+    return PluginOverrun(f"did not stop within its share of the shutdown ({budget:.2f} s)")
+
+
+async def _logged(what: str, work: Awaitable[Any], budget: float) -> None:
+    error = await _bounded(what, work, budget)
+    if error is not None:
+        logger.opt(exception=error).error("shutdown: stopping {} failed: {!r}", what, error)
+
+
 def _start_error(plugin: str, hook: str, exc: BaseException | None) -> PluginStartError:
+    """The start failure; a ``TradeloopError`` cause (a damaged data file: exit 2) keeps its
+    exit code."""
     cause = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
-    return PluginStartError(f"plugin {plugin!r} failed to start ({hook}): {cause}")
+    error = PluginStartError(f"plugin {plugin!r} failed to start ({hook}): {cause}")
+    if isinstance(exc, TradeloopError):
+        error.exit_code = exc.exit_code
+    return error
 
 
 def _iso(ts: float) -> str:

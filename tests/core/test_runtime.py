@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from framework import BotContext, IntervalJob, ManualClock, PluginError, hookimpl
+from framework import (
+    BotContext,
+    IntervalJob,
+    ManualClock,
+    PluginError,
+    StreamState,
+    StreamStatus,
+    hookimpl,
+)
 from framework.runtime import new_event_loop_factory, run_async
 from framework.testing import BotFactory
 
@@ -21,6 +29,7 @@ class Lifecycle:
         self.name = name
         self.fail_stop = fail_stop
         self.hang_stop = hang_stop
+        self.stopping = asyncio.Event()
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> contextlib.AbstractAsyncContextManager[None]:
@@ -31,6 +40,7 @@ class Lifecycle:
         EVENTS.append(f"start {self.name}")
         yield
         EVENTS.append(f"stop {self.name}")
+        self.stopping.set()
         if self.hang_stop:
             await asyncio.Event().wait()
         if self.fail_stop:
@@ -56,8 +66,130 @@ async def test_a_hanging_stop_cannot_stall_shutdown(bot_factory: BotFactory) -> 
         plugins={"a": Lifecycle("a"), "hang": Lifecycle("hang", hang_stop=True)},
     )
     await bot.stop()  # returns despite the plugin; pytest-timeout guards a hang
-    assert EVENTS[-1] == "stop hang"
+    assert EVENTS[-2:] == ["stop hang", "stop a"]
     assert not bot.running
+
+
+async def test_every_plugin_stops_after_a_hanging_and_a_failing_stop(
+    bot_factory: BotFactory,
+) -> None:
+    errors: list[PluginError] = []
+
+    class Recorder(Lifecycle):
+        @hookimpl
+        def on_plugin_error(self, error: PluginError) -> None:
+            errors.append(error)
+
+    bot = await bot_factory(
+        {"runtime": {"shutdown_timeout": 1.0}},
+        plugins={
+            "first": Recorder("first"),
+            "fails": Lifecycle("fails", fail_stop=True),
+            "hangs": Lifecycle("hangs", hang_stop=True),
+            "last": Lifecycle("last"),
+        },
+    )
+    summary = await bot.stop()
+    assert EVENTS[4:] == ["stop last", "stop hangs", "stop fails", "stop first"]
+    assert sorted(summary["stop_failures"]) == ["fails", "hangs"]
+    assert "RuntimeError: stop failed" in summary["stop_failures"]["fails"]
+    assert "did not stop within its share" in summary["stop_failures"]["hangs"]
+    assert sorted((e.plugin, e.hook) for e in errors) == [
+        ("fails", "lifespan"),
+        ("hangs", "lifespan"),
+    ]
+
+
+async def test_a_stop_that_ignores_its_cancellation_is_left_behind(
+    bot_factory: BotFactory,
+) -> None:
+    release = asyncio.Event()
+
+    class Stubborn:
+        @hookimpl
+        def lifespan(self, ctx: BotContext) -> contextlib.AbstractAsyncContextManager[None]:
+            return self._lifespan()
+
+        @contextlib.asynccontextmanager
+        async def _lifespan(self) -> AsyncIterator[None]:
+            yield
+            while not release.is_set():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await release.wait()
+
+    bot = await bot_factory(
+        {"runtime": {"shutdown_timeout": 0.3}},
+        plugins={"a": Lifecycle("a"), "stubborn": Stubborn()},
+    )
+    summary = await bot.stop()
+    release.set()
+    assert EVENTS[-1] == "stop a"
+    assert list(summary["stop_failures"]) == ["stubborn"]
+
+
+async def test_queued_notifications_reach_a_plugin_before_it_stops(
+    bot_factory: BotFactory,
+) -> None:
+    class Slow(Lifecycle):
+        @hookimpl
+        async def on_stream_state(self, status: StreamStatus) -> None:
+            await asyncio.sleep(0)
+            EVENTS.append(f"event {status.reason}")
+
+    bot = await bot_factory(plugins={"slow": Slow("slow")})
+    for i in range(20):
+        bot.ctx.hooks.on_stream_state(
+            StreamStatus(stream="market", state=StreamState.STALE, at=1.0, reason=str(i))
+        )
+    await bot.stop()
+    assert EVENTS == ["start slow", *(f"event {i}" for i in range(20)), "stop slow"]
+
+
+async def test_the_summary_counts_what_the_stops_did(bot_factory: BotFactory) -> None:
+    class Flusher(Lifecycle):
+        flushed = 0
+
+        @contextlib.asynccontextmanager
+        async def _lifespan(self) -> AsyncIterator[None]:
+            yield
+            self.flushed = 7
+
+        @hookimpl
+        def summarize_run(self) -> dict[str, Any]:
+            return {"flusher": {"flushed": self.flushed}}
+
+    bot = await bot_factory(plugins={"flusher": Flusher("flusher")})
+    summary = await bot.stop()
+    assert summary["flusher"] == {"flushed": 7}
+
+
+async def test_records_a_plugin_lost_are_in_the_summary(bot_factory: BotFactory) -> None:
+    class Losing(Lifecycle):
+        @hookimpl
+        def lifespan(self, ctx: BotContext) -> contextlib.AbstractAsyncContextManager[None]:
+            return self._losing(ctx)
+
+        @contextlib.asynccontextmanager
+        async def _losing(self, ctx: BotContext) -> AsyncIterator[None]:
+            yield
+            ctx.report_lost_records("losing", 219)
+
+    bot = await bot_factory(plugins={"losing": Losing("losing")})
+    summary = await bot.stop()
+    assert summary["lost_records"] == {"losing": 219}
+
+
+async def test_a_cancelled_stop_is_not_swallowed(bot_factory: BotFactory) -> None:
+    hang = Lifecycle("hang", hang_stop=True)
+    bot = await bot_factory(
+        {"runtime": {"shutdown_timeout": 30}}, plugins={"a": Lifecycle("a"), "hang": hang}
+    )
+    stopping = asyncio.create_task(bot.stop())
+    await hang.stopping.wait()
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    assert stopping.cancelled()
 
 
 async def test_connector_and_jobs_are_wired(
