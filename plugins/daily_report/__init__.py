@@ -4,7 +4,7 @@ See ``docs/reporting.md``. Entry point: ``daily_report = "plugins.daily_report:D
 """
 
 from .build import build_report, day_before, day_bounds, summary
-from .files import read_report, write_report
+from .files import DamagedReportError, read_report, write_report
 from .model import Report
 from .plugin import DailyReportPlugin, JournalSource
 from .settings import DailyReportSettings
@@ -12,6 +12,7 @@ from .settings import DailyReportSettings
 __all__ = [
     "DailyReportPlugin",
     "DailyReportSettings",
+    "DamagedReportError",
     "JournalSource",
     "Report",
     "build_report",

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import msgspec
 
+from framework import TradeloopError
+from framework.errors import EXIT_USAGE
+
 from .markdown import render_markdown
 from .model import Report
 from .page import render_html
@@ -33,6 +36,18 @@ def write_report(report: Report, directory: str | Path) -> tuple[str, ...]:
     return tuple(str(p) for p in outputs)
 
 
+class DamagedReportError(TradeloopError):
+    """A report file that cannot be read back; the message names it (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
 def read_report(path: str | Path) -> Report:
-    """A report back from its JSON file."""
-    return msgspec.json.decode(Path(path).read_bytes(), type=Report)
+    """A report back from its JSON file; ``DamagedReportError`` naming it if unreadable."""
+    try:
+        return msgspec.json.decode(Path(path).read_bytes(), type=Report)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DamagedReportError(
+            f"report {path} cannot be read ({exc}); write it again from the journal with "
+            "tradeloop report --date YYYY-MM-DD"
+        ) from None

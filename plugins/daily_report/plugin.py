@@ -20,7 +20,7 @@ from plugins.journal import JournalStore, StreamingJournalStore
 
 from .build import build_report, day_before, has_activity, summary
 from .command import report_command
-from .files import write_report
+from .files import DamagedReportError, read_report, write_report
 from .model import Report
 from .settings import DailyReportSettings
 from .trader import trader_commands
@@ -169,8 +169,13 @@ class DailyReportPlugin:
     async def _catch_up(self) -> None:
         ctx, journal = self._require()
         day = day_before(ctx.clock.time())
-        if (Path(self.config.dir) / f"{day}.json").exists():
-            return
+        written = Path(self.config.dir) / f"{day}.json"
+        if written.exists():
+            try:
+                await asyncio.to_thread(read_report, written)
+                return
+            except DamagedReportError as exc:
+                logger.bind(plugin=NAME).warning("{}: writing it again", exc)
         if await has_activity(journal.store, day):
             logger.info("daily report {} is missing: writing it now", day)
             await self.write(day)

@@ -28,7 +28,11 @@ def journal_path(config: JournalSettings, settings: Settings) -> Path:
 def make_store(config: JournalSettings, settings: Settings) -> JournalStore:
     """The store named by ``plugins.journal.store`` (not opened yet)."""
     if config.store == "sqlite":
-        return SQLiteStore(journal_path(config, settings), synchronous=config.synchronous)
+        return SQLiteStore(
+            journal_path(config, settings),
+            synchronous=config.synchronous,
+            check=config.check_at_open,
+        )
     for ep in entry_points(group=STORE_GROUP):
         if ep.name == config.store:
             factory: StoreFactory = ep.load()

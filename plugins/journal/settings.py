@@ -24,6 +24,12 @@ class JournalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Records kept while the database is unreachable; beyond, the oldest are dropped (logged)."""
     sample_every: Annotated[float, msgspec.Meta(ge=1, le=DAY)] = 300.0
     """Seconds between equity samples (balances, positions, marks, log stats)."""
+    heartbeat_every: Annotated[float, msgspec.Meta(ge=0.1, le=300)] = 5.0
+    """Seconds between updates of the run's ``last_seen``: a crashed run's uptime is known
+    to within this (one row updated per heartbeat, batched with the other writes)."""
+    check_at_open: bool = True
+    """Run SQLite's ``quick_check`` when the journal opens and refuse a damaged file (reads
+    the whole file once: about a second per GB)."""
     equity_asset: Asset = "USDT"
     """Equity is this asset's wallet balance plus the unrealized PnL of every position."""
     snapshot_at_start: bool = True

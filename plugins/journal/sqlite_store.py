@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
@@ -29,7 +30,7 @@ from .records import (
     SampleRow,
     StreamRow,
 )
-from .store import JournalError
+from .store import JournalError, damaged_journal
 
 R = TypeVar("R", bound=msgspec.Struct)
 
@@ -49,6 +50,8 @@ _TABLES: dict[type[Any], tuple[str, str]] = {
 _JSON_FIELDS = frozenset({"marks", "top_suppressed"})
 # A reconcile belongs to the time of its REST snapshot; one that failed before taking a
 # snapshot (snapshot_time 0) to the time it was recorded.
+# sqlite error names that mean the file itself is damaged.
+DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 RECONCILE_TIME = "(CASE WHEN snapshot_time > 0 THEN snapshot_time ELSE ts END)"
 # Rows fetched per round trip to aiosqlite's thread when streaming a table.
 STREAM_CHUNK = 1000
@@ -87,8 +90,10 @@ class SQLiteStore:
         synchronous: str = "NORMAL",
         migrations: Sequence[str] = MIGRATIONS,
         read_only: bool = False,
+        check: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.check = check
         self.location = str(self.path)
         self.synchronous = synchronous
         self.migrations = tuple(migrations)
@@ -98,19 +103,28 @@ class SQLiteStore:
     # ------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
-        """Create the file if needed, switch to WAL and apply pending migrations."""
+        """Create the file if needed, check it (``quick_check``), switch to WAL and apply
+        pending migrations; a damaged file is refused (``JournalError``), never written to."""
         if self._db is not None:
             return
         if self.read_only:
             self._db = await self._open_reader()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path)
         try:
+            db = await aiosqlite.connect(self.path)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            await db.execute("PRAGMA busy_timeout=5000")
+            if self.check:
+                await self._check(db)
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA synchronous={self.synchronous}")
-            await db.execute("PRAGMA busy_timeout=5000")
             await self._migrate(db)
+        except sqlite3.Error as exc:
+            await db.close()
+            raise self._error(exc) from None
         except BaseException:
             await db.close()
             raise
@@ -120,16 +134,24 @@ class SQLiteStore:
         """A connection that only reads (``query_only``) a journal that already exists."""
         if not self.path.is_file():
             raise JournalError(f"no journal at {self.location}")
-        db = await aiosqlite.connect(self.path)
+        try:
+            db = await aiosqlite.connect(self.path)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
         try:
             await db.execute("PRAGMA query_only=1")
             await db.execute("PRAGMA busy_timeout=5000")
+            if self.check:
+                await self._check(db)
             version = await _user_version(db)
             if version > len(self.migrations):
                 raise JournalError(
                     f"journal {self.location} has schema version {version}, newer than this "
                     f"tradeloop understands ({len(self.migrations)})"
                 )
+        except sqlite3.Error as exc:
+            await db.close()
+            raise self._error(exc) from None
         except BaseException:
             await db.close()
             raise
@@ -138,7 +160,23 @@ class SQLiteStore:
     def reader(self) -> SQLiteStore:
         """A read-only store on the same file (a second connection; WAL lets it read while
         this one writes)."""
-        return SQLiteStore(self.path, migrations=self.migrations, read_only=True)
+        return SQLiteStore(self.path, migrations=self.migrations, read_only=True, check=False)
+
+    async def _check(self, db: aiosqlite.Connection) -> None:
+        """``PRAGMA quick_check``: every page and b-tree well formed (linear in the file)."""
+        async with db.execute("PRAGMA quick_check") as cursor:
+            problems = [str(row[0]) for row in await cursor.fetchall()]
+        if problems != ["ok"]:
+            shown = "; ".join(problems[:3]) + (
+                f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+            )
+            raise damaged_journal(self.path, f"quick_check: {shown}")
+
+    def _error(self, exc: sqlite3.Error) -> JournalError:
+        """A damaged file (not a database, malformed) or another error, naming the file."""
+        if getattr(exc, "sqlite_errorname", "") in DAMAGED or "malformed" in str(exc):
+            return damaged_journal(self.path, str(exc))
+        return JournalError(f"journal {self.location}: {exc}")
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
         version = await _user_version(db)
@@ -230,9 +268,7 @@ class SQLiteStore:
         table = _TABLES[kind][0]
         cols = _columns(kind)
         sql = f"SELECT {', '.join(cols)} FROM {table} {where}"
-        async with self.db.execute(sql, tuple(params)) as cursor:
-            rows = await cursor.fetchall()
-        return [_decode(kind, cols, row) for row in rows]
+        return await self._read(kind, cols, sql, tuple(params))
 
     async def _stream(self, kind: type[R], where: str, params: Iterable[Any]) -> AsyncIterator[R]:
         """Like ``_select``, ``STREAM_CHUNK`` rows in memory at a time."""
@@ -253,9 +289,22 @@ class SQLiteStore:
             f"(PARTITION BY {partition} ORDER BY {order}) AS rn FROM {table} "
             f"WHERE {time_col} < ?) WHERE rn = 1 ORDER BY {partition}"
         )
-        async with self.db.execute(sql, (t,)) as cursor:
-            rows = await cursor.fetchall()
-        return [_decode(kind, cols, row) for row in rows]
+        return await self._read(kind, cols, sql, (t,))
+
+    async def _read(
+        self, kind: type[R], cols: Sequence[str], sql: str, params: tuple[Any, ...]
+    ) -> list[R]:
+        """Rows of ``kind``; a row that cannot be read or decoded is a damaged journal."""
+        table = _TABLES[kind][0]
+        try:
+            async with self.db.execute(sql, params) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            return [_decode(kind, cols, row) for row in rows]
+        except (msgspec.ValidationError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+            raise damaged_journal(self.path, f"a row of {table} cannot be read: {exc}") from None
 
     async def runs(self, start: int, end: int) -> list[RunRow]:
         """Runs alive at some time in ``[start, end)``."""
@@ -351,11 +400,18 @@ class SQLiteStore:
             f"({', '.join('?' * len(found))}) ORDER BY id"
         )
         by_uid: dict[str, list[MismatchRow]] = defaultdict(list)
-        async with self.db.execute(sql, tuple(r.uid for r in found)) as cursor:
-            for row in await cursor.fetchall():
+        try:
+            async with self.db.execute(sql, tuple(r.uid for r in found)) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            for row in rows:
                 by_uid[row[0]].append(
                     _decode(MismatchRow, MismatchRow.__struct_fields__, tuple(row[1:]))
                 )
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise damaged_journal(self.path, f"a row of mismatches cannot be read: {exc}") from None
         return [msgspec.structs.replace(r, mismatches=tuple(by_uid[r.uid])) for r in found]
 
     async def stream_states(self, start: int, end: int) -> list[StreamRow]:

@@ -8,7 +8,11 @@ implementing ``JournalStore`` and registering a factory under the entry-point gr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from framework import TradeloopError
+from framework.errors import EXIT_USAGE
 
 from .records import (
     BalanceRow,
@@ -25,8 +29,20 @@ from .records import (
 )
 
 
-class JournalError(Exception):
-    """The journal cannot be opened or written (schema too new, unknown store, ...)."""
+class JournalError(TradeloopError):
+    """The journal cannot be opened or read (damaged, schema too new, unknown store, ...):
+    a one-line error naming the file, exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def damaged_journal(path: Path, detail: str) -> JournalError:
+    """The refusal of a damaged journal file: what is wrong and how to move it aside."""
+    return JournalError(
+        f"journal {path} is damaged ({detail}): refused. Stop tradeloop, move it aside "
+        f"(mv {path} {path}.damaged, and its -wal and -shm files if present) and start "
+        "again with a new journal; docs/reporting.md says how to recover what is readable"
+    )
 
 
 @runtime_checkable

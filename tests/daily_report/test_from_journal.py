@@ -17,6 +17,7 @@ from framework.testing import BotFactory
 from plugins.daily_report import (
     DailyReportPlugin,
     DailyReportSettings,
+    DamagedReportError,
     build_report,
     read_report,
     write_report,
@@ -107,6 +108,23 @@ async def test_a_missing_report_is_caught_up_at_start(
     (written,) = reporter.written
     assert written.day == DAY_NAME
     assert written.summary["trades"] == 2
+
+
+async def test_a_damaged_report_is_written_again_at_start(
+    bot_factory: BotFactory, journal_file: Path, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    damaged = reports / f"{DAY_NAME}.json"
+    damaged.write_bytes(b'{"day": "' + DAY_NAME.encode() + b'", "tota')
+    with pytest.raises(DamagedReportError, match=f"report {damaged} cannot be read"):
+        read_report(damaged)
+    clock = ManualClock(DAY_START + DAY + 3 * 3600)
+    reporter = DailyReportPlugin(DailyReportSettings(dir=str(reports)))
+    journal = Journal(JournalSettings(path=str(journal_file)))
+    await bot_factory(plugins={"journal": journal, "daily_report": reporter}, clock=clock)
+    await until(lambda: bool(reporter.written))
+    assert read_report(damaged).totals.trades == 2
 
 
 async def test_start_fails_without_a_journal(bot_factory: BotFactory) -> None:
