@@ -67,6 +67,8 @@ class Journal:
         self._given_store = store
         self._store: JournalStore | None = store
         self._writer: BatchWriter | None = None
+        # The writer while the journal records (None before start and after stop).
+        self._recording: BatchWriter | None = None
         self._ctx: BotContext | None = None
         self.run_id = ""
         # The account as the hooks (and a start snapshot) told it: what samples value.
@@ -102,7 +104,7 @@ class Journal:
 
     def sample(self) -> None:
         """Record equity (wallet + unrealized PnL at the last ticks' mids) and log stats now."""
-        ctx, writer = self._ctx, self._writer
+        ctx, writer = self._ctx, self._recording
         if ctx is None or writer is None:
             return
         ts = self.now_ms()
@@ -168,6 +170,7 @@ class Journal:
             max_pending=self.config.max_pending,
         )
         self._writer = writer
+        self._recording = writer
         started = self.now_ms()
         writer.add(
             RunRow(
@@ -196,8 +199,13 @@ class Journal:
                     stop_reason=ctx.stop_reason or "stopped",
                 )
             )
+            self._recording = None
+            # Counted as lost until committed: if this stop is cut off, the count stands.
+            ctx.report_lost_records(NAME, writer.dropped + writer.pending)
             await writer.flush()
         finally:
+            self._recording = None
+            ctx.report_lost_records(NAME, writer.dropped + writer.pending)
             if writer.pending:
                 logger.bind(plugin=NAME).error(
                     "journal {}: {} records could not be written at stop",
@@ -208,12 +216,19 @@ class Journal:
 
     @hookimpl
     def register_jobs(self) -> list[IntervalJob]:
-        """Equity samples every ``sample_every`` seconds, the first at start."""
+        """Equity samples every ``sample_every`` seconds, the first at start; the run's
+        heartbeat every ``heartbeat_every`` seconds."""
         return [
             IntervalJob(
                 name="sample", every=self.config.sample_every, func=self._sample_job, at_start=True
-            )
+            ),
+            IntervalJob(name="heartbeat", every=self.config.heartbeat_every, func=self.heartbeat),
         ]
+
+    def heartbeat(self) -> None:
+        """Move the run's ``last_seen`` to now (one row update, batched with the writes)."""
+        if self._recording is not None:
+            self._recording.add(RunSeen(run_id=self.run_id, at=self.now_ms()))
 
     async def _sample_job(self) -> None:
         ctx = self._ctx
@@ -226,7 +241,9 @@ class Journal:
     async def _record_snapshot(self, ctx: BotContext) -> None:
         """The account from REST while the cache is still empty (a start without history)."""
         snapshot = await ctx.exchange.fetch_account_snapshot()
-        writer = self.writer
+        writer = self._recording
+        if writer is None:
+            return
         ts = self.now_ms()
         for b in snapshot.balances:
             b = _at(b, snapshot.snapshot_time)
@@ -258,8 +275,8 @@ class Journal:
                 "location": self._store.location,
                 "run_id": self.run_id,
                 "written": writer.written,
-                "pending": writer.pending,
-                "dropped": writer.dropped,
+                "dropped": writer.dropped + writer.pending,
+                "unwritten_at_stop": writer.pending,
                 "write_failures": writer.failures,
             }
         }
@@ -269,47 +286,47 @@ class Journal:
     @hookimpl
     def on_order_update(self, after: Order) -> None:
         """Record the order as it is now."""
-        if self._writer is not None:
-            self._writer.add(order_row(self.now_ms(), self.run_id, after))
+        if self._recording is not None:
+            self._recording.add(order_row(self.now_ms(), self.run_id, after))
 
     @hookimpl
     def on_fill(self, fill: Fill) -> None:
         """Record the fill."""
-        if self._writer is not None:
-            self._writer.add(fill_row(self.now_ms(), self.run_id, fill))
+        if self._recording is not None:
+            self._recording.add(fill_row(self.now_ms(), self.run_id, fill))
 
     @hookimpl
     def on_balance_update(self, after: Balance) -> None:
         """Record the balance as it is now."""
         self.balances[after.asset] = after
-        if self._writer is not None:
-            self._writer.add(balance_row(self.now_ms(), self.run_id, after))
+        if self._recording is not None:
+            self._recording.add(balance_row(self.now_ms(), self.run_id, after))
 
     @hookimpl
     def on_position_update(self, after: Position) -> None:
         """Record the position as it is now."""
         self.positions[(after.symbol, after.side)] = after
-        if self._writer is not None:
-            self._writer.add(position_row(self.now_ms(), self.run_id, after))
+        if self._recording is not None:
+            self._recording.add(position_row(self.now_ms(), self.run_id, after))
 
     @hookimpl
     def on_reconcile_result(self, result: ReconcileResult) -> None:
         """Record the reconcile and its mismatches."""
-        if self._writer is not None:
+        if self._recording is not None:
             uid = f"{self.run_id}-{next(self._reconciles)}"
-            self._writer.add(reconcile_row(uid, self.now_ms(), self.run_id, result))
+            self._recording.add(reconcile_row(uid, self.now_ms(), self.run_id, result))
 
     @hookimpl
     def on_stream_state(self, status: StreamStatus) -> None:
         """Record the stream's new state (at the status's own time)."""
-        if self._writer is not None:
-            self._writer.add(stream_row(int(status.at * 1000), self.run_id, status))
+        if self._recording is not None:
+            self._recording.add(stream_row(int(status.at * 1000), self.run_id, status))
 
     @hookimpl
     def on_plugin_error(self, error: PluginError) -> None:
         """Record the failure."""
-        if self._writer is not None:
-            self._writer.add(plugin_error_row(int(error.at * 1000), self.run_id, error))
+        if self._recording is not None:
+            self._recording.add(plugin_error_row(int(error.at * 1000), self.run_id, error))
 
 
 def log_stats(ctx: BotContext) -> Mapping[str, Any] | None:

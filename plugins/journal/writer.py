@@ -35,6 +35,7 @@ class BatchWriter:
         self.batch_size = batch_size
         self.max_pending = max_pending
         self._pending: deque[Record] = deque()
+        self._in_flight = 0
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
@@ -44,8 +45,8 @@ class BatchWriter:
 
     @property
     def pending(self) -> int:
-        """Records accepted but not committed yet."""
-        return len(self._pending)
+        """Records accepted but not committed yet (queued, or in a write not finished)."""
+        return len(self._pending) + self._in_flight
 
     def add(self, record: Record) -> None:
         """Accept a record (never blocks); it is committed within ``flush_interval``."""
@@ -69,11 +70,14 @@ class BatchWriter:
             while self._pending:
                 count = min(len(self._pending), self.batch_size)
                 batch = [self._pending.popleft() for _ in range(count)]
+                self._in_flight = count
                 try:
                     await self.store.write(batch)
                 except BaseException:
                     self._pending.extendleft(reversed(batch))
                     raise
+                finally:
+                    self._in_flight = 0
                 self.written += count
                 self.batches += 1
 
