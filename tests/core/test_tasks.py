@@ -65,6 +65,28 @@ async def test_a_deadline_around_the_wait_still_fires() -> None:
     assert inner.done()
 
 
+async def test_cleanup_after_the_caller_was_cancelled_still_waits_for_the_task() -> None:
+    """A ``finally`` running after its task was cancelled (``serve_forever`` stopping its
+    exchange) must finish its cleanup, not abort at the first awaited task."""
+    inner = asyncio.create_task(_cleans_up_in_steps())
+    cleaned: list[str] = []
+
+    async def owner() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await cancel_and_wait(inner)
+            cleaned.append("the rest of the cleanup ran")
+
+    task = asyncio.create_task(owner())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned == ["the rest of the cleanup ran"]
+    assert inner.cancelled()
+
+
 def test_no_module_swallows_cancellation_with_suppress() -> None:
     """``suppress(CancelledError)`` around an await swallows the caller's cancel too."""
     pattern = re.compile(r"suppress\([^)]*CancelledError")
