@@ -87,8 +87,9 @@ def run_consumer(
     lines = [x for x in out.stdout.splitlines() if x.startswith('{"consumer"')]
     line = json.loads(lines[-1])
     row = {k: line[k] for k in (*FIELDS, "n", "loop")}
-    if "hooks_per_msg" in line:
-        row["hooks_per_msg"] = line["hooks_per_msg"]
+    for key in ("hooks_per_msg", "scrapes", "scrape_ms"):
+        if key in line:
+            row[key] = line[key]
     if line.get("errors"):
         # python-binance: its queue (max_queue_size 100, the default) overflowed and it stopped
         row["error"] = f"stopped after {line['n']} messages ({line['errors']} error)"
@@ -168,6 +169,12 @@ def main() -> None:
         metavar="LABEL=DIR",
         help="also run DIR/benchmarks/peers_tradeloop.py (another checkout)",
     )
+    p.add_argument(
+        "--scrape",
+        type=float,
+        default=0.0,
+        help="also run tradeloop rendering the http plugin's /metrics every this many seconds",
+    )
     args = p.parse_args()
 
     tradeloop = [str(ROOT / "benchmarks" / "peers_tradeloop.py")]
@@ -181,6 +188,14 @@ def main() -> None:
         "tradeloop": ([*tradeloop, "--sink", "dict"], ROOT, None),
         "tradeloop_account_cache": ([*tradeloop, "--sink", "cache"], ROOT, None),
     }
+    if args.scrape > 0:
+        scrape = ["--scrape", str(args.scrape)]
+        consumers["tradeloop_scraped"] = ([*tradeloop, "--sink", "dict", *scrape], ROOT, None)
+        consumers["tradeloop_account_cache_scraped"] = (
+            [*tradeloop, "--sink", "cache", *scrape],
+            ROOT,
+            None,
+        )
     for spec in args.compare:
         label, _, where = spec.partition("=")
         script = Path(where).resolve() / "benchmarks" / "peers_tradeloop.py"
@@ -231,7 +246,7 @@ def main() -> None:
                     c
                     for c in consumers
                     if not (c.startswith("python_binance") and kind == "paced")
-                    and not (c.endswith("_account_cache") and mode != "account")
+                    and not ("_account_cache" in c and mode != "account")
                 ]
                 rows: dict[str, list[dict[str, Any]]] = {c: [] for c in names}
                 for _ in range(args.reps):

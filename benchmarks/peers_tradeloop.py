@@ -236,14 +236,43 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
             rng=random.Random(1),
         )
         task = asyncio.get_running_loop().create_task(runner.run())
+        scraper = None
+        if args.scrape > 0:  # the http plugin's /metrics rendered on this loop, as Prometheus would
+            scraper = asyncio.get_running_loop().create_task(scrape_every(args.scrape, ctx, extra))
         await done.wait()
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        if scraper is not None:
+            scraper.cancel()
+        await asyncio.gather(task, *([scraper] if scraper else []), return_exceptions=True)
         await runner.stop()
     if counters.malformed or counters.unknown or counters.dispatch_errors:
         raise RuntimeError(f"bad messages: {counters}")
     extra["hooks_per_msg"] = round(sum(bus.counts.values()) / max(1, n), 2)
     return st
+
+
+async def scrape_every(seconds: float, ctx: Any, extra: dict[str, Any]) -> None:
+    """Render the ``http`` plugin's ``/metrics`` every ``seconds`` (counted in ``extra``)."""
+    from plugins.http.health import health_reasons, ready_reasons
+    from plugins.http.metrics import BotCollector, registry_for, render
+    from plugins.http.settings import HttpSettings
+    from plugins.http.state import Observed
+
+    observed, config, started = Observed(100), HttpSettings(), ctx.clock.time()
+    collector = BotCollector(
+        ctx,
+        observed,
+        healthy=lambda: not health_reasons(ctx, observed, config, ctx.clock.time(), started),
+        ready=lambda: not ready_reasons(ctx),
+    )
+    registry = registry_for(collector)
+    extra["scrapes"], extra["scrape_ms"] = 0, 0.0
+    while True:
+        await asyncio.sleep(seconds)
+        t0 = time.perf_counter()
+        render(registry)
+        extra["scrape_ms"] = round(extra["scrape_ms"] + (time.perf_counter() - t0) * 1000, 3)
+        extra["scrapes"] += 1
 
 
 def main() -> None:
@@ -256,11 +285,15 @@ def main() -> None:
     p.add_argument(
         "--cycle", type=int, default=1024, help="distinct messages the server repeats (its --k)"
     )
+    p.add_argument(
+        "--scrape", type=float, default=0.0, help="render /metrics every this many seconds"
+    )
     args = p.parse_args()
     extra: dict[str, Any] = {"sink": args.sink}
     st = common.run(lambda: consume(args, extra), args)
     extra.update(msgspec=msgspec.__version__, aiohttp=aiohttp.__version__)
-    st.emit(args, "tradeloop" + ("_account_cache" if args.sink == "cache" else ""), extra)
+    label = "tradeloop" + ("_account_cache" if args.sink == "cache" else "")
+    st.emit(args, label + ("_scraped" if args.scrape > 0 else ""), extra)
 
 
 if __name__ == "__main__":
