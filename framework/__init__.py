@@ -42,6 +42,7 @@ from framework.types import (
     Tick,
     UnreadableEntry,
 )
+from framework.watchdog import LoopLag
 
 __all__ = [
     "CACHE_WRITER",
@@ -61,6 +62,7 @@ __all__ = [
     "Hooks",
     "IntervalJob",
     "Job",
+    "LoopLag",
     "ManualClock",
     "Mismatch",
     "Order",

@@ -25,6 +25,7 @@ from framework.strategy import (
 from framework.types import (
     Tick,
 )
+from framework.watchdog import LoopLag
 
 CACHE_WRITER = "cache_writer"  # the role that may write the account cache (``account_for``)
 
@@ -78,6 +79,7 @@ class BotContext:
         self._holds: dict[object, str] = {}
         self._order_apis: dict[str, StrategyOrders] = {}
         self._lost: dict[str, int] = {}
+        self._loop_lag: Callable[[], LoopLag] | None = None
         bus.pause_on_failure(self.strategy_names)
 
     @property
@@ -300,6 +302,15 @@ class BotContext:
         self._stop_requested = event
         if self.stop_reason:
             event.set()
+
+    def bind_loop_watchdog(self, snapshot: Callable[[], LoopLag]) -> None:
+        """Used by the runtime: where ``loop_lag`` reads the watchdog's measurements."""
+        self._loop_lag = snapshot
+
+    def loop_lag(self) -> LoopLag | None:
+        """The core loop watchdog's measurements now (lag, stalls), or ``None`` outside a
+        running bot. Read-only: a snapshot."""
+        return self._loop_lag() if self._loop_lag is not None else None
 
     def stats(self) -> dict[str, Any]:
         """Hook counters, plugin errors, dropped events, disabled plugins."""

@@ -68,6 +68,7 @@ class Bot:
         self._stop_event: asyncio.Event | None = None
         runtime = settings.runtime
         self.watchdog = LoopWatchdog(runtime.loop_check_interval, runtime.loop_stall_warning)
+        self.ctx.bind_loop_watchdog(self.watchdog.snapshot)
         self._watchdog_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._start_monotonic = 0.0

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from loguru import logger
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """A read-only snapshot of the watchdog's measurements (seconds, loop monotonic clock)."""
+
+    current: float
+    """How late the last wakeup was."""
+    max: float
+    """The latest wakeup so far."""
+    stalls: int
+    """Wakeups at least ``stall_threshold`` late."""
+    longest_stall: float
+    """The longest stall so far (0 before the first)."""
+    stalled: float
+    """Seconds lost to stalls in total."""
+    stall_threshold: float
+    """``runtime.loop_stall_warning``."""
+    wakeups: int
 
 
 class LoopWatchdog:
@@ -23,6 +43,8 @@ class LoopWatchdog:
         self.stalls = 0
         self.longest = 0.0
         self.total = 0.0
+        self.last_lag = 0.0
+        self.max_lag = 0.0
 
     async def run(self) -> None:
         """Watch until cancelled."""
@@ -33,6 +55,9 @@ class LoopWatchdog:
             await asyncio.sleep(interval)
             late = loop.time() - before - interval
             self.wakeups += 1
+            self.last_lag = late
+            if late > self.max_lag:
+                self.max_lag = late
             if late >= self.threshold:
                 self.stalled(late)
 
@@ -45,6 +70,18 @@ class LoopWatchdog:
             "event loop stalled for {:.3f} s (blocking work on the loop; ticks older than "
             "runtime.max_tick_age are dropped)",
             seconds,
+        )
+
+    def snapshot(self) -> LoopLag:
+        """The measurements so far."""
+        return LoopLag(
+            current=self.last_lag,
+            max=self.max_lag,
+            stalls=self.stalls,
+            longest_stall=self.longest,
+            stalled=self.total,
+            stall_threshold=self.threshold,
+            wakeups=self.wakeups,
         )
 
     def stats(self) -> dict[str, float | int]:

@@ -47,6 +47,25 @@ async def test_the_watchdog_logs_a_blocked_loop_with_the_stall_length(
     assert summary["loop"]["longest_stall_s"] >= 0.75
 
 
+async def test_plugins_read_the_watchdog_through_the_context(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(
+        {"runtime": {"loop_check_interval": 0.05, "loop_stall_warning": 0.3}},
+        clock=ManualClock(),
+    )
+    await until(lambda: bot.watchdog.wakeups >= 1)
+    time.sleep(0.5)  # noqa: ASYNC251 - the point: a synchronous call blocks the loop
+    await until(lambda: bot.watchdog.stalls >= 1)
+
+    lag = bot.ctx.loop_lag()
+    assert lag is not None
+    assert lag.stalls == 1
+    assert lag.longest_stall >= 0.45  # slept at most 0.05 s of the 0.5 s block before it
+    assert lag.max >= lag.longest_stall
+    assert lag.stall_threshold == 0.3
+    assert lag.wakeups >= 2
+    await bot.stop()
+
+
 async def test_a_loop_that_is_never_blocked_reports_no_stall(bot_factory: BotFactory) -> None:
     bot = await bot_factory({"runtime": {"loop_stall_warning": 5.0}}, clock=ManualClock())
     summary = await bot.stop()
