@@ -72,6 +72,7 @@ class BotCollector(Collector):
         now = self.ctx.clock.time()
         stats = connector_stats(self.ctx)
         yield from self._bot()
+        yield from self._loop()
         yield from self._streams(stats, now)
         yield from self._events(stats)
         yield from self._rest(stats)
@@ -86,6 +87,26 @@ class BotCollector(Collector):
         yield g
         g = _gauge("ready", "1 when /ready answers 200.")
         g.add_metric([], 1.0 if self._ready() else 0.0)
+        yield g
+
+    def _loop(self) -> Iterator[Metric]:
+        lag = self.ctx.loop_lag()
+        if lag is None:
+            return
+        g = _gauge("event_loop_lag_seconds", "How late the loop watchdog's last wakeup was.")
+        g.add_metric([], lag.current)
+        yield g
+        g = _gauge("event_loop_lag_max_seconds", "The latest loop watchdog wakeup so far.")
+        g.add_metric([], lag.max)
+        yield g
+        c = _counter("event_loop_stalls", "Loop stalls of runtime.loop_stall_warning or more.")
+        c.add_metric([], float(lag.stalls))
+        yield c
+        c = _counter("event_loop_stalled_seconds", "Seconds the loop lost to stalls.")
+        c.add_metric([], lag.stalled)
+        yield c
+        g = _gauge("event_loop_longest_stall_seconds", "The longest loop stall so far.")
+        g.add_metric([], lag.longest_stall)
         yield g
 
     def _streams(self, stats: Mapping[str, Any], now: float) -> Iterator[Metric]:

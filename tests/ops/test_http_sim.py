@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -35,12 +36,13 @@ async def start(
     sim_bot: SimBotFactory,
     sim: SimExchange | None = None,
     extra: dict[str, object] | None = None,
+    overrides: dict[str, Any] | None = None,
     **settings: Any,
 ) -> tuple[Bot, HttpPlugin, ReconciliationPlugin, str]:
     http = HttpPlugin(HttpSettings(port=0, stream_down_after=STALE_AFTER, **settings))
     recon = quiet_recon()
     plugins = {"reconciliation": recon, "http": http, **(extra or {})}
-    bot = await sim_bot(plugins=plugins, sim=sim)
+    bot = await sim_bot(plugins=plugins, overrides=overrides, sim=sim)
     await until(lambda: recon.stats.runs >= 1 and bot.ctx.trading_held == "")
     assert http.port
     return bot, http, recon, f"http://127.0.0.1:{http.port}"
@@ -97,6 +99,25 @@ async def test_metrics_read_the_bot_at_scrape_time(
     assert got[("tradeloop_position_amount", (("side", "BOTH"), ("symbol", "BTCUSDT")))] == 0.01
     # only tradeloop's own metrics: a dedicated registry, no process or GC collectors
     assert all(name.startswith("tradeloop_") for name, _ in got)
+
+
+async def test_a_blocked_loop_shows_in_the_event_loop_metrics(
+    sim_bot: SimBotFactory, client: aiohttp.ClientSession
+) -> None:
+    runtime = {"loop_check_interval": 0.05, "loop_stall_warning": 0.3}
+    bot, _, _, base = await start(sim_bot, overrides={"runtime": runtime})
+    stalls_before = bot.watchdog.stalls
+    time.sleep(0.5)  # noqa: ASYNC251 - the point: a synchronous call blocks the loop
+    await until(lambda: bot.watchdog.stalls > stalls_before)
+
+    _, text = await get(client, base + "/metrics")
+    got = samples(text)
+    assert got[("tradeloop_event_loop_stalls_total", ())] >= stalls_before + 1
+    # the watchdog slept at most 0.05 s of the 0.5 s block before it: at least 0.45 s late
+    assert got[("tradeloop_event_loop_longest_stall_seconds", ())] >= 0.45
+    assert got[("tradeloop_event_loop_lag_max_seconds", ())] >= 0.45
+    assert got[("tradeloop_event_loop_stalled_seconds_total", ())] >= 0.45
+    assert got[("tradeloop_event_loop_lag_seconds", ())] >= 0
 
 
 async def test_drift_is_counted_by_kind(
