@@ -1,4 +1,4 @@
-"""Built-in opt-in plugin ``http``: ``/metrics``, ``/health``, ``/ready`` and a read-only API.
+"""Built-in opt-in plugin ``http``: a dashboard, ``/metrics``, ``/health``, ``/ready``, an API.
 
 Disabled unless ``plugins.http.enabled: true``. See ``docs/operations.md``. Entry point (group
 ``tradeloop.plugins.opt_in``): ``http = "plugins.http:HttpPlugin"``.

@@ -1,10 +1,11 @@
-"""The ``http`` plugin (opt-in): ``/metrics``, ``/health``, ``/ready`` and a read-only JSON API."""
+"""The ``http`` plugin: a dashboard at ``/``, ``/metrics``, ``/health``, ``/ready``, a JSON API."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from importlib.resources import files
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,8 @@ from .state import Observed
 NAME = "http"
 MAX_LINE = 4096  # request line and header field size limit (bytes)
 JSON = "application/json"
+DASHBOARD = files(__package__).joinpath("dashboard.html").read_bytes()
+"""The page at ``/``: static HTML with inline CSS and JS that polls ``/api/*``."""
 
 
 class HttpPlugin:
@@ -96,6 +99,15 @@ class HttpPlugin:
                 body=render(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
             )
 
+        def dashboard(_: web.Request) -> web.Response:
+            return web.Response(
+                body=DASHBOARD,
+                content_type="text/html",
+                charset="utf-8",
+                headers={"Cache-Control": "no-cache"},
+            )
+
+        get("/", self._plain(dashboard), allow_head=False)
         get("/metrics", self._plain(metrics), allow_head=False)
         get("/health", self._plain(self._health), allow_head=False)
         get("/ready", self._plain(self._ready), allow_head=False)
