@@ -237,9 +237,10 @@ class BotCollector(Collector):
 
     def _account(self) -> Iterator[Metric]:
         cache = self.ctx.cache
-        g = _gauge("realized_pnl", "Realized PnL of this run's fills.", ("asset",))
-        for asset, value in sorted(cache.realized_pnl.items()):
-            g.add_metric([asset], float(value))
+        # realized PnL is kept per symbol (in its quote asset), fees per fee asset
+        g = _gauge("realized_pnl", "Realized PnL of this run's fills, per symbol.", ("symbol",))
+        for symbol, value in sorted(cache.realized_pnl.items()):
+            g.add_metric([symbol], float(value))
         yield g
         g = _gauge("fees", "Fees of this run's fills (negative: rebates).", ("asset",))
         for asset, value in sorted(cache.fees.items()):

@@ -96,6 +96,8 @@ async def test_metrics_read_the_bot_at_scrape_time(
     assert got[("tradeloop_balance", (("asset", "USDT"),))] == float(usdt.wallet_balance)
     assert ("tradeloop_equity", (("asset", "USDT"),)) in got
     assert got[("tradeloop_fees", (("asset", "USDT"),))] > 0
+    pnl = bot.ctx.cache.realized_pnl["BTCUSDT"]  # kept per symbol, labelled so
+    assert got[("tradeloop_realized_pnl", (("symbol", "BTCUSDT"),))] == float(pnl)
     assert got[("tradeloop_position_amount", (("side", "BOTH"), ("symbol", "BTCUSDT")))] == 0.01
     # only tradeloop's own metrics: a dedicated registry, no process or GC collectors
     assert all(name.startswith("tradeloop_") for name, _ in got)
