@@ -115,6 +115,7 @@ class Bot:
             await self._shutdown()
             raise
         self.running = True
+        self.watchdog.started()
         release_startup()
         logger.info(
             "tradeloop started: env={} exchange={} plugins={}",

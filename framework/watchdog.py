@@ -34,6 +34,10 @@ class LoopWatchdog:
     (a synchronous call, a large decode, a paused process): it is logged as a warning with the
     stall's length and counted. Measured on the loop's monotonic clock, never the bot's
     ``Clock`` (a ``ManualClock`` does not move while the loop is blocked).
+
+    Until ``started()`` (the bot has started), a late wakeup is the start itself (plugins
+    import their libraries and open their first connections on the loop): it is logged at
+    INFO and added to ``blocked_at_start``, not counted as a stall.
     """
 
     def __init__(self, interval: float, threshold: float) -> None:
@@ -45,6 +49,12 @@ class LoopWatchdog:
         self.total = 0.0
         self.last_lag = 0.0
         self.max_lag = 0.0
+        self.starting = True
+        self.blocked_at_start = 0.0
+
+    def started(self) -> None:
+        """The bot has started: from now on a late wakeup is a stall."""
+        self.starting = False
 
     async def run(self) -> None:
         """Watch until cancelled."""
@@ -59,7 +69,18 @@ class LoopWatchdog:
             if late > self.max_lag:
                 self.max_lag = late
             if late >= self.threshold:
-                self.stalled(late)
+                if self.starting:
+                    self._blocked_while_starting(late)
+                else:
+                    self.stalled(late)
+
+    def _blocked_while_starting(self, seconds: float) -> None:
+        self.blocked_at_start += seconds
+        logger.bind(log_key="loop_stall").info(
+            "starting: the event loop was blocked for {:.3f} s (plugins importing their "
+            "libraries and opening connections); stalls are counted once the bot has started",
+            seconds,
+        )
 
     def stalled(self, seconds: float) -> None:
         """Count and log one stall of ``seconds``."""
@@ -91,4 +112,5 @@ class LoopWatchdog:
             "longest_stall_s": round(self.longest, 3),
             "stalled_s": round(self.total, 3),
             "stall_warning_s": self.threshold,
+            "blocked_at_start_s": round(self.blocked_at_start, 3),
         }

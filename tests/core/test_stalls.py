@@ -7,8 +7,11 @@ ticks it sends were made before the stall and waited in the socket while the loo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import pytest
@@ -119,3 +122,36 @@ async def test_ticks_older_than_max_tick_age_are_dropped_not_delivered(
     assert summary["ticks"]["stale_dropped"] == 3
     assert summary["ticks"]["oldest_dropped_s"] >= 100
     assert any("dropping ticks older than runtime.max_tick_age" in w for w in warnings)
+
+
+class BlocksWhileStarting:
+    """A plugin whose start blocks the loop, as a library import on first use does."""
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
+        return self._lifespan()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[None]:
+        await asyncio.sleep(0.2)  # the watchdog is running
+        time.sleep(0.8)  # noqa: ASYNC251 - the point: a synchronous start blocks the loop
+        await asyncio.sleep(0.2)  # the watchdog wakes, late
+        yield
+
+
+async def test_a_loop_blocked_while_starting_is_no_stall_and_later_blocks_are(
+    bot_factory: BotFactory, warnings: list[str]
+) -> None:
+    bot = await bot_factory(
+        {"runtime": {"loop_check_interval": 0.05, "loop_stall_warning": 0.3}},
+        plugins={"slow_start": BlocksWhileStarting()},
+        clock=ManualClock(),
+    )
+    assert bot.watchdog.stalls == 0
+    assert bot.watchdog.blocked_at_start >= 0.75
+    assert not [w for w in warnings if "event loop stalled" in w]
+    time.sleep(0.5)  # noqa: ASYNC251 - once started, a block is a stall
+    await until(lambda: bot.watchdog.stalls >= 1)
+    summary = await bot.stop()
+    assert summary["loop"]["stalls"] == 1
+    assert summary["loop"]["blocked_at_start_s"] >= 0.75
