@@ -31,7 +31,8 @@ from framework.types import (
 from .checks import Names, rest_balance_problem, rest_position_problem, rest_trade_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters
-from .decode import RestBalance, RestPosition, RestTrade, ServerTime
+from .decode import ExchangeInfo, RestBalance, RestPosition, RestTrade, ServerTime
+from .errors import UnlistedSymbols
 from .ids import ClientOrderIds
 from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
 from .orders import ALL_OPEN_ORDERS_WEIGHT, DEFAULT_OWNER, OrderService
@@ -62,6 +63,9 @@ def _unreadable(family: Literal["balance", "position", "order"], bad: BadRow) ->
         order_id=bad.order_id,
         problem=bad.problem,
     )
+
+
+EXCHANGE_INFO_WEIGHT = 1  # GET /fapi/v1/exchangeInfo (FACTS.md §1.2)
 
 
 class BinanceConnector:
@@ -125,6 +129,7 @@ class BinanceConnector:
         self.markets: list[MarketStream] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.statuses: list[StreamStatus] = []
+        self.listed: frozenset[str] = frozenset()  # TRADING symbols, read at start
 
     def __repr__(self) -> str:
         return (
@@ -134,8 +139,14 @@ class BinanceConnector:
     # -------------------------------------------------------------------------- life
 
     async def start(self, *, user_data: bool = True, market_data: bool = True) -> None:
-        """Open the session, sync time, note the client order ids in use, start the streams."""
+        """Open the session, sync time, check the symbols are listed (``UnlistedSymbols``),
+        note the client order ids in use, start the streams."""
         await self.rest.start()
+        if self.symbols:
+            self.listed = await self.listed_symbols()
+            missing = [s for s in self.symbols if s not in self.listed]
+            if missing:
+                raise UnlistedSymbols(missing, self.listed)
         if user_data:
             try:
                 await self.orders.open_orders()  # ids in use: this run's ids stay clear of them
@@ -178,6 +189,13 @@ class BinanceConnector:
                 )
                 self.markets.append(stream)
                 self._spawn(stream.runner.run(), label)
+
+    async def listed_symbols(self) -> frozenset[str]:
+        """The symbols ``GET /fapi/v1/exchangeInfo`` lists with status ``TRADING``."""
+        info = await self.rest.request(
+            "GET", "/fapi/v1/exchangeInfo", type=ExchangeInfo, weight=EXCHANGE_INFO_WEIGHT
+        )
+        return frozenset(entry.symbol for entry in info.symbols if entry.status == "TRADING")
 
     async def wait_connected(self) -> None:
         """Until every stream has connected once (tests, startup)."""

@@ -143,3 +143,15 @@ def api_error(
     if status >= 500:
         return ServerError(status, code, msg, request=request)
     return BinanceAPIError(status, code, msg, request=request)
+
+
+class UnlistedSymbols(BinanceError):
+    """Symbols to trade that ``GET /fapi/v1/exchangeInfo`` does not list as ``TRADING``."""
+
+    def __init__(self, missing: list[str], listed: frozenset[str]) -> None:
+        self.missing = missing
+        self.listed = listed
+        super().__init__(
+            f"not listed as TRADING by the exchange: {', '.join(missing)} "
+            f"({len(listed)} symbols are)"
+        )

@@ -143,6 +143,8 @@ class BinancePlugin:
             hooks.on_stream_state(status)
 
         from .connector import BinanceConnector
+        from .errors import UnlistedSymbols
+        from .symbols_check import unlisted_error
 
         connector = BinanceConnector(
             endpoints=endpoints,
@@ -163,7 +165,11 @@ class BinancePlugin:
         )
         self.connector = connector
         try:
-            await connector.start()
+            try:
+                await connector.start()
+            except UnlistedSymbols as exc:
+                # A symbol the exchange does not list would get no tick and no fill, silently.
+                raise unlisted_error(ctx.settings, ctx.plugin, exc.missing[0], exc.listed) from None
             yield
         finally:
             await connector.close()
