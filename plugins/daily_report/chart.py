@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 
+from framework.money import money
+
 from .model import Report
-from .text import money, plural
+from .text import plural
 
 WIDTH, HEIGHT = 820, 280
 LEFT, RIGHT, TOP, BOTTOM = 84, 16, 16, 34

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from framework.money import money
+
 from . import tables
 from .model import Report
 from .tables import Table
-from .text import day_clock, headline, money, operations, plural, stamp, title
+from .text import day_clock, headline, operations, plural, stamp, title
 
 
 def table(t: Table) -> list[str]:

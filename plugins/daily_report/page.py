@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from html import escape
 
+from framework.money import money
+
 from . import tables
 from .chart import equity_svg
 from .model import Report
 from .tables import Table
-from .text import day_clock, headline, money, operations, plural, stamp, title
+from .text import day_clock, headline, operations, plural, stamp, title
 
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;

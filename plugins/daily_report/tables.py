@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from framework.money import money
+
 from .model import EquityPoint, PositionFigure, Report
-from .text import day_clock, duration, fees, money, num, pct, plural, stop_text
+from .text import day_clock, duration, fees, num, pct, plural, stop_text
 
 Row = tuple[str, ...]
 

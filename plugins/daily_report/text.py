@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from framework.money import money
+
 from .model import Report, RunFigure
 
 
@@ -18,31 +20,7 @@ def num(value: Decimal | None, *, sign: bool = False) -> str:
     return f"+{text}" if sign and value > 0 else text
 
 
-ASSET_DECIMALS = {
-    "USDT": 2,
-    "USDC": 2,
-    "FDUSD": 2,
-    "BUSD": 2,
-    "USD": 2,
-    "BNB": 6,
-    "BTC": 8,
-    "ETH": 8,
-}
-"""Display precision of money per asset (the JSON file keeps every digit); others: 8."""
 MINUS = "\u2212"
-
-
-def money(value: Decimal | None, asset: str, *, sign: bool = False) -> str:
-    """``value`` rounded to ``asset``'s display precision with thousands separators; ``sign``
-    writes ``+``/``-`` (a value that rounds to zero has no sign)."""
-    if value is None:
-        return "-"
-    places = ASSET_DECIMALS.get(asset, 8)
-    rounded = value.quantize(Decimal(1).scaleb(-places))
-    if not rounded:
-        rounded = abs(rounded)
-    text = f"{rounded:,.{places}f}"
-    return f"+{text}" if sign and rounded > 0 else text
 
 
 def pct(share: float | None, *, sign: bool = False) -> str:

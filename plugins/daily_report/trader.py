@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from framework import Command, Settings
+from framework.money import money
 from plugins.journal import FillRow, JournalStore
 
 from .account import equity_figure, last_marks, position_figures
@@ -27,7 +28,7 @@ from .journal_cli import UsageError, add_period, iso, journal_store, period, rep
 from .model import PositionFigure
 from .performance import PerformanceTally, strategy_of
 from .tables import side
-from .text import money, pct, plural, profit_factor
+from .text import pct, plural, profit_factor
 
 if TYPE_CHECKING:  # rich is imported when a command runs, not with the CLI
     from rich.console import Console
