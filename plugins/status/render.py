@@ -15,9 +15,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from framework.money import money
+
 from .model import PositionRow, ReconcileInfo, StatusSnapshot, StrategyRow, StreamRow
 
-MONEY_STEP = Decimal("0.0001")
 STATE_STYLES = {
     "connected": "green",
     "resynced": "green",
@@ -37,14 +38,24 @@ def number(value: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def money(value: Decimal, *, signed: bool = False) -> str:
-    """An amount of money: thousands separators, 2 to 4 decimals (``-0.35``, ``0.172``)."""
-    text = format(value.quantize(MONEY_STEP), "+,f" if signed else ",f")
-    whole, _, decimals = text.partition(".")
-    decimals = decimals.rstrip("0").ljust(2, "0")
-    if signed and value.quantize(MONEY_STEP) == 0:
-        whole = whole.lstrip("+-")
-    return f"{whole}.{decimals}"
+def cash(value: Decimal, snapshot: StatusSnapshot, *, signed: bool = False) -> str:
+    """An amount in the account's margin asset (``equity_asset``), rounded to that asset's
+    display precision like the daily report (``framework.money``): ``+0.12 USDT``."""
+    return f"{money(value, snapshot.equity_asset, sign=signed)} {snapshot.equity_asset}"
+
+
+def aligned(values: list[Decimal | None]) -> list[str]:
+    """``number`` of each value, padded to the column's most decimals so the points line up
+    (``-`` for an unknown one): ``43000.1``, ``43012.35`` -> ``43000.10``, ``43012.35``."""
+    texts = ["-" if v is None else number(v) for v in values]
+    places = max((len(t.partition(".")[2]) for t in texts if t != "-"), default=0)
+    out = []
+    for text in texts:
+        if text != "-" and places:
+            whole, _, decimals = text.partition(".")
+            text = f"{whole}.{decimals.ljust(places, '0')}"
+        out.append(text)
+    return out
 
 
 def age(seconds: float) -> str:
@@ -87,12 +98,13 @@ def side(row: PositionRow) -> str:
     return "LONG" if row.amount > 0 else "SHORT"
 
 
-def position_text(row: PositionRow) -> str:
-    """``BTCUSDT LONG 0.01 @ 43000.1 mark 43012.2 uPnL +0.12`` (the size without its sign)."""
+def position_text(row: PositionRow, asset: str) -> str:
+    """``BTCUSDT LONG 0.01 @ 43000.1 mark 43012.2 uPnL +0.12`` (the size without its sign,
+    the PnL rounded to ``asset``'s display precision)."""
     mark = "-" if row.mark_price is None else number(row.mark_price)
     return (
         f"{row.symbol} {side(row)} {number(abs(row.amount))} @ {number(row.entry_price)} "
-        f"mark {mark} uPnL {money(row.unrealized_pnl, signed=True)}"
+        f"mark {mark} uPnL {money(row.unrealized_pnl, asset, sign=True)}"
     )
 
 
@@ -100,7 +112,7 @@ def equity_text(snapshot: StatusSnapshot) -> str:
     """``10,063.46 USDT`` (wallet + unrealized PnL); ``-`` before the asset's balance is known."""
     if snapshot.equity is None:
         return "-"
-    return f"{money(snapshot.equity)} {snapshot.equity_asset}"
+    return cash(snapshot.equity, snapshot)
 
 
 def strategy_text(row: StrategyRow) -> str:
@@ -114,23 +126,23 @@ def strategies_text(snapshot: StatusSnapshot) -> str:
 
 
 def fees_text(snapshot: StatusSnapshot) -> str:
-    """``0.172 USDT`` per fee asset (``0.00`` without fills)."""
-    fees = [f"{money(amount)} {asset}" for asset, amount in snapshot.fees]
-    return " + ".join(fees) if fees else "0.00"
+    """``0.17 USDT`` per fee asset (``0.00 USDT`` without fills)."""
+    fees = [f"{money(amount, asset)} {asset}" for asset, amount in snapshot.fees]
+    return " + ".join(fees) if fees else cash(Decimal(0), snapshot)
 
 
 def pnl_text(snapshot: StatusSnapshot) -> str:
     """Unrealized, realized, fees and fills."""
     return (
-        f"unrealized {money(snapshot.unrealized_pnl, signed=True)} "
-        f"realized {money(snapshot.realized_pnl, signed=True)} "
+        f"unrealized {cash(snapshot.unrealized_pnl, snapshot, signed=True)}, "
+        f"realized {cash(snapshot.realized_pnl, snapshot, signed=True)}, "
         f"fees {fees_text(snapshot)} ({plural(snapshot.fills, 'fill')})"
     )
 
 
 def balances_text(snapshot: StatusSnapshot, max_rows: int) -> str:
-    """``USDT 9,999.65`` per asset, at most ``max_rows``."""
-    shown = [f"{b.asset} {money(b.wallet_balance)}" for b in snapshot.balances[:max_rows]]
+    """``9,999.65 USDT`` per asset, at most ``max_rows``."""
+    shown = [f"{money(b.wallet_balance, b.asset)} {b.asset}" for b in snapshot.balances[:max_rows]]
     hidden = len(snapshot.balances) - len(shown)
     if hidden > 0:
         shown.append(f"+{hidden} more")
@@ -154,8 +166,10 @@ def _reconcile_line(info: ReconcileInfo, now: float) -> str:
         text += f" ({info.repaired} repaired)"
     if info.error:
         text += f", error: {info.error}"
-    total = plural(info.mismatches_total, "mismatch", "mismatches")
-    return f"{text}; {plural(info.runs, 'run')}, {total} in total"
+    runs = plural(info.runs, "run")
+    if not info.mismatches_total:
+        return f"{text}; {runs}"
+    return f"{text}; {runs}, {plural(info.mismatches_total, 'mismatch', 'mismatches')} in total"
 
 
 def stream_text(row: StreamRow, now: float) -> str:
@@ -205,7 +219,7 @@ def plugins_text(snapshot: StatusSnapshot) -> str:
 
 def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
     """The whole status as one line, segments separated by `` | `` (``up 1h02m | ...``)."""
-    positions = [position_text(row) for row in snapshot.positions[:max_rows]]
+    positions = [position_text(row, snapshot.equity_asset) for row in snapshot.positions[:max_rows]]
     hidden = len(snapshot.positions) - len(positions)
     if hidden > 0:
         positions.append(f"+{hidden} more")
@@ -229,25 +243,35 @@ def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
 # --------------------------------------------------------------------------- panel
 
 
-def _signed(value: Decimal) -> Text:
+def _signed(value: Decimal, snapshot: StatusSnapshot, *, unit: bool = True) -> Text:
     style = "green" if value > 0 else "red" if value < 0 else ""
-    return Text(money(value, signed=True), style=style)
+    text = (
+        cash(value, snapshot, signed=True)
+        if unit
+        else money(value, snapshot.equity_asset, sign=True)
+    )
+    return Text(text, style=style)
 
 
 def _positions_table(snapshot: StatusSnapshot, max_rows: int) -> RenderableType:
     if not snapshot.positions:
         return Text("no open positions", style="dim")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for header in ("symbol", "side", "amount", "entry", "mark", "uPnL"):
-        table.add_column(header, justify="left" if header in ("symbol", "side") else "right")
-    for row in snapshot.positions[:max_rows]:
+    headers = ("Position", "Side", "Size", "Entry", "Mark", f"uPnL {snapshot.equity_asset}")
+    for header in headers:
+        table.add_column(header, justify="left" if header in headers[:2] else "right")
+    rows = snapshot.positions[:max_rows]
+    sizes = aligned([abs(row.amount) for row in rows])
+    entries = aligned([row.entry_price for row in rows])
+    marks = aligned([row.mark_price for row in rows])
+    for index, row in enumerate(rows):
         table.add_row(
             row.symbol,
             side(row),
-            number(abs(row.amount)),
-            number(row.entry_price),
-            "-" if row.mark_price is None else number(row.mark_price),
-            _signed(row.unrealized_pnl),
+            sizes[index],
+            entries[index],
+            marks[index],
+            _signed(row.unrealized_pnl, snapshot, unit=False),
         )
     hidden = len(snapshot.positions) - max_rows
     if hidden > 0:
@@ -281,10 +305,10 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     """The live display: a positions table and one row per topic, in a panel."""
     pnl = Text.assemble(
         "unrealized ",
-        _signed(snapshot.unrealized_pnl),
-        "  realized ",
-        _signed(snapshot.realized_pnl),
-        f"  fees {fees_text(snapshot)} ({plural(snapshot.fills, 'fill')})",
+        _signed(snapshot.unrealized_pnl, snapshot),
+        " · realized ",
+        _signed(snapshot.realized_pnl, snapshot),
+        f" · fees {fees_text(snapshot)} ({plural(snapshot.fills, 'fill')})",
     )
     info = snapshot.reconcile
     reconcile = Text(
@@ -306,9 +330,8 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     grid.add_row("Plugins", Text(plugins, style="green" if plugins == "ok" else "red"))
     title = Text.assemble(("tradeloop", "bold"), f" · {snapshot.exchange or 'no exchange'}")
     subtitle = f"up {age(snapshot.uptime_s)} · {clock_time(snapshot.at)} UTC"
-    spacer = [Text("")] if snapshot.positions else []
     return Panel(
-        Group(_positions_table(snapshot, max_rows), *spacer, grid),
+        Group(_positions_table(snapshot, max_rows), Text(""), grid),
         title=title,
         title_align="left",
         subtitle=subtitle,

@@ -92,12 +92,12 @@ async def test_log_mode_writes_a_line_every_interval_and_one_at_stop(
     await bot.stop()
     assert status_lines[1:] == [
         "status: up 1m00s | exchange none | equity - | strategies none | positions none"
-        " | pnl unrealized 0.00 realized 0.00 fees 0.00 (0 fills) | balances none"
-        " | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
+        " | pnl unrealized 0.00 USDT, realized 0.00 USDT, fees 0.00 USDT (0 fills)"
+        " | balances none | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
         " | events 0.0 ticks/s, 0.0 account events/s | plugins ok",
         "status: up 2m00s | exchange none | equity - | strategies none | positions none"
-        " | pnl unrealized 0.00 realized 0.00 fees 0.00 (0 fills) | balances none"
-        " | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
+        " | pnl unrealized 0.00 USDT, realized 0.00 USDT, fees 0.00 USDT (0 fills)"
+        " | balances none | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
         " | events 0.0 ticks/s, 0.0 account events/s | plugins ok",
         f"status at stop: {status.last_line}",
     ]

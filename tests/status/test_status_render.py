@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-import pytest
 from rich.console import Console
 
+from framework.money import money
+from plugins.daily_report.text import money as report_money
 from plugins.status import PositionRow, StatusSnapshot, render_line, render_panel
-from plugins.status.render import age, money, number
+from plugins.status.model import BalanceRow, ReconcileInfo
+from plugins.status.render import age, number
 
 from .helpers import T0, sample_snapshot
 
@@ -24,11 +26,11 @@ def panel_text(snapshot: StatusSnapshot, *, width: int = 100, max_rows: int = 20
 
 def test_log_line_of_a_busy_bot() -> None:
     assert render_line(sample_snapshot()) == (
-        "up 1h02m | exchange binance_futures | equity 9,999.4285 USDT"
+        "up 1h02m | exchange binance_futures | equity 9,999.43 USDT"
         " | strategies grid1 running, trend1 paused (ValueError: bad signal)"
-        " | positions BTCUSDT LONG 0.01 @ 43000.1 mark 43012.35 uPnL +0.1225"
-        " | pnl unrealized +0.1225 realized -0.35 fees 0.344 USDT (2 fills)"
-        " | balances USDT 9,999.306 | open orders 1"
+        " | positions BTCUSDT LONG 0.01 @ 43000.1 mark 43012.35 uPnL +0.12"
+        " | pnl unrealized +0.12 USDT, realized -0.35 USDT, fees 0.34 USDT (2 fills)"
+        " | balances 9,999.31 USDT | open orders 1"
         " | reconcile warning at 23:15:13 UTC (12s ago), 1 mismatch (1 repaired);"
         " 5 runs, 2 mismatches in total"
         " | streams market connected 1h02m,"
@@ -41,8 +43,8 @@ def test_log_line_degrades_without_exchange_reconciliation_or_ticks() -> None:
     empty = StatusSnapshot(at=T0, uptime_s=0.0, exchange="")
     assert render_line(empty) == (
         "up 0s | exchange none | equity - | strategies none | positions none"
-        " | pnl unrealized 0.00 realized 0.00 fees 0.00 (0 fills) | balances none"
-        " | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
+        " | pnl unrealized 0.00 USDT, realized 0.00 USDT, fees 0.00 USDT (0 fills)"
+        " | balances none | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
         " | events - ticks/s, - account events/s | plugins ok"
     )
     waiting = StatusSnapshot(at=T0, uptime_s=1.0, exchange="sim", reconciliation_enabled=True)
@@ -95,13 +97,13 @@ def test_live_panel_shows_every_topic() -> None:
     assert lines[-1].endswith("─ up 1h02m · 23:15:25 UTC ─╯")
     assert all(len(line) == 100 for line in lines)
     row = next(line for line in lines if "BTCUSDT" in line)
-    assert row.split()[1:7] == ["BTCUSDT", "LONG", "0.01", "43000.1", "43012.35", "+0.1225"]
-    assert "│ Equity       9,999.4285 USDT" in text
+    assert row.split()[1:7] == ["BTCUSDT", "LONG", "0.01", "43000.1", "43012.35", "+0.12"]
+    assert "│ Equity       9,999.43 USDT" in text
     assert "│ Strategies   grid1 running · trend1 paused (ValueError: bad signal)" in text
     body = " ".join(" ".join(line.strip("│ ").split()) for line in lines)
     for expected in (
-        "PnL unrealized +0.1225 realized -0.35 fees 0.344 USDT (2 fills)",
-        "Balances USDT 9,999.306",
+        "PnL unrealized +0.12 USDT · realized -0.35 USDT · fees 0.34 USDT (2 fills)",
+        "Balances 9,999.31 USDT",
         "Open orders 1",
         "Reconcile warning at 23:15:13 UTC (12s ago), 1 mismatch (1 repaired)",
         "Streams market connected 1h02m · user_data connected 2m05s (1 reconnect, resync needed)",
@@ -119,19 +121,63 @@ def test_live_panel_without_anything_yet() -> None:
     assert "Streams      none" in text
 
 
-@pytest.mark.parametrize(
-    ("value", "signed", "expected"),
-    [
-        ("0.34404", False, "0.344"),
-        ("9999.30596", False, "9,999.306"),
-        ("-0.35", True, "-0.35"),
-        ("12", True, "+12.00"),
-        ("0.00001", True, "0.00"),
-        ("-0.00001", True, "0.00"),
-    ],
-)
-def test_money(value: str, signed: bool, expected: str) -> None:
-    assert money(Decimal(value), signed=signed) == expected
+def test_money_is_rounded_to_the_asset_like_the_daily_report() -> None:
+    snapshot = sample_snapshot(
+        fees=(("USDT", Decimal("0.34404")), ("BNB", Decimal("0.000123456"))),
+        balances=(
+            BalanceRow(
+                asset="BTC", wallet_balance=Decimal("0.5"), available_balance=Decimal("0.5")
+            ),
+        ),
+        unrealized_pnl=Decimal("-0.00001"),
+    )
+    line = render_line(snapshot)
+    assert "fees 0.34 USDT + 0.000123 BNB (2 fills)" in line
+    assert "balances 0.50000000 BTC" in line
+    assert "pnl unrealized 0.00 USDT," in line  # rounds to zero: no sign
+    assert money(Decimal("9999.30596"), "USDT") == report_money(Decimal("9999.30596"), "USDT")
+
+
+def test_panel_lines_up_the_decimal_points_of_a_column() -> None:
+    rows = tuple(
+        PositionRow(
+            symbol=symbol,
+            side="LONG",
+            amount=Decimal(amount),
+            entry_price=Decimal(entry),
+            mark_price=Decimal(mark) if mark else None,
+            unrealized_pnl=Decimal(upnl),
+        )
+        for symbol, amount, entry, mark, upnl in (
+            ("BTCUSDT", "0.010", "43000.10", "43012.35", "0.1225"),
+            ("ETHUSDT", "1.5", "2000", "", "-12"),
+        )
+    )
+    lines = panel_text(sample_snapshot(positions=rows)).splitlines()
+    btc = next(line for line in lines if "BTCUSDT" in line)
+    eth = next(line for line in lines if "ETHUSDT" in line)
+    assert btc.split()[1:7] == ["BTCUSDT", "LONG", "0.01", "43000.1", "43012.35", "+0.12"]
+    assert eth.split()[1:7] == ["ETHUSDT", "LONG", "1.50", "2000.0", "-", "-12.00"]
+    pairs = (("0.01", "1.50"), ("43000.1", "2000.0"), ("+0.12", "-12.00"))
+    for mine, theirs in pairs:  # right-aligned: the points and last digits line up
+        assert btc.index(mine) + len(mine) == eth.index(theirs) + len(theirs)
+    header = next(line for line in lines if "Position" in line)
+    assert header.split()[1:8] == ["Position", "Side", "Size", "Entry", "Mark", "uPnL", "USDT"]
+
+
+def test_reconcile_without_any_mismatch_says_so_once() -> None:
+    info = ReconcileInfo(
+        at=T0 + 3720,
+        status="ok",
+        mismatches=0,
+        repaired=0,
+        reason="schedule",
+        error="",
+        runs=1,
+        mismatches_total=0,
+    )
+    text = render_line(sample_snapshot(reconcile=info))
+    assert "reconcile ok at 23:15:20 UTC (5s ago), 0 mismatches; 1 run |" in text
 
 
 def test_numbers_and_ages() -> None:
