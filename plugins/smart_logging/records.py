@@ -223,8 +223,8 @@ def write_repeat(repeat: Repeat) -> None:
         bound["strategy"] = site.strategy
     logger.patch(at_site).bind(**bound).log(
         site.level,
-        "{} (repeated {} times in {} s)",
+        "{} (repeated {} in {} s)",
         repeat.message,
-        repeat.count,
+        "once" if repeat.count == 1 else f"{repeat.count} times",
         format_span(repeat.span),
     )

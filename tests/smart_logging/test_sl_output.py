@@ -75,7 +75,7 @@ async def test_a_closed_window_is_written_before_the_next_line(
         clock.advance(1.0)  # the third call arrives 2 s after the first one
     await run.stop()
     out = [line.split(" - ", 1)[1] for line in lines_with(console.getvalue(), "slow tick")]
-    assert out == ["slow tick 0", "slow tick 1 (repeated 1 times in 1 s)", "slow tick 2"]
+    assert out == ["slow tick 0", "slow tick 1 (repeated once in 1 s)", "slow tick 2"]
 
 
 async def test_the_flush_task_writes_closed_windows(
@@ -91,7 +91,7 @@ async def test_the_flush_task_writes_closed_windows(
         await run.bot.ctx.clock.sleep(0.05)
     assert run.plugin.limiter.aggregated_lines == 1
     await run.stop()
-    assert lines_with(console.getvalue(), "stale stream (repeated 1 times in 0 s)")
+    assert lines_with(console.getvalue(), "stale stream (repeated once in 0 s)")
 
 
 async def test_json_lines_carry_plugin_and_strategy(console: Any, bot_run: Any) -> None:
