@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-import sys
 import textwrap
 import typing
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import msgspec.inspect as mi
 from framework import types
 from framework.context import BotContext
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
+from framework.generated_page import page_main
 from framework.strategy import StrategyOrders
 
 COMMAND = "python -m framework.api_reference --write"
@@ -182,17 +182,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the reference, or with ``--write`` replace ``docs/api-reference.md``."""
-    args = sys.argv[1:] if argv is None else argv
-    text = render()
-    if args == ["--write"]:
-        PAGE.write_text(text, encoding="utf-8")
-        print(f"wrote {PAGE}", file=sys.stderr)
-    elif not args:
-        sys.stdout.write(text)
-    else:
-        print(f"usage: {COMMAND.removesuffix(' --write')} [--write]", file=sys.stderr)
-        return 2
-    return 0
+    return page_main(render, PAGE, COMMAND, argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import ast
 import inspect
 import itertools
 import re
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import msgspec
 import msgspec.inspect as mi
 import yaml
 
+from framework.generated_page import page_main
 from framework.hookspecs import PROJECT
 from framework.loader import discover_plugins, enabled_by_default, is_builtin
 from framework.setting_types import DECIMAL_BOUNDS
@@ -352,17 +352,7 @@ def documented_keys(markdown: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the reference, or with ``--write`` replace ``docs/settings-reference.md``."""
-    args = sys.argv[1:] if argv is None else argv
-    text = render()  # everything is read before the page is touched
-    if args == ["--write"]:
-        PAGE.write_text(text, encoding="utf-8")
-        print(f"wrote {PAGE}", file=sys.stderr)
-    elif not args:
-        sys.stdout.write(text)
-    else:
-        print(f"usage: {COMMAND.removesuffix(' --write')} [--write]", file=sys.stderr)
-        return 2
-    return 0
+    return page_main(render, PAGE, COMMAND, argv)
 
 
 if __name__ == "__main__":
