@@ -287,15 +287,7 @@ class BinanceConnector:
         fills: list[Fill] = []
         params: dict[str, Any] = {"symbol": symbol, "orderId": order_id, "limit": TRADES_PAGE}
         while True:
-            rows = await self.rest.request(
-                "GET",
-                TRADES_PATH,
-                params=params,
-                type=Rows[RestTrade],
-                signed=True,
-                weight=TRADES_WEIGHT,
-                decode=self.rest.rows(RestTrade, rest_trade_problem),
-            )
+            rows = await self._trades_page(params)
             page = rows.good
             fills.extend(t.to_fill() for t in page if t.order_id == order_id)
             if len(page) + len(rows.bad) < TRADES_PAGE or not page:
@@ -313,7 +305,14 @@ class BinanceConnector:
         params: dict[str, Any] = {"symbol": symbol, "limit": TRADES_PAGE}
         if from_id is not None:
             params["fromId"] = from_id
-        rows = await self.rest.request(
+        rows = await self._trades_page(params)
+        fills = [t.to_fill() for t in rows.good if t.symbol == symbol]
+        fills.sort(key=lambda f: f.trade_id)
+        return fills
+
+    async def _trades_page(self, params: dict[str, Any]) -> Rows[RestTrade]:
+        """One page of ``GET /fapi/v1/userTrades`` (weight 5), each row checked on its own."""
+        return await self.rest.request(
             "GET",
             TRADES_PATH,
             params=params,
@@ -322,9 +321,6 @@ class BinanceConnector:
             weight=TRADES_WEIGHT,
             decode=self.rest.rows(RestTrade, rest_trade_problem),
         )
-        fills = [t.to_fill() for t in rows.good if t.symbol == symbol]
-        fills.sort(key=lambda f: f.trade_id)
-        return fills
 
     async def fetch_account_snapshot(self) -> AccountSnapshot:
         """The account from REST, with the exchange's own time read before any account request.
