@@ -117,17 +117,7 @@ def _settle_order(
             if trade.event_time < start:
                 out.while_down += cache.apply_fill(fill)
             elif cache.apply_fill(fill):
-                out.mismatches.append(
-                    Mismatch(
-                        kind="fill_missing",
-                        key=f"{order.symbol}:{order.order_id}:{trade.trade_id}",
-                        cache_value=None,
-                        exchange_value=f"{trade.side} {trade.qty} @ {trade.price}",
-                        cache_time=None,
-                        exchange_time=trade.event_time,
-                        repaired=True,
-                    )
-                )
+                out.mismatches.append(fill_missing(trade))
     if prior:
         cache.set_prior_fills(order.symbol, order.order_id, prior)
     out.in_flight += in_flight
@@ -135,6 +125,19 @@ def _settle_order(
     if still_missing > 0 and not in_flight:
         # the trade list does not (yet) explain the executed quantity: asked again next run
         out.mismatches.append(_unrepaired(order, still_missing))
+
+
+def fill_missing(trade: Fill) -> Mismatch:
+    """The drift of a trade the cache lacked, recorded from the trade list (repaired)."""
+    return Mismatch(
+        kind="fill_missing",
+        key=f"{trade.symbol}:{trade.order_id}:{trade.trade_id}",
+        cache_value=None,
+        exchange_value=f"{trade.side} {trade.qty} @ {trade.price}",
+        cache_time=None,
+        exchange_time=trade.event_time,
+        repaired=True,
+    )
 
 
 def _after_cursor(cache: FillCache, trade: Fill) -> bool:

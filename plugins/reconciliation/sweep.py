@@ -31,6 +31,8 @@ from loguru import logger
 from framework.exchange import TradeHistory
 from framework.types import Fill, Mismatch, Order
 
+from .fills import fill_missing
+
 TRADES_WEIGHT = 5  # GET /fapi/v1/userTrades
 
 
@@ -210,14 +212,4 @@ def _record(cache: SweepCache, trade: Fill, start: int, out: Sweep) -> None:
         if prior:
             cache.set_prior_fills(trade.symbol, trade.order_id, max(Decimal(0), prior - trade.qty))
         return
-    out.mismatches.append(
-        Mismatch(
-            kind="fill_missing",
-            key=f"{trade.symbol}:{trade.order_id}:{trade.trade_id}",
-            cache_value=None,
-            exchange_value=f"{trade.side} {trade.qty} @ {trade.price}",
-            cache_time=None,
-            exchange_time=trade.event_time,
-            repaired=True,
-        )
-    )
+    out.mismatches.append(fill_missing(trade))
