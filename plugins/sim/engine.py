@@ -552,6 +552,20 @@ class Engine:
                 "(unless you choose reduce only).",
             )
 
+    def depth(self, symbol: str, levels: int) -> tuple[list[tuple[Decimal, Decimal]], ...]:
+        """``(bids, asks)``: up to ``levels`` price levels per side, best first, as the book is
+        now (the liquidity market orders took from the current quote is gone)."""
+        sides = []
+        for taker in (Side.SELL, Side.BUY):  # a seller takes the bids, a buyer the asks
+            rows: list[tuple[Decimal, Decimal]] = []
+            for _, price, qty in self._levels(symbol, taker):
+                if qty > 0:
+                    rows.append((price, qty))
+                    if len(rows) == levels:
+                        break
+            sides.append(rows)
+        return tuple(sides)
+
     def _levels(self, symbol: str, side: Side) -> Iterator[tuple[int, Decimal, Decimal]]:
         """Yield (level, price, quantity left) of the side a taker of ``side`` trades against."""
         book = self._books[symbol]

@@ -11,6 +11,7 @@ import socket
 import string
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,7 +25,8 @@ from aiohttp import web
 
 from framework.tasks import cancel_and_wait
 
-from . import account, wire
+from . import account, market_wire, wire
+from .candles import INTERVALS, SymbolCandles, open_time_of, seed_history
 from .config import FaultSettings, SimSettings, check_settings
 from .engine import (
     MARGIN_ASSET,
@@ -42,7 +44,9 @@ from .engine import (
 )
 from .faults import FaultInjector, LateOrders, UserEventFilter
 from .listenkeys import ListenKeys
-from .prices import PricePath, Tick
+from .market_rest import MarketApi
+from .market_wire import AggRecord
+from .prices import VOLATILITY_PER_SQRT_SECOND, PricePath, Tick
 from .ratelimit import RateLimiter
 from .rest import RestApi
 from .streams import StreamHub, StreamsContext
@@ -51,7 +55,10 @@ from .symbols import SYMBOL_CATALOGUE
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_INTERVAL = 0.05
-KLINE_INTERVAL = 0.25
+KLINE_INTERVAL = 0.25  # @kline_<interval> pushes (Binance: 250 ms)
+DEPTH_INTERVALS = {"": 0.25, "@500ms": 0.5, "@100ms": 0.1}  # @depth<levels>[@speed]
+DEPTH_LEVELS = (5, 10, 20)
+AGG_TRADES_KEPT = 10_000  # per symbol, for GET /fapi/v1/aggTrades
 # The price loop wakes at most this often; faster rates send every update that fell due since
 # the last wakeup in one batch, so its CPU follows the updates sent, not a sub-millisecond timer
 # (uvloop rounds such timers to 0 ms and spins).
@@ -114,7 +121,8 @@ class _Streams:
     agg: str
     mark: str
     mark_1s: str
-    kline: str
+    klines: dict[str, str]  # interval -> stream name
+    depths: list[tuple[str, int, float]]  # (stream name, levels, seconds between pushes)
 
 
 class SimExchange:
@@ -150,6 +158,25 @@ class SimExchange:
         self.paths = {
             s: PricePath(SYMBOL_CATALOGUE[s], seed, settings.updates_per_second)
             for s in settings.symbols
+        }
+        start_ms = int(self.clock() * 1000)
+        # Candles of every interval, from the trades streamed, after a seeded history.
+        self.candles: dict[str, SymbolCandles] = {}
+        for s, path in self.paths.items():
+            candles = self.candles[s] = SymbolCandles()
+            candles.seed(
+                seed_history(
+                    seed=seed,
+                    symbol=s,
+                    end_open=open_time_of("1m", start_ms),
+                    end_mid=path.mid_ticks,
+                    tick_units=path.tick_units,
+                    top_units=path.top_units,
+                    volatility_per_sqrt_second=VOLATILITY_PER_SQRT_SECOND,
+                )
+            )
+        self.agg_trades: dict[str, deque[AggRecord]] = {
+            s: deque(maxlen=AGG_TRADES_KEPT) for s in self.paths
         }
         self.engine = Engine(
             {s: SYMBOL_CATALOGUE[s] for s in settings.symbols},
@@ -203,12 +230,18 @@ class SimExchange:
                 f"{s.lower()}@aggTrade",
                 f"{s.lower()}@markPrice",
                 f"{s.lower()}@markPrice@1s",
-                f"{s.lower()}@kline_1m",
+                {i: f"{s.lower()}@kline_{i}" for i in INTERVALS},
+                [
+                    (f"{s.lower()}@depth{levels}{speed}", levels, every)
+                    for levels in DEPTH_LEVELS
+                    for speed, every in DEPTH_INTERVALS.items()
+                ],
             )
             for s in settings.symbols
         }
         self._last_mark: dict[str, tuple[float, float]] = {}
         self._last_kline: dict[str, float] = {}
+        self._last_depth: dict[str, tuple[float, int]] = {}  # stream -> (pushed at, last u)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # How often the price loop woke up (each wakeup sends every update due by then).
@@ -234,6 +267,7 @@ class SimExchange:
     async def _serve(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=64 * 1024)
         rest = RestApi(self)
+        rest.routes.update(MarketApi(self).routes())
         app.router.add_route("*", "/fapi/{tail:.*}", rest.dispatch)
         for prefix in ("", "/public", "/market", "/private"):
             app.router.add_get(prefix + "/ws", self.hub.handle)
@@ -467,9 +501,7 @@ class SimExchange:
         """Put a symbol's mid price at ``price`` now: publish the tick and fill what it crosses."""
         path = self.paths[symbol]
         now = self.server_ms()
-        self._on_tick(
-            symbol, path.jump(Decimal(price), now), now, asyncio.get_running_loop().time()
-        )
+        self._on_tick(symbol, path.jump(Decimal(price)), now, asyncio.get_running_loop().time())
 
     # ------------------------------------------------------------------ listenKey
 
@@ -583,7 +615,7 @@ class SimExchange:
                     while due[symbol] <= now:
                         due[symbol] += period
                         ms = self.server_ms()
-                        self._on_tick(symbol, path.step(ms), ms, now)
+                        self._on_tick(symbol, path.step(), ms, now)
             except Exception:
                 log.exception("sim: market update failed")
             await asyncio.sleep(max(MIN_MARKET_WAKE, min(due.values()) - loop.time()))
@@ -611,7 +643,66 @@ class SimExchange:
                 last_3s = loop_now
                 hub.publish(names.mark, raw)
             self._last_mark[symbol] = (last_1s, last_3s)
+        self._candles(symbol, path, tick, now_ms, loop_now)
+        self._depth(symbol, tick, now_ms, loop_now)
+
+    def _candles(
+        self, symbol: str, path: PricePath, tick: Tick, now_ms: int, loop_now: float
+    ) -> None:
+        """Add the tick's trade to every interval's candle and the aggTrades history; push
+        each candle that closed (``x`` true) and, every 250 ms, the open one of each interval."""
+        price, qty = tick.trade_price, tick.trade_qty
+        self.agg_trades[symbol].append(
+            AggRecord(
+                tick.agg_id,
+                price,
+                qty,
+                tick.first_trade_id,
+                tick.last_trade_id,
+                now_ms,
+                tick.buyer_maker,
+            )
+        )
+        closed = self.candles[symbol].add_trade(
+            now_ms,
+            price,
+            qty,
+            price * qty,
+            not tick.buyer_maker,
+            tick.first_trade_id,
+            tick.last_trade_id,
+        )
+        hub = self.hub
+        names = self._stream_names[symbol].klines
+        pp, qp = path.pp, path.qp
+        for interval, candle in closed:
+            name = names[interval]
+            if hub.has_subscribers(name):
+                event = market_wire.kline_event(symbol, interval, candle, pp, qp, now_ms)
+                event["k"]["x"] = True
+                hub.publish(name, orjson.dumps(event))
         if loop_now - self._last_kline.get(symbol, -1e9) >= KLINE_INTERVAL:
             self._last_kline[symbol] = loop_now
-            if hub.has_subscribers(names.kline):
-                hub.publish(names.kline, orjson.dumps(wire.kline(path, now_ms)))
+            series = self.candles[symbol].series
+            for interval, name in names.items():
+                if hub.has_subscribers(name):
+                    current = series[interval].current
+                    assert current is not None
+                    event = market_wire.kline_event(symbol, interval, current, pp, qp, now_ms)
+                    hub.publish(name, orjson.dumps(event))
+
+    def _depth(self, symbol: str, tick: Tick, now_ms: int, loop_now: float) -> None:
+        """Push ``@depth<levels>`` (the top levels of the book) at each stream's cadence."""
+        hub = self.hub
+        for name, levels, every in self._stream_names[symbol].depths:
+            if not hub.has_subscribers(name):
+                continue
+            pushed_at, previous = self._last_depth.get(name, (-1e9, tick.update_id - 1))
+            if loop_now - pushed_at < every:
+                continue
+            self._last_depth[name] = (loop_now, tick.update_id)
+            book = self.engine.depth(symbol, levels)
+            event = market_wire.depth_event(
+                self.engine.specs[symbol], book, previous + 1, tick.update_id, previous, now_ms
+            )
+            hub.publish(name, orjson.dumps(event))

@@ -1,4 +1,4 @@
-"""A seeded random price path per symbol, producing quotes, trades and 1-minute klines.
+"""A seeded random price path per symbol, producing quotes and trades (candles: ``candles``).
 
 Prices and quantities are kept as integers in units of ``10**-precision`` so the hot path (thousands
 of ticks per second) formats strings without Decimal arithmetic.
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from .engine import Quote
 from .symbols import SymbolSpec
 
 VOLATILITY_PER_SQRT_SECOND = 0.0002
-KLINE_MS = 60_000
 
 
 def units_to_str(units: int, precision: int) -> str:
@@ -44,24 +43,6 @@ class Tick:
     update_id: int
 
 
-@dataclass(slots=True)
-class Kline:
-    """The current 1-minute candle (prices and volumes in integer units)."""
-
-    open_time: int
-    open: int
-    high: int
-    low: int
-    close: int
-    first_trade: int
-    last_trade: int
-    trades: int = 0
-    volume: int = 0
-    quote_volume: Decimal = field(default_factory=Decimal)
-    taker_buy_volume: int = 0
-    taker_buy_quote: Decimal = field(default_factory=Decimal)
-
-
 class PricePath:
     """Geometric random walk of the mid price, in ticks, driven by one ``random.Random``."""
 
@@ -78,23 +59,18 @@ class PricePath:
         self.agg_id = 1_000_000
         self.trade_id = 3_000_000
         self.update_id = 7_000_000_000
-        self.kline: Kline | None = None
         self.last: Tick = self._make_tick()
 
-    def step(self, now_ms: int) -> Tick:
+    def step(self) -> Tick:
         """Move the price one step and return the new tick."""
         self.mid_ticks *= math.exp(self.sigma * self.rng.gauss(0.0, 1.0))
         self.mid_ticks = max(self.mid_ticks, 2.0)
-        tick = self._make_tick()
-        self._update_kline(tick, now_ms)
-        return tick
+        return self._make_tick()
 
-    def jump(self, price: Decimal, now_ms: int) -> Tick:
+    def jump(self, price: Decimal) -> Tick:
         """Put the mid price at ``price`` (rounded to ticks) and return the new tick."""
         self.mid_ticks = max(float(price / self.spec.tick_size), 2.0)
-        tick = self._make_tick()
-        self._update_kline(tick, now_ms)
-        return tick
+        return self._make_tick()
 
     def quote(self) -> Quote:
         """The current top of book as Decimals."""
@@ -136,22 +112,3 @@ class PricePath:
             self.update_id,
         )
         return self.last
-
-    def _update_kline(self, tick: Tick, now_ms: int) -> None:
-        open_time = now_ms - now_ms % KLINE_MS
-        price = tick.trade_price
-        k = self.kline
-        if k is None or k.open_time != open_time:
-            k = Kline(open_time, price, price, price, price, tick.first_trade_id, 0)
-            self.kline = k
-        k.high = max(k.high, price)
-        k.low = min(k.low, price)
-        k.close = price
-        k.last_trade = tick.last_trade_id
-        k.trades += tick.last_trade_id - tick.first_trade_id + 1
-        k.volume += tick.trade_qty
-        quote = Decimal(price * tick.trade_qty).scaleb(-(self.pp + self.qp))
-        k.quote_volume += quote
-        if not tick.buyer_maker:
-            k.taker_buy_volume += tick.trade_qty
-            k.taker_buy_quote += quote

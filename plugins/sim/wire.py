@@ -588,34 +588,3 @@ def mark_price_update(path: PricePath, tick: Tick, now: int) -> JSON:
         "r": "0.00010000",
         "T": next_funding,
     }
-
-
-def kline(path: PricePath, now: int) -> JSON:
-    """``<symbol>@kline_1m`` for the current candle."""
-    k = path.kline
-    assert k is not None
-    pp, qp = path.pp, path.qp
-    return {
-        "e": "kline",
-        "E": now,
-        "s": path.spec.symbol,
-        "k": {
-            "t": k.open_time,
-            "T": k.open_time + 59_999,
-            "s": path.spec.symbol,
-            "i": "1m",
-            "f": k.first_trade,
-            "L": k.last_trade,
-            "o": units_to_str(k.open, pp),
-            "c": units_to_str(k.close, pp),
-            "h": units_to_str(k.high, pp),
-            "l": units_to_str(k.low, pp),
-            "v": units_to_str(k.volume, qp),
-            "n": k.trades,
-            "x": now >= k.open_time + 59_999,
-            "q": f8(k.quote_volume),
-            "V": units_to_str(k.taker_buy_volume, qp),
-            "Q": f8(k.taker_buy_quote),
-            "B": "0",
-        },
-    }

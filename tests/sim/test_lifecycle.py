@@ -82,7 +82,7 @@ async def test_same_seed_same_prices_and_ids(make_sim: Any, http: aiohttp.Client
     for seed in (5, 5, 6):
         sim = await make_sim(seed=seed)
         path = sim.paths["BTCUSDT"]
-        prices = [path.step(0).bid for _ in range(50)]
+        prices = [path.step().bid for _ in range(50)]
         client = Client(http, sim)
         key = await client.listen_key()
         order = await client.order(side="BUY", type="MARKET", quantity="0.010")

@@ -139,4 +139,4 @@ async def test_streamed_prices_follow_the_seeded_path(
 def iter_steps(path: PricePath, limit: int = 20_000) -> Iterator[Tick]:
     """The path's ticks, one step at a time."""
     for _ in range(limit):
-        yield path.step(0)
+        yield path.step()
