@@ -186,6 +186,9 @@ class SimExchange:
             taker_fee=settings.taker_fee,
             quotes={s: p.quote() for s, p in self.paths.items()},
         )
+        # A new account's balances were credited when it opened: a balance with updateTime 0
+        # reads as never initialised (ccxt skips it).
+        self.engine.balance_update_time = dict.fromkeys(self.engine.wallet, start_ms)
         if saved is not None:
             account.restore(self.engine, saved)
         self._lock = account.AccountLock(account_file) if account_file is not None else None
