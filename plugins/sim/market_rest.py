@@ -76,6 +76,11 @@ class MarketApi:
             "/fapi/v1/openInterest": {"GET": Endpoint(self.open_interest, none, _w(1))},
             "/fapi/v1/leverageBracket": {"GET": Endpoint(self.leverage_bracket, signed, _w(1))},
             "/fapi/v1/allOrders": {"GET": Endpoint(self.all_orders, signed, _w(5))},
+            # wallet endpoints Binance client libraries read while loading markets (ccxt)
+            "/sapi/v1/capital/config/getall": {"GET": Endpoint(self.coins, signed, _w(10))},
+            "/sapi/v1/margin/allPairs": {
+                "GET": Endpoint(self.margin_pairs, Security.USER_STREAM, _w(1))
+            },
         }
 
     # ------------------------------------------------------------------ helpers
@@ -287,3 +292,30 @@ class MarketApi:
         orders = orders[:limit] if order_id is not None or start is not None else orders[-limit:]
         spec = engine.specs[symbol]
         return [wire.order_json(o, spec, query=True) for o in orders]
+
+    # ------------------------------------------------------------------ wallet
+
+    async def coins(self, call: Call) -> Any:
+        """``GET /sapi/v1/capital/config/getall``: the assets the simulator knows (the margin
+        asset and the listed contracts' base assets), with no deposit networks."""
+        assets = dict.fromkeys(
+            [*self.ex.engine.wallet, *(s.base_asset for s in self.ex.engine.specs.values())]
+        )
+        return [
+            {
+                "coin": asset,
+                "name": asset,
+                "free": wire.f8(self.ex.engine.wallet.get(asset, Decimal(0))),
+                "locked": "0",
+                "isLegalMoney": False,
+                "trading": True,
+                "depositAllEnable": False,
+                "withdrawAllEnable": False,
+                "networkList": [],
+            }
+            for asset in assets
+        ]
+
+    async def margin_pairs(self, call: Call) -> Any:
+        """``GET /sapi/v1/margin/allPairs``: none (the simulator has no spot margin)."""
+        return []
