@@ -36,6 +36,47 @@ class Tick(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return (self.bid + self.ask) / 2
 
 
+CANDLE_INTERVALS: tuple[str, ...] = (
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+)
+"""Candle intervals (Binance's kline intervals: minutes, hours, days, a week, a month)."""
+
+
+class Candle(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One candlestick of one symbol, from the exchange's trades (a Binance kline).
+
+    ``open_time`` and ``close_time`` (inclusive) are ms; ``closed`` is false for the candle
+    still forming when it was read (its close is the last price so far).
+    """
+
+    symbol: str
+    interval: str
+    open_time: int
+    close_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    trades: int
+    closed: bool
+
+
 class Balance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One asset of the futures wallet."""
 

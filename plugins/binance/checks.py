@@ -29,6 +29,7 @@ from .decode import (
     AccountUpdate,
     OrderTradeUpdate,
     RestBalance,
+    RestKline,
     RestOrder,
     RestPosition,
     RestTrade,
@@ -324,3 +325,29 @@ def rest_trade_problem(t: RestTrade, names: Names, horizon: Horizon) -> str | No
         ("realizedPnl", t.realized_pnl, True),
     )
     return amounts_problem("", amounts)
+
+
+def rest_kline_problem(k: RestKline, names: Names, horizon: Horizon) -> str | None:
+    """What is wrong with a ``/fapi/v1/klines`` row, or ``None``: sane amounts, ``low`` at or
+    below open and close at or below ``high``, a close time after the open time, not ahead."""
+    problem = horizon.problem(k.open_time)
+    if problem is not None:
+        return f"openTime: {problem}"
+    if not 0 <= k.trades < 2**63:
+        return f"trades: {show(k.trades)} is out of range"
+    amounts: Amounts = (
+        ("open", k.open, False),
+        ("high", k.high, False),
+        ("low", k.low, False),
+        ("close", k.close, False),
+        ("volume", k.volume, False),
+        ("quoteVolume", k.quote_volume, False),
+    )
+    problem = amounts_problem("", amounts)
+    if problem is not None:
+        return problem
+    if not k.low <= min(k.open, k.close) <= max(k.open, k.close) <= k.high:
+        return f"prices out of order: low {k.low} open {k.open} close {k.close} high {k.high}"
+    if k.close_time <= k.open_time:
+        return f"closeTime {k.close_time} is not after openTime {k.open_time}"
+    return None

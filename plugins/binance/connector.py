@@ -19,6 +19,7 @@ from loguru import logger
 
 from framework.types import (
     AccountSnapshot,
+    Candle,
     Fill,
     Order,
     OrderRequest,
@@ -33,6 +34,7 @@ from .config import BinanceConfig, Endpoints
 from .counters import EventCounters
 from .decode import ExchangeInfo, RestBalance, RestPosition, RestTrade, ServerTime
 from .errors import UnlistedSymbols
+from .history import fetch_candles
 from .ids import ClientOrderIds
 from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
 from .orders import ALL_OPEN_ORDERS_WEIGHT, DEFAULT_OWNER, OrderService
@@ -321,6 +323,11 @@ class BinanceConnector:
             weight=TRADES_WEIGHT,
             decode=self.rest.rows(RestTrade, rest_trade_problem),
         )
+
+    async def fetch_candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        """The ``limit`` most recent candles of ``symbol``, oldest first (``history``):
+        ``GET /fapi/v1/klines`` in pages of 499 (weight 2 each), within the rate budget."""
+        return await fetch_candles(self.rest, symbol, interval, limit)
 
     async def fetch_account_snapshot(self) -> AccountSnapshot:
         """The account from REST, with the exchange's own time read before any account request.

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from framework.types import Balance, Fill, Order, Position, Tick
+from framework.types import Balance, Candle, Fill, Order, Position, Tick
 
 ZERO: Final = Decimal(0)
 FILL_EXECUTIONS: Final = frozenset({"TRADE", "CALCULATED"})
@@ -583,3 +583,35 @@ def decode_error_body(raw: bytes) -> ErrorBody | None:
         return msgspec.json.decode(raw, type=ErrorBody)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+
+
+class RestKline(msgspec.Struct, frozen=True, array_like=True):
+    """``GET /fapi/v1/klines`` row: ``[openTime, open, high, low, close, volume, closeTime,
+    quoteVolume, trades, takerBuyBase, takerBuyQuote, ignore]`` (the trailing ones ignored)."""
+
+    open_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    close_time: int
+    quote_volume: Decimal
+    trades: int
+
+    def to_candle(self, symbol: str, interval: str, *, now_ms: int) -> Candle:
+        """The framework ``Candle``; closed once its close time is before ``now_ms``."""
+        return Candle(
+            symbol=symbol,
+            interval=interval,
+            open_time=self.open_time,
+            close_time=self.close_time,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            volume=self.volume,
+            quote_volume=self.quote_volume,
+            trades=self.trades,
+            closed=self.close_time < now_ms,
+        )
