@@ -24,8 +24,10 @@ from framework.settings import RiskLimits, Settings
 from framework.strategy import Strategy, StrategyOrders
 from framework.tasks import cancel_and_wait
 from framework.types import (
+    CANDLE_INTERVALS,
     AccountSnapshot,
     Balance,
+    Candle,
     DailyJob,
     DailyReport,
     Fill,
@@ -46,11 +48,13 @@ from framework.watchdog import LoopLag
 
 __all__ = [
     "CACHE_WRITER",
+    "CANDLE_INTERVALS",
     "AccountSnapshot",
     "AccountView",
     "Balance",
     "BotContext",
     "CacheWriteDenied",
+    "Candle",
     "Clock",
     "Command",
     "DailyJob",

@@ -23,11 +23,14 @@ from framework.strategy import (
     limits_in_force,
 )
 from framework.types import (
+    CANDLE_INTERVALS,
+    Candle,
     Tick,
 )
 from framework.watchdog import LoopLag
 
 CACHE_WRITER = "cache_writer"  # the role that may write the account cache (``account_for``)
+MAX_HISTORY = 10_000  # candles one ``history`` call may ask for
 
 
 def roles_of(plugin: object) -> frozenset[str]:
@@ -176,6 +179,21 @@ class BotContext:
             for symbol in declared_symbols(strategy.params, plugin):
                 out.setdefault(symbol, None)
         return tuple(out)
+
+    async def history(self, symbol: str, interval: str = "1m", limit: int = 500) -> list[Candle]:
+        """The ``limit`` most recent candles of ``symbol``, oldest first, from the connector.
+
+        ``interval`` is one of ``framework.types.CANDLE_INTERVALS`` and ``limit`` 1 to
+        ``MAX_HISTORY`` (``ValueError`` otherwise). The last candle may still be forming
+        (``closed`` false); fewer come back when the exchange has less history. The connector
+        pages the requests within its rate-limit budget and raises its own errors (a
+        ``TradeloopError``) when the exchange cannot answer; ``RuntimeError`` without one.
+        """
+        if interval not in CANDLE_INTERVALS:
+            raise ValueError(f"interval {interval!r} is not one of {', '.join(CANDLE_INTERVALS)}")
+        if not 1 <= limit <= MAX_HISTORY:
+            raise ValueError(f"limit {limit} is not within 1..{MAX_HISTORY}")
+        return await self.exchange.fetch_candles(symbol.upper(), interval, limit)
 
     def plugin_config(self, name: str) -> Any:
         """The validated settings block of plugin ``name`` (``None`` if it declares none)."""

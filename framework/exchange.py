@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from framework.types import AccountSnapshot, Fill, Order, OrderRequest
+from framework.types import AccountSnapshot, Candle, Fill, Order, OrderRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,14 @@ class ExchangeConnector(Protocol):
 
     async def fetch_account_snapshot(self) -> AccountSnapshot:
         """Balances, positions and open orders from REST, with the snapshot time."""
+        ...
+
+    async def fetch_candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        """The ``limit`` most recent candles of ``symbol`` (oldest first), each interval of
+        ``framework.types.CANDLE_INTERVALS``; the last one may still be forming (``closed``
+        false). Fewer when the exchange has less history. The connector pages the requests
+        within its rate-limit budget and checks every value before it is returned.
+        """
         ...
 
     def stats(self) -> Mapping[str, Any]:

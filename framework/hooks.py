@@ -105,6 +105,10 @@ class Hooks:
         """The first plugin that provides an exchange connector (``None``: nobody did)."""
         return await self._bus.ask_first("provide_exchange", {"ctx": self._ctx})
 
+    async def warm_up(self) -> list[Outcome]:
+        """Let every plugin prepare from the exchange before the strategies are released."""
+        return await self._bus.ask("warm_up", {"ctx": self._ctx})
+
     async def summarize_run(self) -> list[Outcome]:
         """Every plugin's sections of the run summary."""
         return await self._bus.ask("summarize_run", {"ctx": self._ctx})

@@ -158,6 +158,21 @@ def last_trade_ids(ctx: BotContext) -> Mapping[str, int] | None:
 
 
 @hookspec
+def warm_up(ctx: BotContext) -> None:
+    """Prepare what needs the exchange before the first tick, e.g. fill an indicator from
+    recent candles (``await ctx.history(symbol, "1m", 200)``).
+
+    Called: once at startup, after ``provide_exchange`` and ``register_jobs`` and before the
+    strategies are released, so no ``on_tick`` reaches a strategy before its ``warm_up`` has
+    finished. One plugin at a time, in load order; ``ctx.has_exchange`` may be false.
+    :param ctx: the bot context.
+    Budget: ``hooks.timeouts.warm_up`` (30 s; may be ``async``). Errors: logged and reported
+    (``on_plugin_error``; a strategy that raises is paused, like in any hook); the bot starts
+    anyway. Catch the exchange's own errors (``TradeloopError``) to start cold instead.
+    """
+
+
+@hookspec
 def summarize_run(ctx: BotContext) -> Mapping[str, Any] | None:
     """Contribute sections to the run summary (``tradeloop run --summary PATH``).
 

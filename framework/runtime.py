@@ -111,6 +111,7 @@ class Bot:
                     raise _start_error(outcome.plugin, "register_jobs", outcome.error)
                 self.scheduler.add_all(outcome.value or (), owner=outcome.plugin)
             self.scheduler.start()
+            await self.hooks.warm_up()  # failures are reported; strategies still hold
         except BaseException:
             await self._shutdown()
             raise

@@ -20,7 +20,7 @@ from loguru import logger
 from framework.errors import RiskLimitExceeded, StrategyPaused, TradingHeld
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits
-from framework.types import Order, OrderRequest, Tick
+from framework.types import Candle, Order, OrderRequest, Tick
 
 if TYPE_CHECKING:
     from framework.context import BotContext
@@ -68,6 +68,13 @@ class Strategy:
     def orders(self, ctx: BotContext) -> StrategyOrders:
         """This instance's order API."""
         return ctx.orders(self.strategy_id)
+
+    async def history(
+        self, ctx: BotContext, symbol: str, interval: str = "1m", limit: int = 500
+    ) -> list[Candle]:
+        """Recent candles of ``symbol`` through the connector (``BotContext.history``): e.g.
+        ``await self.history(ctx, "BTCUSDT", "1m", 200)`` in ``warm_up``."""
+        return await ctx.history(symbol, interval, limit)
 
     def spawn(
         self, ctx: BotContext, coro: Coroutine[Any, Any, Any], name: str

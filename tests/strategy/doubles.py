@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
-from framework import BotContext, Order, Tick, hookimpl
+from framework import BotContext, Candle, Order, Tick, hookimpl
 from framework.settings import RiskLimits
 from framework.strategy import Strategy
 
@@ -43,3 +43,24 @@ class Pairs(Strategy):
     """Trades a fixed set of symbols, declared as a class attribute (no params)."""
 
     symbols = ("solusdt", "BTCUSDT")
+
+
+class HistoryReader(Strategy):
+    """Reads 1m history of BTCUSDT in ``warm_up`` and notes whether a tick came before it."""
+
+    symbols = ("BTCUSDT",)
+
+    def __init__(self, params: object = None) -> None:
+        super().__init__(params)
+        self.candles: list[Candle] = []
+        self.ticks_before_warm_up = -1
+        self.ticks = 0
+
+    @hookimpl
+    async def warm_up(self, ctx: BotContext) -> None:
+        self.ticks_before_warm_up = self.ticks
+        self.candles = await self.history(ctx, "BTCUSDT", "1m", 200)
+
+    @hookimpl
+    def on_tick(self, ctx: BotContext, tick: Tick) -> None:
+        self.ticks += 1
