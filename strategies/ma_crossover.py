@@ -24,12 +24,17 @@ Things worth copying:
   checked, a risk limit) and an order the exchange rejects are logged and skipped; the next
   sample tries again. Anything else is a bug: it pauses this instance (see docs/strategies.md).
 * Without an exchange connector (``ctx.has_exchange`` false) it only samples prices.
+* It warms up from history (``warm_up``): before the first tick it fills its window with the
+  closes of the last ``slow`` closed candles of interval ``warm_up`` (``"1m"``), read through
+  the connector (``self.history``), so it decides on the first tick instead of after ``slow``
+  samples. The window then mixes those closes with its own samples until they have replaced
+  them; ``interval: 60`` makes the two alike. ``warm_up: ""`` starts cold.
 
 Settings (``strategies:`` in settings.yaml)::
 
     - id: ma_btc
       use: ma_crossover
-      params: {symbol: BTCUSDT, fast: 5, slow: 15, interval: 1.0, quantity: "0.002"}
+      params: {symbol: BTCUSDT, fast: 5, slow: 15, interval: 1.0, quantity: "0.002", warm_up: 1m}
       risk: {max_position: "0.004", max_order_notional: "1000"}
 """
 
@@ -44,6 +49,7 @@ import msgspec
 from loguru import logger
 
 from framework import (
+    CANDLE_INTERVALS,
     BotContext,
     Order,
     OrderRefused,
@@ -72,12 +78,17 @@ class MACrossoverParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     interval: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0  # s between samples; 0: all
     mode: Literal["long_short", "long_flat"] = "long_short"
     order_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0  # s before asking
+    warm_up: str = "1m"  # candle interval whose closes fill the window at start; "": from ticks
 
     def __post_init__(self) -> None:
         if self.slow <= self.fast:
             raise ValueError(f"slow ({self.slow}) must be greater than fast ({self.fast})")
         if not self.quantity > 0:
             raise ValueError(f"quantity ({self.quantity}) must be greater than 0")
+        if self.warm_up and self.warm_up not in CANDLE_INTERVALS:
+            raise ValueError(
+                f"warm_up ({self.warm_up!r}) must be empty or one of {', '.join(CANDLE_INTERVALS)}"
+            )
 
 
 class _InFlight:
@@ -114,6 +125,32 @@ class MACrossover(Strategy):
         self.stats: Counter[str] = Counter()
 
     # ------------------------------------------------------------------------- hooks
+
+    @hookimpl
+    async def warm_up(self, ctx: BotContext) -> None:
+        """Fill the window with the closes of the last ``slow`` closed candles, before the
+        first tick; on an exchange error start cold (the ticks fill it instead)."""
+        p = self.params
+        if not p.warm_up or not ctx.has_exchange:
+            return
+        try:
+            candles = await self.history(ctx, p.symbol, p.warm_up, p.slow + 1)
+        except TradeloopError as exc:
+            self._log().warning(
+                "no {} history for {} ({}): warming up from ticks", p.warm_up, p.symbol, exc
+            )
+            return
+        closes = [c.close for c in candles if c.closed][-p.slow :]
+        self.prices.extend(closes)
+        self.stats["warm_up_candles"] = len(closes)
+        self._log().info(
+            "{} warmed up from {} {} candles ({} of {} samples)",
+            p.symbol,
+            len(closes),
+            p.warm_up,
+            len(self.prices),
+            p.slow,
+        )
 
     @hookimpl
     def on_tick(self, ctx: BotContext, tick: Tick) -> None:

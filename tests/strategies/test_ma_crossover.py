@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from framework import OrderRequest, Tick
+from framework import BotContext, OrderRequest, Tick, hookimpl
 from framework.errors import SettingsError
 from framework.testing import BotFactory
+from plugins.sim import SimExchange
+from plugins.sim.prices import units_to_str
 from plugins.sim.testing import until
 from strategies.ma_crossover import MACrossover, MACrossoverParams, _InFlight
 from tests.strategies.helpers import (
@@ -33,7 +37,14 @@ def ma(params: dict[str, Any] | None = None, **risk: str) -> dict[str, Any]:
     return {
         "id": "ma",
         "use": "ma_crossover",
-        "params": {"symbol": SYMBOL, "fast": 2, "slow": 4, "interval": 0, **(params or {})},
+        "params": {
+            "symbol": SYMBOL,
+            "fast": 2,
+            "slow": 4,
+            "interval": 0,
+            "warm_up": "",  # from ticks: these tests count their own samples
+            **(params or {}),
+        },
         "risk": risk or {"max_position": "0.004", "max_order_notional": "1000"},
     }
 
@@ -272,3 +283,79 @@ async def test_a_late_update_of_the_last_order_is_not_taken_for_the_next(
     strat.on_order_update(bot.ctx, last)
     assert strat.in_flight is not None
     strat.in_flight = None
+
+
+# ------------------------------------------------------------------------ warm-up from history
+
+
+async def test_it_warms_up_from_history_and_decides_on_the_first_tick(
+    bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    """Before the first tick the window holds the simulator's last closed 1m closes, so the
+    first tick already decides (and trades); cold, the same tick is only sample 1 of 4."""
+    warm = await bot_factory(sim_settings(tmp_path, ma({"warm_up": "1m"})), entry_points=True)
+    sim = await ready(warm)
+    strat = crossover(warm)
+    assert warm.ctx.last_ticks == {}  # no tick yet (prices move only when the test moves them)
+    minutes = sim.candles[SYMBOL].series["1m"].closed
+    assert list(strat.prices) == [Decimal(units_to_str(c.close, 2)) for c in list(minutes)[-4:]]
+    assert strat.stats["warm_up_candles"] == 4
+    assert strat.stats["samples"] == 0
+
+    await move(warm, "66000")  # far above the recent closes: fast above slow at once
+    assert strat.stats["samples"] == 1
+    assert strat.signal == 1
+    await until(lambda: position(warm) == Decimal("0.002") and strat.in_flight is None)
+    await warm.stop()
+
+    cold = await bot_factory(sim_settings(tmp_path / "cold", ma()), entry_points=True)
+    await ready(cold)
+    await move(cold, "66000")
+    assert crossover(cold).signal == 0  # one sample of four: no opinion yet
+    assert crossover(cold).stats["warm_up_candles"] == 0
+    await cold.stop()
+
+
+class InsaneKlines:
+    """Makes the embedded simulator answer every klines request with a NaN close (started after
+    the simulator, before the strategies warm up)."""
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
+        @asynccontextmanager
+        async def run() -> AsyncIterator[None]:
+            sim = getattr(ctx.plugin("sim"), "exchange", None)
+            assert isinstance(sim, SimExchange)
+            sim.tamper_rest = lambda method, path, result: (
+                b'[[0,"1","2","0","NaN","1",59999,"1",1,"0","0","0"]]'
+                if path == "/fapi/v1/klines"
+                else result
+            )
+            yield
+
+        return run()
+
+
+async def test_without_history_it_starts_cold(bot_factory: BotFactory, tmp_path: Path) -> None:
+    """An exchange whose history is refused: logged, and the ticks fill the window instead."""
+    bot = await bot_factory(
+        sim_settings(tmp_path, ma({"warm_up": "1m"})),
+        plugins={"insane_klines": InsaneKlines()},
+        entry_points=True,
+    )
+    await ready(bot)
+    strat = crossover(bot)
+    assert list(strat.prices) == []
+    assert bot.ctx.strategy_stats()["ma"]["state"] == "running"
+    for price in ("65000", "65000", "65000", "65100"):
+        await move(bot, price)
+    assert strat.signal == 1  # warmed up from ticks instead
+    summary = await bot.stop()
+    assert summary["plugin_errors"] == {}
+
+
+async def test_warm_up_interval_is_validated(bot_factory: BotFactory) -> None:
+    with pytest.raises(SettingsError) as info:
+        await bot_factory({**NO_EXCHANGE, "strategies": [ma({"warm_up": "2m"})]})
+    assert info.value.key == f"{PARAMS}.warm_up"
+    assert "one of 1m, 3m" in str(info.value)
