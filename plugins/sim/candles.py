@@ -195,12 +195,30 @@ class SymbolCandles:
         first_id: int,
         last_id: int,
     ) -> list[tuple[str, Candle]]:
-        """Add one aggregated trade to every interval; return ``(interval, candle)`` closed."""
+        """Add one aggregated trade to every interval; return ``(interval, candle)`` closed.
+
+        The common case (the trade falls in each open candle, which already has trades) is
+        inlined: the price loop calls this for every update of every symbol."""
         closed: list[tuple[str, Candle]] = []
-        for interval, series in self.series.items():
-            done = series.add_trade(ms, price, qty, quote, taker_buy, first_id, last_id)
-            if done:
-                closed.extend((interval, c) for c in done)
+        for series in self.series.values():
+            c = series.current
+            if c is None or ms > c.close_time or c.trades == 0:
+                done = series.add_trade(ms, price, qty, quote, taker_buy, first_id, last_id)
+                if done:
+                    closed.extend((series.interval, candle) for candle in done)
+                continue
+            if price > c.high:
+                c.high = price
+            elif price < c.low:
+                c.low = price
+            c.close = price
+            c.last_trade = last_id
+            c.trades += last_id - first_id + 1
+            c.volume += qty
+            c.quote_volume += quote
+            if taker_buy:
+                c.taker_buy_volume += qty
+                c.taker_buy_quote += quote
         return closed
 
     def roll_to(self, ms: int) -> None:
