@@ -2,9 +2,10 @@
 
 A strategy is a plugin instantiated once per ``strategies:`` entry. Its orders go through
 ``StrategyOrders`` (``ctx.orders(strategy_id)``), which refuses an order before it leaves when
-strategies are held (startup, account resync), when the instance is paused (it raised), or when
-the order would break the instance's ``RiskLimits``; otherwise the connector sends it with a
-client order id that carries the instance id.
+strategies are held (startup, account resync, degraded mode: only cancels and reduce-only
+orders go), when the instance is paused (it raised), or when the order would break the
+instance's ``RiskLimits``; otherwise the connector sends it with a client order id that
+carries the instance id.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class StrategyOrders:
     async def place(self, request: OrderRequest) -> Order:
         """Check, then send ``request``; raises ``OrderRefused`` subclasses when refused."""
         try:
-            self._check_allowed()
+            self._check_allowed(request)
             self._check_risk(request)
         except (TradingHeld, StrategyPaused, RiskLimitExceeded) as exc:
             self.stats["refused"] += 1
@@ -207,10 +208,12 @@ class StrategyOrders:
 
     # ------------------------------------------------------------------------- checks
 
-    def _check_allowed(self) -> None:
+    def _check_allowed(self, request: OrderRequest) -> None:
         held = self._ctx.trading_held
-        if held:
-            raise TradingHeld(f"strategies are held: {held}")
+        if held and not request.reduce_only:
+            # A reduce-only order can only shrink a position: a held strategy can always get
+            # out (cancels are never checked).
+            raise TradingHeld(f"strategies are held: {held}; only cancels and reduce-only orders")
         reason = self._ctx.strategy_paused(self.strategy_id)
         if reason:
             raise StrategyPaused(f"strategy {self.strategy_id!r} is paused: {reason}")

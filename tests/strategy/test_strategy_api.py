@@ -206,6 +206,26 @@ async def test_orders_within_limits_leave_with_the_instance_id(sim_bot: Any) -> 
     await until(lambda: not api.open_orders())
 
 
+async def test_while_held_only_cancels_and_reduce_only_orders_go(sim_bot: Any) -> None:
+    bot = await sim_bot(max_order_notional="1000000")
+    api = bot.ctx.orders("mm")
+    qty = Decimal("0.010")
+    await api.place(OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=qty))
+    resting = await api.place(limit_buy(bot, "0.010"))
+    await until(lambda: bot.ctx.cache.position("BTCUSDT") is not None)
+    release = bot.ctx.hold_strategies("test hold")
+    with pytest.raises(TradingHeld, match="only cancels and reduce-only orders"):
+        await api.place(OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=qty))
+    with pytest.raises(TradingHeld):
+        await api.place(limit_buy(bot, "0.010"))
+    assert (await api.cancel("BTCUSDT", resting.client_order_id)).status == "CANCELED"
+    out = OrderRequest(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=qty, reduce_only=True)
+    assert (await api.place(out)).reduce_only
+    await until(lambda: bot.ctx.cache.position("BTCUSDT") is None)
+    release()
+    assert api.stats["refused_TradingHeld"] == 2
+
+
 async def test_notional_limit_refuses_before_the_order_leaves(sim_bot: Any) -> None:
     bot = await sim_bot(max_order_notional="100")
     api = bot.ctx.orders("mm")
