@@ -17,7 +17,13 @@ from framework.errors import (
     TradeloopError,
     TradingHeld,
 )
-from framework.exchange import ExchangeConnector, ExchangeEndpoint, FillHistory, TradeHistory
+from framework.exchange import (
+    ExchangeConnector,
+    ExchangeEndpoint,
+    FillHistory,
+    StreamHealth,
+    TradeHistory,
+)
 from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
@@ -30,7 +36,9 @@ from framework.types import (
     Candle,
     DailyJob,
     DailyReport,
+    DegradedStatus,
     Fill,
+    Freshness,
     IntervalJob,
     Job,
     Mismatch,
@@ -59,10 +67,12 @@ __all__ = [
     "Command",
     "DailyJob",
     "DailyReport",
+    "DegradedStatus",
     "ExchangeConnector",
     "ExchangeEndpoint",
     "Fill",
     "FillHistory",
+    "Freshness",
     "Hooks",
     "IntervalJob",
     "Job",
@@ -83,6 +93,7 @@ __all__ = [
     "Strategy",
     "StrategyOrders",
     "StrategyPaused",
+    "StreamHealth",
     "StreamState",
     "StreamStatus",
     "SystemClock",

@@ -18,7 +18,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from framework.types import Balance, Fill, Order, Position, order_progress
+from framework.freshness import FreshnessTracker
+from framework.types import Balance, Fill, Freshness, Order, Position, order_progress
 
 PositionKey = tuple[str, str]  # (symbol, position side)
 OrderKey = tuple[str, int]  # (symbol, order id)
@@ -105,6 +106,11 @@ class AccountView:
         """Fills recorded in this run (duplicates not counted)."""
         return self._cache.stats.fills
 
+    def freshness(self, now: float) -> Freshness:
+        """How fresh the cache is at clock time ``now`` (``ctx.freshness()`` passes the
+        bot's clock): live from the stream, or the age of the newest confirmed state."""
+        return self._cache.tracker.snapshot(now)
+
 
 class AccountCache:
     """The cache itself. Plugins get it only through ``BotContext.account_for`` (cache writers:
@@ -134,6 +140,7 @@ class AccountCache:
         self.view = AccountView(self)
         self.reconciled_through = 0  # updates older than this are stale (``reconciled``)
         self.late: dict[LateKey, Balance | Position | Order] = {}  # refused as older than that
+        self.tracker = FreshnessTracker()  # how fresh the cache is (``freshness``)
         # Announcements held while one exchange event is applied (``begin_event``).
         self._held: list[tuple[int, Any, Any]] | None = None
 
@@ -402,6 +409,28 @@ class AccountCache:
         """
         self.reconciled_through = max(self.reconciled_through, snapshot_time)
         self.late.clear()
+
+    # ------------------------------------------------------------------------ freshness
+
+    def stream_up(self) -> None:
+        """The user-data stream connected: it feeds the cache (the connector tells)."""
+        self.tracker.stream_up()
+
+    def stream_down(self, at: float) -> None:
+        """The user-data stream was last known good at clock time ``at``."""
+        self.tracker.stream_down(at)
+
+    def confirmed(self, at: float) -> None:
+        """A REST read started at clock time ``at`` confirmed the cache (reconciliation)."""
+        self.tracker.confirmed(at)
+
+    def set_degraded(self, on: bool) -> None:
+        """Degraded mode began or ended (reconciliation)."""
+        self.tracker.set_degraded(on)
+
+    def freshness(self, now: float) -> Freshness:
+        """How fresh the cache is at clock time ``now``."""
+        return self.tracker.snapshot(now)
 
     # ------------------------------------------------------------------------ internals
 

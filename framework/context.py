@@ -25,6 +25,7 @@ from framework.strategy import (
 from framework.types import (
     CANDLE_INTERVALS,
     Candle,
+    Freshness,
     Tick,
 )
 from framework.watchdog import LoopLag
@@ -227,6 +228,11 @@ class BotContext:
         leftover = [t for t in tasks if not t.done()]
         if leftover:
             logger.warning("{} tasks did not finish after cancel", len(leftover))
+
+    def freshness(self) -> Freshness:
+        """How fresh the account cache is now: live from the user-data stream, or the age of
+        the newest confirmed account state (degraded mode, a dropped stream)."""
+        return self._account.freshness(self.clock.time())
 
     # ------------------------------------------------------------------- strategies
 

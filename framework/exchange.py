@@ -107,3 +107,29 @@ class TradeHistory(Protocol):
         exchange's trade list does not carry it.
         """
         ...
+
+
+@runtime_checkable
+class StreamHealth(Protocol):
+    """A connector that tells how its user-data stream is doing (optional: reconciliation uses
+    it to find a stream that is connected but silent, and to keep degraded polling inside the
+    REST budget; without it, silent streams are found only by the connector's own watchdog)."""
+
+    def user_messages(self) -> int:
+        """Messages of any kind received on the user-data stream so far (only grows)."""
+        ...
+
+    def order_actions(self) -> int:
+        """Order requests (placed, canceled) the exchange acknowledged so far (only grows):
+        each one should bring a user-data event."""
+        ...
+
+    def restart_user_stream(self, reason: str) -> None:
+        """Replace the user-data connection (new socket first); its ``on_stream_state``
+        ``connected`` carries ``needs_resync``."""
+        ...
+
+    def rest_busy(self) -> bool:
+        """True while the REST budget is tight (the rate governor paces or blocks requests):
+        optional REST reads (degraded polls, probes) wait for the next turn."""
+        ...

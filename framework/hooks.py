@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from framework.types import (
         Balance,
         DailyReport,
+        DegradedStatus,
         Fill,
         Order,
         PluginError,
@@ -173,6 +174,10 @@ class Hooks:
     def on_stream_state(self, status: StreamStatus) -> None:
         """Emit ``on_stream_state``."""
         self._notify("on_stream_state", (self._ctx, status))
+
+    def on_degraded(self, status: DegradedStatus) -> None:
+        """Emit ``on_degraded``."""
+        self._notify("on_degraded", (self._ctx, status))
 
     def on_daily_report(self, report: DailyReport) -> None:
         """Emit ``on_daily_report``."""

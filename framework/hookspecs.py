@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from framework.types import (
         Balance,
         DailyReport,
+        DegradedStatus,
         Fill,
         Job,
         Order,
@@ -261,6 +262,18 @@ def on_stream_state(ctx: BotContext, status: StreamStatus) -> None:
     (resynced). ``status.needs_resync`` is True after a reconnect or listenKey renewal: the
     cache may have missed events until a reconcile runs.
     Budget: ``hooks.timeouts.on_stream_state`` (1 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_degraded(ctx: BotContext, status: DegradedStatus) -> None:
+    """Degraded mode began or ended: the user-data stream is down, stale or silent and the
+    account cache follows REST polls, until the stream is back and resynced.
+
+    Called: by the reconciliation plugin, once when it begins (``status.active``, ``reason``)
+    and once when it ends (``seconds``, ``polls``, ``weight``). Read ``ctx.freshness()`` for
+    the cache's age at any time.
+    Budget: ``hooks.timeouts.on_degraded`` (1 s). Errors: isolated per plugin.
     """
 
 

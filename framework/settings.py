@@ -56,6 +56,7 @@ DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {
     "on_fill": 1.0,
     "on_reconcile_result": 2.0,
     "on_stream_state": 1.0,
+    "on_degraded": 1.0,
     "on_daily_report": 30.0,
     "on_plugin_error": 1.0,
     "lifespan": 30.0,

@@ -225,6 +225,39 @@ class StreamStatus(msgspec.Struct, frozen=True, kw_only=True):
     needs_resync: bool = False
 
 
+class Freshness(msgspec.Struct, frozen=True, kw_only=True):
+    """How fresh the account cache is (``ctx.freshness()``).
+
+    ``live``: a user-data stream feeds the cache and nothing is being caught up (age 0).
+    Otherwise ``confirmed_at`` is the clock time (s) of the newest account state known to be
+    true (when the stream was last known good, or the start of the last REST read that
+    confirmed the cache) and ``age`` the seconds since; both ``None`` before anything was
+    confirmed. ``degraded``: the stream is down, stale or silent and the cache follows REST
+    polls (docs/reconciliation.md, "Degraded mode"). ``source``: ``stream``, ``rest`` or ``""``.
+    """
+
+    live: bool
+    degraded: bool
+    confirmed_at: float | None
+    age: float | None
+    source: str
+
+
+class DegradedStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Degraded mode began (``active``) or ended, announced through ``on_degraded``.
+
+    ``reason`` why it began (``user_data disconnected``, ``user_data silent: ...``); at the end
+    ``seconds`` it lasted, ``polls`` REST polls made and their REST ``weight``.
+    """
+
+    active: bool
+    at: float
+    reason: str = ""
+    seconds: float = 0.0
+    polls: int = 0
+    weight: int = 0
+
+
 MismatchKind = Literal[
     "balance_missing",
     "balance_amount",
