@@ -41,6 +41,12 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     disconnect_every: SecondsOrZero = 0.0
     expire_listen_key_every: SecondsOrZero = 0.0
     stale_after: SecondsOrZero = 0.0
+    user_stream_down: SecondsOrZero = 0.0
+    """For this long after the fault is set (on the simulator's clock), user-data connections
+    are dropped and refused (503) while REST works; events of that time are lost."""
+    silent_user_after: SecondsOrZero = 0.0
+    """A user-data connection stops delivering events this long (on the simulator's clock)
+    after it opened or the fault was set; it still answers and sends pings."""
     rest_error_rate: Fraction = 0.0
     unknown_order_outcome_rate: Fraction = 0.0
     late_order_rate: Fraction = 0.0

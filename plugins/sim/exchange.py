@@ -211,12 +211,18 @@ class SimExchange:
         # Seeded by the order-id counter too, so a restored account draws new client ids.
         self._ids = random.Random(f"{seed}:client-order-ids:{self.engine.next_order_id}")
         self._faults_changed_at = 0.0
+        self._faults_changed_clock = self.clock()
+        # ``user_stream_down``: user-data connections are refused until then (simulator clock)
+        self._user_down_until = self._faults_changed_clock + settings.faults.user_stream_down
         self.hub = StreamHub(
             StreamsContext(
                 settings=lambda: self.settings,
                 injector=self.injector,
                 valid_listen_key=self._valid_listen_key,
                 faults_changed_at=lambda: self._faults_changed_at,
+                clock=self.clock,
+                user_stream_down=self.user_stream_is_down,
+                faults_changed_clock=lambda: self._faults_changed_clock,
             )
         )
         self._filter: UserEventFilter | None = None
@@ -381,6 +387,15 @@ class SimExchange:
     def _touch_faults(self) -> None:
         with contextlib.suppress(RuntimeError):
             self._faults_changed_at = asyncio.get_running_loop().time()
+        self._faults_changed_clock = self.clock()
+        down = self.injector.settings.user_stream_down
+        self._user_down_until = self._faults_changed_clock + down if down else 0.0
+        if down:
+            self.hub.drop_user_connections()
+
+    def user_stream_is_down(self) -> bool:
+        """The ``user_stream_down`` fault refuses user-data connections now."""
+        return self.clock() < self._user_down_until
 
     def fault_counts(self) -> dict[str, int]:
         """How many times each fault was injected."""

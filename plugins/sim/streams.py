@@ -33,6 +33,11 @@ class StreamsContext:
     injector: FaultInjector
     valid_listen_key: Callable[[str], bool]
     faults_changed_at: Callable[[], float]
+    clock: Callable[[], float]
+    """The simulator's clock (seconds): the user-stream faults follow it."""
+    user_stream_down: Callable[[], bool]
+    """True while the ``user_stream_down`` fault refuses user-data connections."""
+    faults_changed_clock: Callable[[], float]
 
 
 class Connection:
@@ -46,6 +51,8 @@ class Connection:
         self.streams: set[str] = set()
         self.listen_keys: set[str] = set()
         self.opened = loop.time()
+        self.opened_clock = 0.0  # on the simulator's clock (set by the hub)
+        self.silent = False  # ``silent_user_after``: no more events, pings still flow
         self.last_ping = self.opened
         self.last_pong = self.opened
         self.awaiting_pong = False
@@ -58,7 +65,7 @@ class Connection:
 
     def send(self, data: bytes) -> None:
         """Queue a stream message (silently skipped once the connection went stale)."""
-        if self.stale or self.closing:
+        if self.stale or self.silent or self.closing:
             return
         self._queue(data)
 
@@ -168,9 +175,13 @@ class StreamHub:
                 err = unknown_listen_key()
                 return _json_error(err.status, err.code, err.msg)
 
+        if keys and self.ctx.user_stream_down():
+            self.ctx.injector.count("user_stream_down")
+            return _json_error(503, -1001, "Internal error; unable to process your request.")
         ws = web.WebSocketResponse(autoping=False, timeout=CLOSE_TIMEOUT, max_msg_size=65536)
         await ws.prepare(request)
         conn = Connection(ws, request, combined)
+        conn.opened_clock = self.ctx.clock()
         self.connections.add(conn)
         self._subscribe(conn, streams)
         for key in keys:
@@ -260,6 +271,13 @@ class StreamHub:
                 orjson.dumps({"error": {"code": 2, "msg": "Invalid request: method"}, "id": ident})
             )
 
+    def drop_user_connections(self) -> None:
+        """Abort every user-data connection (the ``user_stream_down`` fault)."""
+        for conn in list(self.connections):
+            if conn.listen_keys and not conn.closing:
+                self.ctx.injector.count("user_stream_down")
+                conn.abort()
+
     # ------------------------------------------------------------------ timers
 
     def housekeeping(self, now: float) -> None:
@@ -285,6 +303,16 @@ class StreamHub:
             if faults.stale_after and not conn.stale and fault_age >= faults.stale_after:
                 injector.count("stale_after")
                 conn.stale = True
+            if conn.listen_keys and self.ctx.user_stream_down():
+                injector.count("user_stream_down")
+                conn.abort()
+                continue
+            silent = faults.silent_user_after
+            if silent and conn.listen_keys and not conn.silent:
+                since = max(conn.opened_clock, self.ctx.faults_changed_clock())
+                if self.ctx.clock() - since >= silent:
+                    injector.count("silent_user_after")
+                    conn.silent = True
             if now - conn.last_ping >= settings.ping_interval:
                 conn.last_ping = now
                 if not conn.awaiting_pong:

@@ -23,7 +23,7 @@ def test_defaults() -> None:
     assert s.faults == FaultSettings()
 
 
-def test_the_twelve_fault_keys_default_to_off() -> None:
+def test_the_fourteen_fault_keys_default_to_off() -> None:
     assert set(FAULT_NAMES) == {
         "drop_user_events",
         "duplicate_user_events",
@@ -32,6 +32,8 @@ def test_the_twelve_fault_keys_default_to_off() -> None:
         "disconnect_every",
         "expire_listen_key_every",
         "stale_after",
+        "user_stream_down",
+        "silent_user_after",
         "rest_error_rate",
         "unknown_order_outcome_rate",
         "late_order_rate",

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 from sim_helpers import Client, collect, drain, receive_json
 
+from framework import ManualClock
 from plugins.sim import SimExchange
 
 FILLED = "FILLED"
@@ -121,6 +122,71 @@ async def test_stale_after(make_sim: Any, http: aiohttp.ClientSession) -> None:
         msg = await ws.receive(timeout=3)
         assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"alive?")
     assert sim.fault_counts()["stale_after"] == 1
+
+
+def in_step(client: Client, clock: ManualClock) -> None:
+    """Sign with the simulator's (manual) clock."""
+    client.time_offset_ms = int((clock.time() - time.time()) * 1000)
+
+
+async def test_user_stream_down_while_rest_works(
+    make_sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """The user-data connection is dropped and refused for the set time (simulator clock);
+    REST and market streams work; events of that time are lost; then it is accepted again."""
+    clock = ManualClock()
+    sim = await make_sim(clock=clock.time)
+    client = Client(http, sim)
+    in_step(client, clock)
+    ws = await user_ws(client)
+    market = await http.ws_connect(f"{sim.ws_url}/ws/btcusdt@bookTicker")
+    sim.set_faults(user_stream_down=60.0)
+    msg = await ws.receive(timeout=3)
+    assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR)
+    await ws.close()
+    key = await client.listen_key()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(f"{sim.ws_url}/ws/{key}")
+    assert refused.value.status == 503
+    assert (await market_buy(client))["status"] == FILLED  # REST works
+    assert not market.closed
+    await clock.advance(59.9)
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await http.ws_connect(f"{sim.ws_url}/ws/{key}")
+    await clock.advance(0.1)
+    in_step(client, clock)
+    async with await user_ws(client) as back:
+        await market_buy(client)
+        assert kinds(await collect(back, lambda m: len(m) >= 4)) == NATURAL
+    assert sim.fault_counts()["user_stream_down"] >= 3  # one dropped, two refused
+    await market.close()
+
+
+async def test_silent_user_after(make_sim: Any, http: aiohttp.ClientSession) -> None:
+    """After the set time (simulator clock) the user-data connection delivers nothing but
+    still answers pings; a new connection delivers again."""
+    clock = ManualClock()
+    sim = await make_sim(clock=clock.time)
+    client = Client(http, sim)
+    in_step(client, clock)
+    sim.set_faults(silent_user_after=10.0)
+    key = await client.listen_key()
+    async with http.ws_connect(f"{sim.ws_url}/ws/{key}", autoping=False) as ws:
+        await market_buy(client)
+        assert kinds(await collect(ws, lambda m: len(m) >= 4)) == NATURAL
+        await clock.advance(10.0)
+        in_step(client, clock)
+        await asyncio.wait_for(until_counted(sim, "silent_user_after"), 3)
+        await market_buy(client)
+        assert await drain(ws, 0.3) == []
+        await ws.ping(b"alive?")
+        msg = await ws.receive(timeout=3)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"alive?")
+        async with await user_ws(client) as fresh:
+            await market_buy(client)
+            assert kinds(await collect(fresh, lambda m: len(m) >= 4)) == NATURAL
+        assert await drain(ws, 0.2) == []
+    assert sim.fault_counts()["silent_user_after"] == 1
 
 
 async def test_rest_error_rate(client: Client, sim: SimExchange) -> None:
