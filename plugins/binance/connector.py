@@ -385,6 +385,27 @@ class BinanceConnector:
             unreadable=tuple(unreadable),
         )
 
+    # -------------------------------------------------------------- stream health
+
+    def user_messages(self) -> int:
+        """Messages received on the user-data stream so far (``framework.StreamHealth``)."""
+        return self.user.runner.received if self.user is not None else 0
+
+    def order_actions(self) -> int:
+        """Orders placed and canceled so far, as the exchange acknowledged them."""
+        return self.orders.stats.placed + self.orders.stats.canceled
+
+    def restart_user_stream(self, reason: str) -> None:
+        """Replace the user-data connection, new socket first, announced with a resync."""
+        if self.user is not None:
+            logger.warning("user-data stream: reconnecting ({})", reason)
+            self.user.runner.request_switch(reason, resync=True)
+
+    def rest_busy(self) -> bool:
+        """The rate governor paces or blocks a request of weight 5 now."""
+        delay, _ = self.rest.governor.delay_for(5, False)
+        return delay > 0
+
     # ------------------------------------------------------------------------- stats
 
     def stats(self) -> Mapping[str, Any]:

@@ -16,7 +16,7 @@ import msgspec
 from loguru import logger
 
 from framework import BotContext, ExchangeEndpoint, Settings, SettingsError, hookimpl
-from framework.types import StreamStatus, Tick
+from framework.types import StreamState, StreamStatus, Tick
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
 from .signing import mask_key
@@ -140,6 +140,11 @@ class BinancePlugin:
             hooks.on_tick(tick)
 
         def on_status(status: StreamStatus) -> None:
+            if status.stream == "user_data":  # the cache's freshness (ctx.freshness())
+                if status.state is StreamState.CONNECTED:
+                    sink.stream_up()
+                elif status.state in (StreamState.DISCONNECTED, StreamState.STALE):
+                    sink.stream_down(status.at)
             hooks.on_stream_state(status)
 
         from .connector import BinanceConnector

@@ -115,6 +115,13 @@ class StreamRunner:
             task.cancel()
         await asyncio.gather(*self._closers, return_exceptions=True)
 
+    @property
+    def received(self) -> int:
+        """Messages received so far, over every connection (only grows). Read from the
+        per-connection counters, so the read loop pays nothing for it: a finished reader has
+        already added its count to ``stats.messages`` when it sets ``done``."""
+        return self.stats.messages + sum(c.rx for c in self._conns if not c.done.is_set())
+
     # ------------------------------------------------------------------------------ run
 
     async def run(self) -> None:
