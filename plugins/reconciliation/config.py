@@ -14,6 +14,8 @@ Delay = Annotated[float, msgspec.Meta(ge=0, le=10 * MINUTE)]
 Retry = Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)]
 Queries = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 TradeQueries = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+PollInterval = Annotated[float, msgspec.Meta(ge=1, le=10 * MINUTE)]
+SilentAfter = Annotated[float, msgspec.Meta(ge=0, le=DAY)]
 
 
 class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -55,6 +57,21 @@ class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=
     id reaches the cache once. Symbols swept longest ago go first; the rest in the next run.
     0 turns the sweep off (only orders the cache knows get their fills read back)."""
 
+    degraded_poll_interval: PollInterval = 5.0
+    """Degraded mode (the user-data stream down, stale or found silent): seconds between REST
+    polls of balances, positions, open orders and the trades since the last known one, until
+    the stream is back and resynced (1 s to 10 min; each poll costs a reconcile's weight)."""
+    trade_while_degraded: bool = False
+    """In degraded mode strategies stay held (only cancels and reduce-only orders go); true
+    releases them after each successful poll, so they trade on a cache at most one poll
+    interval old (``ctx.freshness()`` tells them how old)."""
+    silent_stream_after: SilentAfter = 60.0
+    """A user-data stream that delivered nothing for this long while the account should have
+    moved (it holds open orders or positions, or the bot sent orders) is probed with one REST
+    snapshot per period; a change the stream did not deliver means it is silent: it is
+    reconnected and resynced, within twice this bound. 0 turns the probe off; else 10 s to a
+    day."""
+
     def __post_init__(self) -> None:
         tolerances = {"default_tolerance": self.default_tolerance}
         tolerances.update((f"tolerances.{k}", v) for k, v in self.tolerances.items())
@@ -62,3 +79,6 @@ class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=
         for key, value in tolerances.items():
             if not value >= 0:  # also refuses NaN
                 raise ValueError(f"{key} must be a non-negative number, not {value}")
+        if 0 < self.silent_stream_after < 10:
+            bound = self.silent_stream_after
+            raise ValueError(f"silent_stream_after must be 0 (off) or at least 10 s, not {bound}")

@@ -6,6 +6,12 @@ fails), after every stream resync request (held and retried the same way), every
 (``reconcile_now``). A request that arrives while a run is under way is coalesced with the
 others into one follow-up run. What a run does is in ``_reconcile``; the rule it applies is
 in ``compare`` and docs/reconciliation.md.
+
+Degraded mode (the user-data stream down, stale or found silent): every
+``degraded_poll_interval`` seconds a **poll**, the same run without the confirm delay (no
+stream is delivering anything), applies what REST shows through the same in-flight rule;
+what it learns is not drift and no ``on_reconcile_result`` is sent. It ends when the stream is
+back and its resync run succeeded. Silent streams are found by ``silent.SilentWatch``.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from typing import Any, Literal
 from loguru import logger
 
 from framework import CACHE_WRITER, BotContext, hookimpl
-from framework.exchange import FillHistory, TradeHistory
+from framework.exchange import FillHistory, StreamHealth, TradeHistory
 from framework.types import (
     AccountSnapshot,
+    DegradedStatus,
     IntervalJob,
     Job,
     Mismatch,
@@ -39,6 +46,7 @@ from .compare import Finding, Tolerances, compare, order_key
 from .config import ReconciliationSettings
 from .fills import Backfill, backfill, note_seeded
 from .repair import needs_query, seed, settle, still_suspect
+from .silent import SilentWatch
 from .sweep import Sweep, Sweeper
 
 NAME = "reconciliation"
@@ -70,6 +78,29 @@ class Metrics:
     last_run_at: float | None = None
     last_good_at: float | None = None
     last_drift_at: float | None = None
+
+
+@dataclass
+class DegradedTotals:
+    """Degraded mode over the bot's life (the run summary's ``degraded`` section)."""
+
+    entered: int = 0
+    seconds: float = 0.0
+    polls: int = 0
+    weight: int = 0
+    learned: int = 0  # entries and trades a poll wrote to the cache
+    failed: int = 0  # polls that could not read the exchange
+    deferred: int = 0  # polls put off because the REST budget was tight
+
+
+@dataclass
+class Episode:
+    """One stay in degraded mode."""
+
+    started: float
+    reason: str
+    polls: int = 0
+    weight: int = 0
 
 
 def _is_market_stream(stream: str) -> bool:
@@ -106,6 +137,12 @@ class ReconciliationPlugin:
         self._sweeper = Sweeper()
         self._stream_up = asyncio.Event()
         self._ran_before_stream = False
+        self.degraded_totals = DegradedTotals()
+        self.episode: Episode | None = None  # in degraded mode
+        self._polling = False  # the run under way is a degraded poll (no confirm delay)
+        self._poll_wake = asyncio.Event()
+        bound = self.config.silent_stream_after
+        self.silent = SilentWatch(bound=bound, grace=min(self.config.confirm_delay, bound / 4))
 
     # -------------------------------------------------------------------------- hooks
 
@@ -125,6 +162,9 @@ class ReconciliationPlugin:
         self._ctx = ctx
         self._hold(ctx, "reconciliation: first reconcile")
         ctx.spawn(self._drive(), name="driver", owner=NAME)
+        ctx.spawn(self._poll_while_degraded(), name="degraded-polls", owner=NAME)
+        if self.config.silent_stream_after > 0:
+            ctx.spawn(self._watch_silence(), name="silent-stream", owner=NAME)
         try:
             yield
         finally:
@@ -148,9 +188,11 @@ class ReconciliationPlugin:
             return
         resync = status.needs_resync
         if status.state in (StreamState.DISCONNECTED, StreamState.STALE):
-            # The cache misses whatever happens until the stream is back and resynced.
+            # The cache misses whatever happens until the stream is back and resynced: REST
+            # polls stand in for it meanwhile (degraded mode).
             self._streams_down.add(status.stream)
             self._hold(ctx, f"reconciliation: {status.stream} {status.state.value}")
+            self._enter_degraded(ctx, f"{status.stream} {status.state.value}: {status.reason}")
             return
         if status.state is StreamState.CONNECTED:
             if status.stream in self._streams_down:
@@ -166,9 +208,21 @@ class ReconciliationPlugin:
 
     @hookimpl
     def summarize_run(self) -> Mapping[str, Any]:
-        """The ``reconcile`` section of the run summary."""
+        """The ``reconcile``, ``degraded`` and ``silent_stream`` sections of the run summary."""
         s = self.stats
+        d = self.degraded_totals
         return {
+            "degraded": {
+                "entered": d.entered,
+                "seconds": round(self._degraded_seconds(), 3),
+                "polls": d.polls,
+                "weight": d.weight,
+            },
+            "silent_stream": {
+                "probes": self.silent.probes,
+                "weight": self.silent.weight,
+                "detected": self.silent.detected,
+            },
             "reconcile": {
                 "runs": s.runs,
                 "drift_found": s.drift_found,
@@ -177,7 +231,7 @@ class ReconciliationPlugin:
                 "unreadable": s.unreadable,
                 "errors": s.errors,
                 "last_status": s.last_status,
-            }
+            },
         }
 
     # ---------------------------------------------------------------------- public API
@@ -215,7 +269,25 @@ class ReconciliationPlugin:
                 None if s.last_good_at is None else round(max(0.0, now - s.last_good_at), 3)
             ),
             "running": self.phase != "idle",
+            "degraded": self.episode is not None,
+            "degraded_since": None if self.episode is None else self.episode.started,
+            "degraded_reason": "" if self.episode is None else self.episode.reason,
+            "degraded_entered": self.degraded_totals.entered,
+            "degraded_seconds": round(self._degraded_seconds(), 3),
+            "degraded_polls": self.degraded_totals.polls,
+            "degraded_weight": self.degraded_totals.weight,
+            "degraded_learned": self.degraded_totals.learned,
+            "degraded_failed": self.degraded_totals.failed,
+            "degraded_deferred": self.degraded_totals.deferred,
+            "silent_probes": self.silent.probes,
+            "silent_weight": self.silent.weight,
+            "silent_detected": self.silent.detected,
         }
+
+    @property
+    def degraded(self) -> bool:
+        """Degraded mode is on: the cache follows REST polls."""
+        return self.episode is not None
 
     @property
     def busy(self) -> bool:
@@ -277,8 +349,10 @@ class ReconciliationPlugin:
             critical, self._critical = self._critical, False
             streams, self._resync_streams = self._resync_streams, {}
             reason = ", ".join(dict.fromkeys(reasons))
+            # While the user-data stream is down, a run is a degraded poll.
+            poll = self.episode is not None and bool(self._streams_down)
             try:
-                result = await self._reconcile(ctx, reason)
+                result = await self._reconcile(ctx, reason, poll=poll)
             except Exception as exc:  # noqa: BLE001 - the driver must outlive any one run
                 logger.bind(plugin=NAME).opt(exception=exc).error("reconcile ({}) crashed", reason)
                 result = self._finish(
@@ -290,6 +364,7 @@ class ReconciliationPlugin:
                         duration_s=0.0,
                         error=f"{type(exc).__name__}: {exc}",
                     ),
+                    poll=poll,
                 )
             for waiter in waiters:
                 if not waiter.done():
@@ -326,6 +401,12 @@ class ReconciliationPlugin:
                         reason=f"reconciled: {result.status}",
                     )
                 )
+            if poll:
+                if self.config.trade_while_degraded and not self._critical:
+                    self._unhold()  # strategies trade on the polled cache
+                continue
+            if self.episode is not None and not self._streams_down and not self._critical:
+                self._leave_degraded(ctx)
             if not self._critical and not self._streams_down:
                 self._unhold()
 
@@ -352,8 +433,12 @@ class ReconciliationPlugin:
 
     # ---------------------------------------------------------------------------- a run
 
-    async def _reconcile(self, ctx: BotContext, reason: str) -> ReconcileResult:
+    async def _reconcile(
+        self, ctx: BotContext, reason: str, *, poll: bool = False
+    ) -> ReconcileResult:
         started = time.perf_counter()
+        started_at = ctx.clock.time()
+        self._polling = poll
         try:
             self.phase = "fetching"
             try:
@@ -368,6 +453,7 @@ class ReconciliationPlugin:
                         duration_s=time.perf_counter() - started,
                         error=f"{type(exc).__name__}: {exc}",
                     ),
+                    poll=poll,
                 )
             t = snapshot.snapshot_time
             account = ctx.account_for(self)
@@ -405,6 +491,8 @@ class ReconciliationPlugin:
                 self.stats.fill_queries += fills.queries
                 self.stats.fills_while_down += fills.while_down
                 mismatches += fills.mismatches
+            # Everything older than T is in the cache now: confirmed as of the run's start.
+            account.confirmed(started_at)
             return self._finish(
                 ctx,
                 ReconcileResult(
@@ -418,9 +506,11 @@ class ReconciliationPlugin:
                     weight_used=weight,
                     unreadable=comparison.unreadable,
                 ),
+                poll=poll,
             )
         finally:
             self.phase = "idle"
+            self._polling = False
 
     async def _confirm(
         self, ctx: BotContext, suspects: list[Finding], t: int
@@ -512,8 +602,9 @@ class ReconciliationPlugin:
         )
 
     async def _wait_confirm_delay(self, ctx: BotContext) -> None:
-        """Give the stream ``confirm_delay`` to deliver what it still has on its way."""
-        if self.config.confirm_delay > 0:
+        """Give the stream ``confirm_delay`` to deliver what it still has on its way (not in a
+        degraded poll: no stream is delivering anything)."""
+        if self.config.confirm_delay > 0 and not self._polling:
             self.phase = "confirming"
             await ctx.clock.sleep(self.config.confirm_delay)
 
@@ -524,8 +615,12 @@ class ReconciliationPlugin:
 
     # ------------------------------------------------------------------------- results
 
-    def _finish(self, ctx: BotContext, result: ReconcileResult) -> ReconcileResult:
-        """Count, log and announce one result."""
+    def _finish(
+        self, ctx: BotContext, result: ReconcileResult, *, poll: bool = False
+    ) -> ReconcileResult:
+        """Count, log and announce one result (a degraded poll's: count and log it)."""
+        if poll:
+            return self._finish_poll(result)
         s = self.stats
         now = ctx.clock.time()
         s.runs += 1
@@ -597,3 +692,175 @@ class ReconciliationPlugin:
             result.weight_used,
             result.duration_s * 1000,
         )
+
+    # --------------------------------------------------------------------- degraded mode
+
+    def _enter_degraded(self, ctx: BotContext, reason: str) -> None:
+        """Begin degraded mode (once per stay): REST polls stand in for the stream."""
+        if self.episode is not None:
+            return
+        now = ctx.clock.time()
+        self.episode = Episode(started=now, reason=reason)
+        self.degraded_totals.entered += 1
+        ctx.account_for(self).set_degraded(True)
+        logger.bind(plugin=NAME, log_key="degraded:enter").warning(
+            "degraded mode: {}; polling REST every {:g} s until the stream is back and "
+            "resynced; strategies {}",
+            reason,
+            self.config.degraded_poll_interval,
+            "trade on the polled cache"
+            if self.config.trade_while_degraded
+            else "are held (cancels and reduce-only orders still go)",
+        )
+        ctx.hooks.on_degraded(DegradedStatus(active=True, at=now, reason=reason))
+        self._poll_wake.set()
+
+    def _leave_degraded(self, ctx: BotContext) -> None:
+        episode, self.episode = self.episode, None
+        if episode is None:
+            return
+        now = ctx.clock.time()
+        seconds = max(0.0, now - episode.started)
+        self.degraded_totals.seconds += seconds
+        ctx.account_for(self).set_degraded(False)
+        logger.bind(plugin=NAME, log_key="degraded:leave").info(
+            "degraded mode over after {:.1f} s ({}): {} polls, weight {}",
+            seconds,
+            episode.reason,
+            episode.polls,
+            episode.weight,
+        )
+        ctx.hooks.on_degraded(
+            DegradedStatus(
+                active=False,
+                at=now,
+                reason=episode.reason,
+                seconds=round(seconds, 3),
+                polls=episode.polls,
+                weight=episode.weight,
+            )
+        )
+
+    def _degraded_seconds(self) -> float:
+        """Seconds spent in degraded mode, the stay under way included."""
+        total = self.degraded_totals.seconds
+        if self.episode is not None and self._ctx is not None:
+            total += max(0.0, self._ctx.clock.time() - self.episode.started)
+        return total
+
+    async def _poll_while_degraded(self) -> None:
+        """Every ``degraded_poll_interval`` seconds while the stream is down: one poll, unless
+        the REST budget is tight (the governor paces requests): then the next turn."""
+        ctx = self._ctx
+        assert ctx is not None
+        while True:
+            await self._poll_wake.wait()
+            self._poll_wake.clear()
+            while self.episode is not None:
+                await ctx.clock.sleep(self.config.degraded_poll_interval)
+                if self.episode is None or not self._streams_down or not ctx.has_exchange:
+                    continue  # back: the resync run ends degraded mode
+                health = ctx.exchange
+                if isinstance(health, StreamHealth) and health.rest_busy():
+                    self.degraded_totals.deferred += 1
+                    logger.bind(plugin=NAME, log_key="degraded:deferred").info(
+                        "degraded poll put off: the REST rate budget is tight"
+                    )
+                    continue
+                await self._request(ctx, "degraded poll")
+
+    def _finish_poll(self, result: ReconcileResult) -> ReconcileResult:
+        """Count one poll: what it learned is the stream's news, not drift."""
+        totals = self.degraded_totals
+        totals.polls += 1
+        totals.weight += result.weight_used
+        learned = len(result.mismatches) + result.seeded
+        totals.learned += learned
+        if self.episode is not None:
+            self.episode.polls += 1
+            self.episode.weight += result.weight_used
+        if result.status == "error":
+            totals.failed += 1
+            logger.bind(plugin=NAME, log_key="degraded:error").warning(
+                "degraded poll failed: {}; the next one in {:g} s",
+                result.error,
+                self.config.degraded_poll_interval,
+            )
+        else:
+            logger.bind(plugin=NAME, log_key="degraded:poll").info(
+                "degraded poll: {} changes applied, {} in flight, weight {}",
+                learned,
+                result.in_flight_skipped,
+                result.weight_used,
+            )
+        return result
+
+    # -------------------------------------------------------------------- silent streams
+
+    async def _watch_silence(self) -> None:
+        """Every ``silent_stream_after / 4`` seconds: is the user-data stream silent?"""
+        ctx = self._ctx
+        assert ctx is not None
+        watch = self.silent
+        while True:
+            await ctx.clock.sleep(watch.tick)
+            if not ctx.has_exchange:
+                continue
+            health = ctx.exchange
+            if not isinstance(health, StreamHealth):
+                return  # the connector cannot tell: its own watchdog is all there is
+            now = ctx.clock.time()
+            watch.observe(now, health.user_messages(), health.order_actions())
+            if (
+                self.episode is not None
+                or self._streams_down
+                or not self._stream_up.is_set()
+                or not self._seeded
+                or self.busy
+            ):
+                continue
+            why = watch.unanswered_actions(now)
+            if why is None:
+                account = ctx.account_for(self)
+                moving = bool(account.open_orders_view) or bool(account.positions_view)
+                if not watch.probe_due(now, could_move=moving) or health.rest_busy():
+                    continue
+                why = await self._probe(ctx)
+            if why is not None and self.episode is None and not self._streams_down:
+                self._silent_found(ctx, health, why)
+
+    async def _probe(self, ctx: BotContext) -> str | None:
+        """One REST snapshot compared with the cache (nothing written): what the stream
+        should have delivered, or ``None``."""
+        watch = self.silent
+        watch.last_probe = ctx.clock.time()
+        watch.probes += 1
+        try:
+            snapshot = await ctx.exchange.fetch_account_snapshot()
+        except Exception as exc:  # noqa: BLE001 - the next probe asks again
+            logger.bind(plugin=NAME, log_key="silent:probe").warning(
+                "silent-stream probe failed: {}", exc
+            )
+            return None
+        watch.weight += snapshot.weight_used
+        account = ctx.account_for(self)
+        comparison = compare(snapshot, account, self.tolerances, seed=False)
+        return watch.evidence(comparison.suspects, snapshot.snapshot_time)
+
+    def _silent_found(self, ctx: BotContext, health: StreamHealth, why: str) -> None:
+        """The stream is silent: degraded mode until a new connection is resynced."""
+        watch = self.silent
+        watch.detected += 1
+        now = ctx.clock.time()
+        quiet = watch.quiet_for(now)
+        reason = f"user_data silent for {quiet:.0f} s: {why}"
+        logger.bind(plugin=NAME, log_key="silent:found").warning(
+            "{}; reconnecting and resyncing", reason
+        )
+        account = ctx.account_for(self)
+        account.stream_down(watch.quiet_since if watch.quiet_since is not None else now)
+        self._streams_down.add("user_data")
+        self._hold(ctx, "reconciliation: user_data silent")
+        self._enter_degraded(ctx, reason)
+        watch.restart(now, health.order_actions())
+        health.restart_user_stream(f"silent for {quiet:.0f} s")
