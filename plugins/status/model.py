@@ -79,6 +79,19 @@ class ReconcileInfo(msgspec.Struct, frozen=True, kw_only=True):
     mismatches_total: int
 
 
+class AccountFreshness(msgspec.Struct, frozen=True, kw_only=True):
+    """How fresh the account cache is (``ctx.freshness()``) and degraded mode's figures."""
+
+    live: bool
+    degraded: bool
+    age: float | None
+    """Seconds since the newest confirmed account state; ``None`` before any."""
+    source: str
+    degraded_since: float | None = None
+    polls: int = 0
+    poll_interval: float | None = None
+
+
 class StrategyRow(msgspec.Struct, frozen=True, kw_only=True):
     """One strategy instance: ``running``, ``held`` (no ticks, no new orders) or ``paused``
     (it raised; the bus stopped calling it), and why."""
@@ -121,6 +134,8 @@ class StatusSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     equity: Decimal | None = None
     """Wallet balance of ``equity_asset`` plus ``unrealized_pnl``; ``None`` before a balance."""
     strategies: tuple[StrategyRow, ...] = ()
+    account: AccountFreshness | None = None
+    """``None`` without an exchange."""
 
 
 class RateMeter:
@@ -271,6 +286,7 @@ class StatusModel:
             disabled_plugins=tuple(sorted(stats.get("disabled_plugins", {}).items())),
             dropped_events=sum(stats.get("dropped_events", {}).values()),
             last_error=f"{error.plugin}.{error.hook}: {error.error}" if error else "",
+            account=_freshness(ctx),
         )
 
     def _positions(self, ctx: BotContext) -> tuple[PositionRow, ...]:
@@ -309,6 +325,33 @@ class StatusModel:
             runs=self.reconcile_runs,
             mismatches_total=self.mismatches_total,
         )
+
+
+def _freshness(ctx: BotContext) -> AccountFreshness | None:
+    """The cache's freshness, with degraded mode's figures from the reconciliation plugin."""
+    if not ctx.has_exchange:
+        return None
+    fresh = ctx.freshness()
+    since: float | None = None
+    polls = 0
+    interval: float | None = None
+    plugin = ctx.plugin(RECONCILIATION_PLUGIN)
+    metrics = getattr(plugin, "metrics", None)
+    if fresh.degraded and callable(metrics):
+        figures = metrics()
+        since = figures.get("degraded_since")
+        polls = int(figures.get("degraded_polls", 0))
+        config = getattr(plugin, "config", None)
+        interval = getattr(config, "degraded_poll_interval", None)
+    return AccountFreshness(
+        live=fresh.live,
+        degraded=fresh.degraded,
+        age=fresh.age,
+        source=fresh.source,
+        degraded_since=since,
+        polls=polls,
+        poll_interval=interval,
+    )
 
 
 def _strategies(ctx: BotContext) -> tuple[StrategyRow, ...]:

@@ -172,6 +172,29 @@ def _reconcile_line(info: ReconcileInfo, now: float) -> str:
     return f"{text}; {runs}, {plural(info.mismatches_total, 'mismatch', 'mismatches')} in total"
 
 
+def account_text(snapshot: StatusSnapshot) -> str:
+    """``live``; ``DEGRADED since 12:00:01 UTC (REST every 5s, 12 polls), confirmed 3s ago``;
+    ``stream down, confirmed 40s ago``; ``not confirmed yet``; ``none`` without an exchange."""
+    info = snapshot.account
+    if info is None:
+        return "none"
+    if info.live:
+        return "live (user-data stream)"
+    confirmed = (
+        "not confirmed yet"
+        if info.age is None
+        else f"confirmed {age(info.age)} ago ({'REST' if info.source == 'rest' else 'stream'})"
+    )
+    if not info.degraded:
+        return f"stream down, {confirmed}" if info.age is not None else confirmed
+    text = "DEGRADED"
+    if info.degraded_since is not None:
+        text += f" since {clock_time(info.degraded_since)} UTC"
+    if info.poll_interval is not None:
+        text += f" (REST every {info.poll_interval:g}s, {plural(info.polls, 'poll')})"
+    return f"{text}, {confirmed}"
+
+
 def stream_text(row: StreamRow, now: float) -> str:
     """``market connected 1m02s`` plus reconnects, the reason and a pending resync."""
     text = f"{row.stream} {row.state} {age(now - row.since)}"
@@ -232,6 +255,7 @@ def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
         f"pnl {pnl_text(snapshot)}",
         f"balances {balances_text(snapshot, max_rows)}",
         f"open orders {snapshot.open_orders}",
+        *([f"account {account_text(snapshot)}"] if snapshot.account is not None else []),
         f"reconcile {reconcile_text(snapshot)}",
         f"streams {streams_text(snapshot)}",
         f"events {events_text(snapshot)}",
@@ -324,6 +348,20 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     grid.add_row("PnL", pnl)
     grid.add_row("Balances", balances_text(snapshot, max_rows))
     grid.add_row("Open orders", str(snapshot.open_orders))
+    account = snapshot.account
+    grid.add_row(
+        "Account",
+        Text(
+            account_text(snapshot),
+            style="dim"
+            if account is None
+            else "green"
+            if account.live
+            else "bold red"
+            if account.degraded
+            else "yellow",
+        ),
+    )
     grid.add_row("Reconcile", reconcile)
     grid.add_row("Streams", _streams_cell(snapshot))
     grid.add_row("Events", events_text(snapshot))

@@ -195,3 +195,41 @@ def test_numbers_and_ages() -> None:
         "2d03h",
         "0s",
     ]
+
+
+def test_account_freshness_live_down_and_degraded() -> None:
+    from msgspec.structs import replace
+
+    from plugins.status.model import AccountFreshness
+    from plugins.status.render import account_text, clock_time
+
+    base = sample_snapshot()
+    live = replace(
+        base, account=AccountFreshness(live=True, degraded=False, age=0.0, source="stream")
+    )
+    assert "| account live (user-data stream) |" in render_line(live)
+    down = replace(
+        base, account=AccountFreshness(live=False, degraded=False, age=40.0, source="stream")
+    )
+    assert account_text(down) == "stream down, confirmed 40s ago (stream)"
+    degraded = replace(
+        base,
+        account=AccountFreshness(
+            live=False,
+            degraded=True,
+            age=3.0,
+            source="rest",
+            degraded_since=T0 - 62,
+            polls=12,
+            poll_interval=5.0,
+        ),
+    )
+    assert account_text(degraded) == (
+        f"DEGRADED since {clock_time(T0 - 62)} UTC (REST every 5s, 12 polls), "
+        "confirmed 3s ago (REST)"
+    )
+    assert "DEGRADED since" in panel_text(degraded, width=140)
+    unknown = replace(
+        base, account=AccountFreshness(live=False, degraded=False, age=None, source="")
+    )
+    assert account_text(unknown) == "not confirmed yet"
