@@ -147,5 +147,20 @@ CREATE TABLE log_stats (
 CREATE INDEX log_stats_ts ON log_stats (ts);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+V2 = """
+CREATE TABLE degraded_periods (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    polls INTEGER NOT NULL,
+    weight INTEGER NOT NULL
+);
+CREATE INDEX degraded_periods_ts ON degraded_periods (ts);
+"""
+"""Degraded mode: one row when it begins and one when it ends (``on_degraded``)."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

@@ -16,6 +16,7 @@ from loguru import logger
 from framework import (
     Balance,
     BotContext,
+    DegradedStatus,
     Fill,
     IntervalJob,
     Order,
@@ -33,6 +34,7 @@ from .records import (
     RunSeen,
     SampleRow,
     balance_row,
+    degraded_row,
     fill_row,
     order_row,
     plugin_error_row,
@@ -321,6 +323,12 @@ class Journal:
         """Record the stream's new state (at the status's own time)."""
         if self._recording is not None:
             self._recording.add(stream_row(int(status.at * 1000), self.run_id, status))
+
+    @hookimpl
+    def on_degraded(self, status: DegradedStatus) -> None:
+        """Record degraded mode beginning or ending (at the status's own time)."""
+        if self._recording is not None:
+            self._recording.add(degraded_row(int(status.at * 1000), self.run_id, status))
 
     @hookimpl
     def on_plugin_error(self, error: PluginError) -> None:

@@ -13,6 +13,7 @@ import msgspec
 
 from framework.types import (
     Balance,
+    DegradedStatus,
     Fill,
     Mismatch,
     Order,
@@ -165,6 +166,18 @@ class StreamRow(msgspec.Struct, frozen=True, kw_only=True):
     needs_resync: bool
 
 
+class DegradedRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Degraded mode began (``active``) or ended (with its length, polls and REST weight)."""
+
+    ts: int
+    run_id: str
+    active: bool
+    reason: str
+    seconds: float
+    polls: int
+    weight: int
+
+
 class PluginErrorRow(msgspec.Struct, frozen=True, kw_only=True):
     """A plugin raised or overran its budget."""
 
@@ -200,6 +213,7 @@ Record = (
     | SampleRow
     | ReconcileRow
     | StreamRow
+    | DegradedRow
     | PluginErrorRow
     | LogStatsRow
 )
@@ -312,6 +326,19 @@ def stream_row(ts: int, run_id: str, s: StreamStatus) -> StreamRow:
         state=str(s.state),
         reason=s.reason,
         needs_resync=s.needs_resync,
+    )
+
+
+def degraded_row(ts: int, run_id: str, d: DegradedStatus) -> DegradedRow:
+    """The row of an ``on_degraded`` (``ts`` is the status's own time)."""
+    return DegradedRow(
+        ts=ts,
+        run_id=run_id,
+        active=d.active,
+        reason=d.reason,
+        seconds=d.seconds,
+        polls=d.polls,
+        weight=d.weight,
     )
 
 

@@ -16,6 +16,7 @@ import orjson
 from .migrations import MIGRATIONS
 from .records import (
     BalanceRow,
+    DegradedRow,
     FillRow,
     LogStatsRow,
     MismatchRow,
@@ -44,6 +45,7 @@ _TABLES: dict[type[Any], tuple[str, str]] = {
     SampleRow: ("samples", "INSERT"),
     ReconcileRow: ("reconciles", "INSERT OR IGNORE"),
     StreamRow: ("stream_states", "INSERT"),
+    DegradedRow: ("degraded_periods", "INSERT"),
     PluginErrorRow: ("plugin_errors", "INSERT"),
     LogStatsRow: ("log_stats", "INSERT"),
 }
@@ -423,6 +425,12 @@ class SQLiteStore:
     async def stream_states_before(self, t: int) -> list[StreamRow]:
         """The latest state per stream before ``t``."""
         return await self._latest(StreamRow, "stream", "ts DESC, id DESC", t)
+
+    async def degraded_periods(self, start: int, end: int) -> list[DegradedRow]:
+        """Degraded mode's beginnings and ends in the range."""
+        return await self._select(
+            DegradedRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
+        )
 
     async def plugin_errors(self, start: int, end: int) -> list[PluginErrorRow]:
         """Plugin errors in the range."""

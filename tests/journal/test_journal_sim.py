@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from framework import ManualClock, StreamState, StreamStatus
+from framework import DegradedStatus, ManualClock, StreamState, StreamStatus
 from framework.testing import BotFactory
 from plugins.journal import (
     BatchWriter,
@@ -118,6 +118,36 @@ async def test_stop_writes_everything_accepted(bot_factory: BotFactory, tmp_path
         assert [r.reason for r in rows] == [str(i) for i in range(5000)]
         (run,) = await store.runs(0, 10**13)
         assert run.stopped_at is not None
+    finally:
+        await store.close()
+
+
+async def test_degraded_mode_is_journaled(bot_factory: BotFactory, tmp_path: Path) -> None:
+    journal = Journal()
+    bot = await bot_factory({"runtime": {"data_dir": str(tmp_path)}}, plugins={"journal": journal})
+    bot.ctx.hooks.on_degraded(
+        DegradedStatus(active=True, at=100.0, reason="user_data disconnected: closed")
+    )
+    bot.ctx.hooks.on_degraded(
+        DegradedStatus(
+            active=False,
+            at=163.5,
+            reason="user_data disconnected: closed",
+            seconds=63.5,
+            polls=12,
+            weight=276,
+        )
+    )
+    await bot.stop()
+    store = SQLiteStore(tmp_path / "journal.sqlite3")
+    await store.open()
+    try:
+        rows = await store.degraded_periods(0, 10**13)
+        assert [(r.ts, r.active, r.seconds, r.polls, r.weight) for r in rows] == [
+            (100_000, True, 0.0, 0, 0),
+            (163_500, False, 63.5, 12, 276),
+        ]
+        assert {r.reason for r in rows} == {"user_data disconnected: closed"}
     finally:
         await store.close()
 
