@@ -113,6 +113,16 @@ BAD = [
     ),
     ("TRADELOOP_PLUGINS__SIM__BALANCES__USDT", "Infinity", "plugins.sim.balances.USDT"),
     ("TRADELOOP_RUNTIME__SHUTDOWN_TIMEOUT", "inf", "runtime.shutdown_timeout"),
+    (
+        "TRADELOOP_PLUGINS__RECONCILIATION__SILENT_STREAM_AFTER",
+        "5",
+        "plugins.reconciliation.silent_stream_after",
+    ),
+    (
+        "TRADELOOP_PLUGINS__RECONCILIATION__DEGRADED_POLL_INTERVAL",
+        "0",
+        "plugins.reconciliation.degraded_poll_interval",
+    ),
 ]
 
 
