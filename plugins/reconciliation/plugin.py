@@ -428,6 +428,16 @@ class ReconciliationPlugin:
                 "(and again once it connects)",
                 self.config.wait_for_stream,
             )
+            ctx = self._ctx
+            if ctx is not None and isinstance(ctx.exchange, StreamHealth):
+                # No user stream (say, no listenKey during an exchange incident): the cache
+                # follows REST polls until one connects (PITFALLS 6).
+                self._streams_down.add("user_data")
+                self._enter_degraded(
+                    ctx,
+                    f"user_data not connected within {self.config.wait_for_stream:g} s "
+                    "of the start",
+                )
         finally:
             self.phase = "idle"
 

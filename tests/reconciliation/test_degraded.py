@@ -134,3 +134,34 @@ async def test_no_poll_while_the_rest_budget_is_tight(
     assert totals.deferred >= 1  # 80 weight a minute: 2 polls fit, the rest wait
     assert totals.polls >= 1
     assert bot.ctx.exchange.stats()["rest"]["http_429"] == 0
+
+
+async def test_no_user_stream_at_startup_is_degraded_mode(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, manual_clock: ManualClock
+) -> None:
+    """No user-data stream can connect at the start (PITFALLS 6): the cache is seeded and
+    followed by polls, strategies held, until the stream connects and is resynced."""
+    sim = await sim_factory(
+        clock=manual_clock.time, seed=23, updates_per_second=5, faults={"user_stream_down": 20.0}
+    )
+    await sim.place_order("BTCUSDT", "BUY", "0.004")  # a position before the bot starts
+    plugin = recon(wait_for_stream=0.3, degraded_poll_interval=5.0)
+    bot = await sim_bot(plugins={"reconciliation": plugin}, sim=sim, start=False)
+    await bot.start()
+    await until(lambda: plugin.degraded and plugin.degraded_totals.polls >= 1)
+    assert bot.ctx.trading_held
+    assert bot.ctx.cache.position("BTCUSDT") is not None  # seeded by the first poll
+    await sim.place_order("BTCUSDT", "SELL", "0.004")
+    await manual_clock.advance(5.0)
+    await until(lambda: plugin.degraded_totals.polls >= 2 and not plugin.busy)
+    assert bot.ctx.cache.position("BTCUSDT") is None  # learned by a poll
+    for _ in range(16):
+        await manual_clock.advance(1.0)
+        await until(lambda: not plugin.busy or plugin.phase == "confirming")
+    await drive(plugin, manual_clock, lambda: not plugin.degraded and not plugin.busy)
+    assert not bot.ctx.trading_held
+    assert bot.ctx.freshness().live
+    assert differences(bot.ctx.cache, sim) == []
+    assert plugin.stats.runs >= 1  # the resync: a full reconcile
+    assert plugin.last_result is not None
+    assert plugin.last_result.mismatches == ()
