@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
 from loguru import logger
 
 from framework import CACHE_WRITER, BotContext, hookimpl
@@ -50,6 +51,7 @@ from .silent import SilentWatch
 from .sweep import Sweep, Sweeper
 
 NAME = "reconciliation"
+NO_STREAM = 2**62  # a poll's trade cut-off: every trade listed is recorded
 DETAILS_LOGGED = 10  # mismatches named per WARNING line; the result carries all of them
 Phase = Literal["idle", "waiting_for_stream", "fetching", "confirming", "querying", "backoff"]
 
@@ -101,6 +103,27 @@ class Episode:
     reason: str
     polls: int = 0
     weight: int = 0
+
+
+def _as_news(snapshot: AccountSnapshot) -> AccountSnapshot:
+    """A poll's snapshot: no stream is delivering, so an exchange entry changed at or after T
+    is not on its way but the newest truth there is; dated just before T, the rule compares
+    and repairs it (stamped T) instead of leaving it "in flight" to a stream that is down."""
+    t = snapshot.snapshot_time
+    if t <= 0:
+        return snapshot
+
+    def before_t(entry: Any) -> Any:
+        if entry.event_time < t:
+            return entry
+        return msgspec.structs.replace(entry, event_time=t - 1)
+
+    return msgspec.structs.replace(
+        snapshot,
+        balances=tuple(before_t(b) for b in snapshot.balances),
+        positions=tuple(before_t(p) for p in snapshot.positions),
+        open_orders=tuple(before_t(o) for o in snapshot.open_orders),
+    )
 
 
 def _is_market_stream(stream: str) -> bool:
@@ -352,6 +375,12 @@ class ReconciliationPlugin:
             # While the user-data stream is down, a run is a degraded poll.
             poll = self.episode is not None and bool(self._streams_down)
             try:
+                if self.episode is not None and not poll:
+                    # The stream is back: a last poll takes in everything that happened
+                    # while it was down (news, not drift); the resync run then compares what
+                    # the stream has delivered since.
+                    closing = await self._reconcile(ctx, "degraded: closing poll", poll=True)
+                    self._finish_poll(closing)
                 result = await self._reconcile(ctx, reason, poll=poll)
             except Exception as exc:  # noqa: BLE001 - the driver must outlive any one run
                 logger.bind(plugin=NAME).opt(exception=exc).error("reconcile ({}) crashed", reason)
@@ -466,6 +495,8 @@ class ReconciliationPlugin:
                     poll=poll,
                 )
             t = snapshot.snapshot_time
+            if poll:
+                snapshot = _as_news(snapshot)
             account = ctx.account_for(self)
             comparison = compare(snapshot, account, self.tolerances, seed=not self._seeded)
             seeded = seed(account, comparison.seeds, t)
@@ -486,7 +517,10 @@ class ReconciliationPlugin:
                 mismatches = found
             self._seeded = True
             waited = bool(comparison.suspects)
-            swept = await self._sweep(ctx, snapshot, t, self._first_snapshot_time, waited=waited)
+            # In a poll no stream delivers a trade at or after T either: record it now.
+            swept = await self._sweep(
+                ctx, snapshot, NO_STREAM if poll else t, self._first_snapshot_time, waited=waited
+            )
             if swept is not None:
                 waited = waited or swept.waited
                 in_flight += swept.in_flight
