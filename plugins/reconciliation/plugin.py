@@ -101,6 +101,7 @@ class Episode:
 
     started: float
     reason: str
+    silent: bool = False  # found silent: the bot did not know it was blind
     polls: int = 0
     weight: int = 0
 
@@ -375,10 +376,11 @@ class ReconciliationPlugin:
             # While the user-data stream is down, a run is a degraded poll.
             poll = self.episode is not None and bool(self._streams_down)
             try:
-                if self.episode is not None and not poll:
+                if self.episode is not None and not poll and not self.episode.silent:
                     # The stream is back: a last poll takes in everything that happened
                     # while it was down (news, not drift); the resync run then compares what
-                    # the stream has delivered since.
+                    # the stream has delivered since. (After a silence it does not: what the
+                    # stream lost unnoticed is drift, and the resync reports it.)
                     closing = await self._reconcile(ctx, "degraded: closing poll", poll=True)
                     self._finish_poll(closing)
                 result = await self._reconcile(ctx, reason, poll=poll)
@@ -739,12 +741,12 @@ class ReconciliationPlugin:
 
     # --------------------------------------------------------------------- degraded mode
 
-    def _enter_degraded(self, ctx: BotContext, reason: str) -> None:
+    def _enter_degraded(self, ctx: BotContext, reason: str, *, silent: bool = False) -> None:
         """Begin degraded mode (once per stay): REST polls stand in for the stream."""
         if self.episode is not None:
             return
         now = ctx.clock.time()
-        self.episode = Episode(started=now, reason=reason)
+        self.episode = Episode(started=now, reason=reason, silent=silent)
         self.degraded_totals.entered += 1
         ctx.account_for(self).set_degraded(True)
         logger.bind(plugin=NAME, log_key="degraded:enter").warning(
@@ -905,6 +907,6 @@ class ReconciliationPlugin:
         account.stream_down(watch.quiet_since if watch.quiet_since is not None else now)
         self._streams_down.add("user_data")
         self._hold(ctx, "reconciliation: user_data silent")
-        self._enter_degraded(ctx, reason)
+        self._enter_degraded(ctx, reason, silent=True)
         watch.restart(now, health.order_actions())
         health.restart_user_stream(f"silent for {quiet:.0f} s")

@@ -96,8 +96,11 @@ async def test_silent_stream_found_by_the_probe_within_twice_its_bound(
         s for s in log.statuses if s.stream == "user_data" and s.state is StreamState.RESYNCED
     ]
     assert len(resyncs) == 1  # after the silent connection was replaced
+    # What the silence lost went unnoticed until the probe: the resync reports it as drift.
     assert plugin.last_result is not None
-    assert plugin.last_result.mismatches == ()  # the closing poll took in what was lost
+    assert plugin.last_result.reason.startswith("resync: user_data silent")
+    assert {m.kind for m in plugin.last_result.mismatches} >= {"fill_missing"}
+    assert all(m.repaired for m in plugin.last_result.mismatches)
     summary = plugin.summarize_run()
     assert summary["silent_stream"]["detected"] == 1
     assert summary["degraded"]["entered"] == 1
