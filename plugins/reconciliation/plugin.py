@@ -381,8 +381,7 @@ class ReconciliationPlugin:
                     # while it was down (news, not drift); the resync run then compares what
                     # the stream has delivered since. (After a silence it does not: what the
                     # stream lost unnoticed is drift, and the resync reports it.)
-                    closing = await self._reconcile(ctx, "degraded: closing poll", poll=True)
-                    self._finish_poll(closing)
+                    await self._reconcile(ctx, "degraded: closing poll", poll=True)
                 result = await self._reconcile(ctx, reason, poll=poll)
             except Exception as exc:  # noqa: BLE001 - the driver must outlive any one run
                 logger.bind(plugin=NAME).opt(exception=exc).error("reconcile ({}) crashed", reason)
@@ -423,6 +422,10 @@ class ReconciliationPlugin:
                 self._wake.set()
                 continue
             failures = 0
+            if poll:  # the stream is still down: no resync yet, holds stay
+                if self.config.trade_while_degraded and not self._critical:
+                    self._unhold()  # strategies trade on the polled cache
+                continue
             for stream in streams:
                 ctx.hooks.on_stream_state(
                     StreamStatus(
@@ -432,10 +435,6 @@ class ReconciliationPlugin:
                         reason=f"reconciled: {result.status}",
                     )
                 )
-            if poll:
-                if self.config.trade_while_degraded and not self._critical:
-                    self._unhold()  # strategies trade on the polled cache
-                continue
             if self.episode is not None and not self._streams_down and not self._critical:
                 self._leave_degraded(ctx)
             if not self._critical and not self._streams_down:
