@@ -16,6 +16,7 @@ passes the bot context it was built with); extra parameters, if any, are keyword
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ class Hooks:
         "_max_tick_age_ms",
         "_notify",
         "_stale_burst",
+        "_tick_bound_ms",
         "_time",
         "oldest_stale_tick_ms",
         "stale_ticks",
@@ -68,6 +70,7 @@ class Hooks:
         settings = getattr(ctx, "settings", None)
         max_age = settings.runtime.max_tick_age if settings is not None else float("inf")
         self._max_tick_age_ms = max_age * 1000
+        self._tick_bound_ms = self._max_tick_age_ms  # -inf while stale ticks are dropped
         self._stale_burst = 0
         self.stale_ticks = 0  # ticks dropped as older than runtime.max_tick_age
         self.oldest_stale_tick_ms = 0.0
@@ -122,15 +125,28 @@ class Hooks:
         A tick whose exchange event time is more than ``runtime.max_tick_age`` behind the
         bot's clock (it waited in a socket buffer while the loop was blocked) is dropped and
         counted, never handed to a plugin as fresh.
+
+        Hot path: one clock read and one comparison. While stale ticks are being dropped the
+        bound is ``-inf``, so every tick takes ``_past_bound`` until a fresh one ends the run.
         """
-        age = self._time() * 1000 - tick.event_time
-        if age > self._max_tick_age_ms:
-            self._stale(tick, age)
+        if self._time() * 1000 - tick.event_time > self._tick_bound_ms and self._past_bound(tick):
             return
-        if self._stale_burst:
-            self._stale_burst_ended()
         self._last_ticks[tick.symbol] = tick
         self._notify("on_tick", (self._ctx, tick))
+
+    def _past_bound(self, tick: Tick) -> bool:
+        """True if ``tick`` is stale (counted, dropped); False for the first fresh tick after
+        stale ones (the run's end is logged, the bound restored)."""
+        age_ms = self._time() * 1000 - tick.event_time
+        if age_ms > self._max_tick_age_ms:
+            self._stale(tick, age_ms)
+            return True
+        logger.bind(log_key="stale_ticks").info(
+            "{} stale ticks dropped; ticks are fresh again", self._stale_burst
+        )
+        self._stale_burst = 0
+        self._tick_bound_ms = self._max_tick_age_ms
+        return False
 
     def _stale(self, tick: Tick, age_ms: float) -> None:
         self.stale_ticks += 1
@@ -144,12 +160,7 @@ class Hooks:
                 age_ms / 1000,
             )
         self._stale_burst += 1
-
-    def _stale_burst_ended(self) -> None:
-        logger.bind(log_key="stale_ticks").info(
-            "{} stale ticks dropped; ticks are fresh again", self._stale_burst
-        )
-        self._stale_burst = 0
+        self._tick_bound_ms = -math.inf  # every tick is looked at until a fresh one comes
 
     def on_balance_update(self, before: Balance | None, after: Balance) -> None:
         """Emit ``on_balance_update``."""

@@ -354,8 +354,8 @@ def fill_of(event: OrderTradeUpdate) -> Fill | None:
 # ----------------------------------------------------------------------------- market data
 
 
-class WireBookTicker(msgspec.Struct, frozen=True):
-    """``<symbol>@bookTicker`` payload."""
+class WireBookTicker(msgspec.Struct, frozen=True, gc=False):
+    """``<symbol>@bookTicker`` payload (no references to other objects: not tracked by the GC)."""
 
     s: str
     b: Decimal
@@ -366,7 +366,7 @@ class WireBookTicker(msgspec.Struct, frozen=True):
     u: int = 0
 
 
-class CombinedBookTicker(msgspec.Struct, frozen=True):
+class CombinedBookTicker(msgspec.Struct, frozen=True, gc=False):
     """Combined-stream envelope ``{"stream": .., "data": ..}`` around a bookTicker."""
 
     stream: str

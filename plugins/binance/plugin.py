@@ -16,7 +16,7 @@ import msgspec
 from loguru import logger
 
 from framework import BotContext, ExchangeEndpoint, Settings, SettingsError, hookimpl
-from framework.types import StreamState, StreamStatus, Tick
+from framework.types import StreamState, StreamStatus
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
 from .signing import mask_key
@@ -136,9 +136,6 @@ class BinancePlugin:
         sink = ctx.account_for(self)
         hooks = ctx.hooks
 
-        def emit_tick(tick: Tick) -> None:
-            hooks.on_tick(tick)
-
         def on_status(status: StreamStatus) -> None:
             if status.stream == "user_data":  # the cache's freshness (ctx.freshness())
                 if status.state is StreamState.CONNECTED:
@@ -158,7 +155,7 @@ class BinancePlugin:
             config=self.config,
             symbols=symbols,
             sink=sink,
-            emit_tick=emit_tick,
+            emit_tick=hooks.on_tick,  # bound once: no frame of ours per tick
             on_status=on_status,
             wall_time=ctx.clock.time,
             # The clock the exchange runs on: an embedded simulator's is the bot's clock (a
