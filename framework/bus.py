@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from time import perf_counter
-from types import MappingProxyType
+from types import CodeType, FrameType, MappingProxyType
 from typing import Any, NamedTuple
 
 import pluggy
@@ -130,6 +130,11 @@ class HookBus:
         self._counts: dict[str, int] = {}
         self._failures: dict[str, int] = {}
         self._failures_total: Counter[str] = Counter()
+        self._overruns: Counter[str] = Counter()
+        # Calls per (plugin, hook) outside the live routes (asks, released events, and
+        # notifications of routes since dropped); see ``plugin_calls``.
+        self._plugin_calls: Counter[tuple[str, str]] = Counter()
+        self._last_overrun: SlowCall | None = None
         self._dropped: Counter[str] = Counter()
         self._disabled: dict[str, str] = {}
         self._pause_at_first_failure: set[str] = set()  # strategies: paused when they raise
@@ -184,6 +189,37 @@ class HookBus:
     def failures_total(self) -> Mapping[str, int]:
         """Failures per plugin so far (read-only; 0 for a plugin that never failed)."""
         return MappingProxyType(self._failures_total)
+
+    @property
+    def overruns(self) -> Mapping[str, int]:
+        """Budget overruns per plugin so far (read-only; also counted in ``failures_total``)."""
+        return MappingProxyType(self._overruns)
+
+    @property
+    def last_overrun(self) -> SlowCall | None:
+        """The last call that overran its hook's budget (the watchdog names a stall by it)."""
+        return self._last_overrun
+
+    def plugins(self) -> tuple[str, ...]:
+        """Every registered plugin's name (disabled ones too), in registration order."""
+        return tuple(name for name, plugin in self._pm.list_name_plugin() if plugin is not None)
+
+    def plugin_calls(self) -> dict[str, dict[str, int]]:
+        """Calls per plugin and hook so far (a snapshot): notifications routed to it (an
+        ``async def`` one counts when queued), asks, and events kept while it was held.
+
+        Free on the hot path: a route counts its notifications once, and each plugin on it
+        is credited with that count here."""
+        totals = Counter(self._plugin_calls)
+        for hook, route in self._routes.items():
+            if route.count:
+                for impl in route.impls:
+                    totals[(impl.plugin, hook)] += route.count
+        out: dict[str, dict[str, int]] = {}
+        for (plugin, hook), n in sorted(totals.items()):
+            if n:
+                out.setdefault(plugin, {})[hook] = n
+        return out
 
     @property
     def dropped(self) -> Mapping[str, int]:
@@ -247,8 +283,12 @@ class HookBus:
     def invalidate(self) -> None:
         """Forget cached routes (after a plugin is registered, removed, disabled or held)."""
         counts = self._counts
+        calls = self._plugin_calls
         for hook, route in self._routes.items():
             counts[hook] += route.count
+            if route.count:
+                for impl in route.impls:
+                    calls[(impl.plugin, hook)] += route.count
         self._routes.clear()
 
     @property
@@ -305,6 +345,7 @@ class HookBus:
         its failure reported (``report``) and fed to the circuit breaker.
 
         ``notify`` inlines this on its hot path (same steps, same order)."""
+        self._plugin_calls[(impl.plugin, hook)] += 1
         started = perf_counter()
         try:
             result = impl.function(*(args if impl.picks is None else [args[i] for i in impl.picks]))
@@ -313,9 +354,19 @@ class HookBus:
         return self._finished(hook, impl.plugin, perf_counter() - started, result, report=report)
 
     async def _invoke_async(
-        self, hook: str, impl: _Impl, args: tuple[Any, ...], *, report: bool = True
+        self,
+        hook: str,
+        impl: _Impl,
+        args: tuple[Any, ...],
+        *,
+        report: bool = True,
+        routed: bool = False,
     ) -> Outcome:
-        """``_invoke`` for awaited calls: an awaitable result is awaited within the budget."""
+        """``_invoke`` for awaited calls: an awaitable result is awaited within the budget.
+
+        ``routed``: a queued notification, already counted by its route."""
+        if not routed:
+            self._plugin_calls[(impl.plugin, hook)] += 1
         started = perf_counter()
         budget = self._timeouts.get(hook)
         try:
@@ -346,7 +397,7 @@ class HookBus:
     ) -> Outcome:
         budget = self._timeouts.get(hook)
         if budget is not None and elapsed > budget:
-            error = _overrun(elapsed, budget)
+            error = self._overran(plugin, hook, elapsed, budget)
             if report:
                 self.report_failure(plugin, hook, error)
             return Outcome(plugin, ok=False, value=result, error=error)
@@ -393,12 +444,18 @@ class HookBus:
                     continue
                 finished = perf_counter()
                 if finished - started > budget:
-                    self.report_failure(plugin, hook, _overrun(finished - started, budget))
+                    error = self._overran(plugin, hook, finished - started, budget)
+                    self.report_failure(plugin, hook, error)
                 elif plugin in failures:
                     del failures[plugin]
                 started = finished
         if self._held and hook not in UNHELD_HOOKS:
             self._keep_for_held(hook, args)
+
+    def _overran(self, plugin: str, hook: str, elapsed: float, budget: float) -> PluginOverrun:
+        """Remember a synchronous call that overran (``last_overrun``); the error to report."""
+        self._last_overrun = SlowCall(plugin, hook, elapsed, time.monotonic())
+        return _overrun(elapsed, budget)
 
     def _first_route(self, hook: str) -> _Route:
         try:
@@ -428,6 +485,7 @@ class HookBus:
         """One notification to one plugin, as ``notify`` would deliver it."""
         queue = self._queues.get(impl.plugin)
         if impl.is_async or (queue is not None and not queue.empty()):
+            self._plugin_calls[(impl.plugin, hook)] += 1
             self._enqueue(hook, impl, args)
             return
         self._invoke(hook, impl, args)
@@ -468,7 +526,7 @@ class HookBus:
             hook, impl, args = await queue.get()
             try:
                 if plugin not in self._disabled:
-                    await self._invoke_async(hook, impl, args)
+                    await self._invoke_async(hook, impl, args, routed=True)
             finally:
                 queue.task_done()
 
@@ -542,6 +600,8 @@ class HookBus:
         count = self._failures.get(plugin, 0) + 1
         self._failures[plugin] = count
         self._failures_total[plugin] += 1
+        if isinstance(exc, PluginOverrun):
+            self._overruns[plugin] += 1
         paused = plugin in self._pause_at_first_failure
         limit = 1 if paused else self._max_failures
         disable = count >= limit and plugin not in self._disabled
@@ -607,10 +667,51 @@ class HookBus:
         return {
             "hooks": self.counts,
             "plugin_errors": dict(self._failures_total),
+            "plugin_overruns": dict(self._overruns),
+            "plugin_calls": self.plugin_calls(),
             "dropped_events": dict(self._dropped),
             "disabled_plugins": dict(self._disabled),
             "held_dropped_events": dict(self._held_dropped),
         }
+
+
+def call_in_frame(frame: FrameType) -> tuple[str, str] | None:
+    """``(plugin, hook)`` if ``frame`` is the bus calling a plugin (``notify``, ``_invoke``,
+    ``_invoke_async``), else ``None``.
+
+    For the loop watchdog's sampler, which walks the loop thread's stack while the loop is
+    blocked: the bus says which plugin it is in without recording anything per call."""
+    names = _CALL_FRAMES.get(frame.f_code)
+    if names is None:
+        return None
+    local = frame.f_locals
+    hook = local.get("hook")
+    if names == "impl":
+        impl = local.get("impl")
+        plugin = impl.plugin if isinstance(impl, _Impl) else None
+    else:
+        plugin = local.get("plugin")
+    if isinstance(plugin, str) and isinstance(hook, str):
+        return plugin, hook
+    return None
+
+
+# The bus's frames that call plugin code, and the local naming the plugin in each.
+_CALL_FRAMES: dict[CodeType, str] = {
+    HookBus.notify.__code__: "plugin",
+    HookBus._invoke.__code__: "impl",
+    HookBus._invoke_async.__code__: "impl",
+}
+
+
+class SlowCall(NamedTuple):
+    """A synchronous plugin call that overran its hook's budget."""
+
+    plugin: str
+    hook: str
+    seconds: float
+    ended: float
+    """``time.monotonic()`` when it returned."""
 
 
 class PluginOverrun(TimeoutError):

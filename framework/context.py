@@ -337,5 +337,10 @@ class BotContext:
         return self._loop_lag() if self._loop_lag is not None else None
 
     def stats(self) -> dict[str, Any]:
-        """Hook counters, plugin errors, dropped events, disabled plugins."""
+        """Hook counters, calls, failures and overruns per plugin, dropped events, disabled
+        plugins (``HookBus.stats``)."""
         return self._bus.stats()
+
+    def plugin_names(self) -> tuple[str, ...]:
+        """Every loaded plugin's name (strategies included, disabled ones too)."""
+        return self._bus.plugins()

@@ -67,7 +67,13 @@ class Bot:
         self._started: list[tuple[str, AbstractAsyncContextManager[None]]] = []
         self._stop_event: asyncio.Event | None = None
         runtime = settings.runtime
-        self.watchdog = LoopWatchdog(runtime.loop_check_interval, runtime.loop_stall_warning)
+        bus = self.bus
+        self.watchdog = LoopWatchdog(
+            runtime.loop_check_interval,
+            runtime.loop_stall_warning,
+            plugins=bus.plugins,
+            last_overrun=lambda: bus.last_overrun,
+        )
         self.ctx.bind_loop_watchdog(self.watchdog.snapshot)
         self._watchdog_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
@@ -93,6 +99,7 @@ class Bot:
         self._watchdog_task = asyncio.get_running_loop().create_task(
             self.watchdog.run(), name="core:loop_watchdog"
         )
+        self.watchdog.start_sampler(asyncio.get_running_loop())
         release_startup = self.ctx.hold_strategies("startup")
         try:
             await self._start_plugins()
@@ -215,6 +222,7 @@ class Bot:
 
     async def _stop_watchdog(self) -> None:
         task, self._watchdog_task = self._watchdog_task, None
+        self.watchdog.stop_sampler()
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
