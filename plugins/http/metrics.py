@@ -203,20 +203,44 @@ class BotCollector(Collector):
         for hook, n in sorted(stats.get("hooks", {}).items()):
             calls.add_metric([hook], float(n))
         yield calls
-        fails = _counter("plugin_failures", "Hook failures and overruns.", ("plugin",))
-        for plugin, n in sorted(stats.get("plugin_errors", {}).items()):
-            fails.add_metric([plugin], float(n))
-        yield fails
-        dropped = _counter(
-            "plugin_dropped_events", "Notifications dropped (queue full).", ("plugin",)
+        names = sorted(set(self.ctx.plugin_names()) | set(stats.get("plugin_errors", {})))
+        per_hook = _counter(
+            "plugin_hook_calls", "Calls of each plugin per hook.", ("plugin", "hook")
         )
-        for plugin, n in sorted(stats.get("dropped_events", {}).items()):
-            dropped.add_metric([plugin], float(n))
-        yield dropped
-        disabled = _gauge("plugin_disabled", "1 for a disabled plugin.", ("plugin",))
-        for plugin in sorted(stats.get("disabled_plugins", {})):
-            disabled.add_metric([plugin], 1.0)
+        for plugin, hooks in sorted(stats.get("plugin_calls", {}).items()):
+            for hook, n in sorted(hooks.items()):
+                per_hook.add_metric([plugin, hook], float(n))
+        yield per_hook
+        for key, name, doc in (
+            (
+                "plugin_errors",
+                "plugin_failures",
+                "Hook failures of each plugin, overruns included.",
+            ),
+            ("plugin_overruns", "plugin_overruns", "Calls that overran their hook's time budget."),
+            ("dropped_events", "plugin_dropped_events", "Notifications dropped (queue full)."),
+        ):
+            family = _counter(name, doc, ("plugin",))
+            counts: Mapping[str, int] = stats.get(key, {})
+            for plugin in names:
+                family.add_metric([plugin], float(counts.get(plugin, 0)))
+            yield family
+        off: Mapping[str, str] = stats.get("disabled_plugins", {})
+        disabled = _gauge("plugin_disabled", "1 for a disabled plugin, 0 otherwise.", ("plugin",))
+        for plugin in sorted(set(names) | set(off)):
+            disabled.add_metric([plugin], 1.0 if plugin in off else 0.0)
         yield disabled
+        lag = self.ctx.loop_lag()
+        stalls = _counter(
+            "plugin_stalls", "Event-loop stalls while the plugin was running.", ("plugin",)
+        )
+        stalled = _counter("plugin_stalled_seconds", "Seconds of those stalls.", ("plugin",))
+        if lag is not None:
+            for plugin, n in sorted(lag.stalls_by_plugin.items()):
+                stalls.add_metric([plugin], float(n))
+                stalled.add_metric([plugin], lag.stalled_by_plugin.get(plugin, 0.0))
+        yield stalls
+        yield stalled
 
     def _orders(self) -> Iterator[Metric]:
         strategies = self.ctx.strategy_stats()
