@@ -20,11 +20,13 @@ from framework.types import Tick
 from .checks import HI, Horizon, Names, tick_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters, should_log
-from .decode import ZERO, CombinedBookTicker, WireBookTicker, decode_market_fallback
+from .decode import CombinedBookTicker, WireBookTicker, decode_market_fallback
 from .ws import StateHandler, StreamRunner
 
 MAX_STREAMS_PER_CONNECTION = 200
 MAX_PLAIN_BYTES = 400  # a longer bookTicker gets the digit-count check too (real ones: ~200)
+MINUS = ord("-")
+BACKSLASH = ord("\\")  # a JSON escape could spell a minus (\u002d)
 
 
 def stream_names(symbols: Iterable[str]) -> list[str]:
@@ -85,10 +87,10 @@ class MarketStream:
     def handle(self, data: bytes) -> None:
         """Decode one message, check its values (``checks``) and emit its tick; never raises.
 
-        Hot path: a message whose values are plainly sane (eight ``Decimal`` comparisons on the
-        decoded payload, one set lookup, one time comparison, its length) skips the thorough
-        checks; any other one, or one only the fallback decoder reads, gets them
-        (``tick_problem``), which name what is wrong.
+        Hot path: a message whose values are plainly sane (its length, no minus sign in its
+        bytes, four ``Decimal`` comparisons on the decoded payload, one set lookup, one time
+        comparison) skips the thorough checks; any other one, or one only the fallback decoder
+        reads, gets them (``tick_problem``), which name what is wrong.
         """
         try:
             if self._combined:
@@ -103,14 +105,20 @@ class MarketStream:
             tick, plain = maybe, False
         else:
             try:
+                # No value is negative when the message holds no minus, not even an escaped
+                # one (a backslash): two byte searches (memchr: an int needle) instead of four
+                # Decimal comparisons.
+                # The upper bounds also refuse NaN (it cannot be ordered) and Infinity.
                 plain = (
-                    ZERO <= w.b < HI
-                    and ZERO <= w.a < HI
-                    and ZERO <= w.B < HI
-                    and ZERO <= w.A < HI
+                    len(data) <= MAX_PLAIN_BYTES
+                    and MINUS not in data
+                    and BACKSLASH not in data
+                    and w.b < HI
+                    and w.a < HI
+                    and w.B < HI
+                    and w.A < HI
                     and w.s in self._known
-                    and 0 <= w.E <= self.horizon.limit
-                    and len(data) <= MAX_PLAIN_BYTES
+                    and w.E <= self.horizon.limit
                 )
             except ArithmeticError:  # NaN cannot be ordered: the thorough path says so
                 plain = False
