@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import time
+import types
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +27,7 @@ from framework import Tick, hookimpl
 from framework.bus import HookBus
 from framework.loader import new_plugin_manager
 
+ROOT = Path(__file__).resolve().parents[1]
 TICK = Tick(
     symbol="BTCUSDT",
     bid=Decimal("100"),
@@ -103,11 +109,75 @@ VARIANTS: dict[str, Callable[[int, int], float]] = {
 }
 
 
+def bus_of_revision(rev: str) -> Any:
+    """``framework/bus.py`` as it was at git revision ``rev``, loaded as its own module."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:framework/bus.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = types.ModuleType(f"bus_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{rev}:framework/bus.py", "exec"), module.__dict__)
+    return module
+
+
+def against(rev: str, rounds: int, events: int) -> dict[str, Any]:
+    """This tree's bus and ``rev``'s in one process, interleaved ``rounds`` times: CPU µs per
+    ``on_tick`` to synchronous plugins (best of each), and the median of the paired ratios."""
+    from framework import bus as this_bus
+
+    old_bus = bus_of_revision(rev)
+    args = (None, TICK)
+
+    def cpu(notify: Callable[[str, tuple[Any, ...]], None]) -> float:
+        started = time.process_time()
+        for _ in range(events):
+            notify("on_tick", args)
+        return (time.process_time() - started) / events * 1e6
+
+    out: dict[str, Any] = {}
+    for count in (1, 5):
+        old = old_bus.HookBus(manager(SyncPlugin, count)).notify
+        new = this_bus.HookBus(manager(SyncPlugin, count)).notify
+        before, after, ratios = [], [], []
+        for _ in range(rounds):
+            b, a = cpu(old), cpu(new)
+            before.append(b)
+            after.append(a)
+            ratios.append(a / b if b else 1.0)
+        out[f"bus_sync/{count}"] = {
+            "before_best_us": round(min(before), 3),
+            "after_best_us": round(min(after), 3),
+            "after_over_before_median_of_pairs": round(statistics.median(ratios), 3),
+        }
+    return {
+        "benchmark": f"on_tick dispatch, this tree against {rev}",
+        "unit": "CPU us per event",
+        "rounds": rounds,
+        "events_per_round": events,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "results": out,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="compare this tree's bus with framework/bus.py at git revision REV, in one "
+        "process, interleaved --repeats rounds of --events events (CPU time; e.g. "
+        "--against main --repeats 300 --events 2000)",
+    )
     args = parser.parse_args()
+    if args.against:
+        result = against(args.against, args.repeats, args.events)
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return
     samples: dict[str, list[float]] = {}
     for _ in range(args.repeats):
         for count in (1, 5):

@@ -87,7 +87,7 @@ def run_consumer(
     lines = [x for x in out.stdout.splitlines() if x.startswith('{"consumer"')]
     line = json.loads(lines[-1])
     row = {k: line[k] for k in (*FIELDS, "n", "loop")}
-    for key in ("hooks_per_msg", "scrapes", "scrape_ms"):
+    for key in ("hooks_per_msg", "scrapes", "scrape_ms", "scrape_cpu_ms"):
         if key in line:
             row[key] = line[key]
     if line.get("errors"):
@@ -106,6 +106,52 @@ def median_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
         out["hooks_per_msg"] = statistics.median(r["hooks_per_msg"] for r in ok)
     if len(ok) < len(rows):
         out["failed_runs"] = len(rows) - len(ok)
+    return out
+
+
+# Issue 17: rendering /metrics every second may cost the tick hot path at most 3 %.
+SCRAPE_BUDGET = 0.03
+
+
+def scrape_cost(results: dict[str, Any]) -> dict[str, Any]:
+    """The http plugin's cost on the hot path, per mode, two ways that a busy machine cannot
+    blur the way it blurs msgs/s:
+
+    * ``cpu_share``: CPU spent rendering ``/metrics`` over the run's CPU (each scraped run
+      measures both; median over its runs);
+    * ``cpu_per_msg_ratio``: CPU per message scraped / not scraped, each pair of runs taken
+      back to back (the runs are interleaved), median of the pairs and their range.
+    """
+    out: dict[str, Any] = {"budget": SCRAPE_BUDGET}
+    for key, entry in results.items():
+        if not key.endswith("/firehose"):
+            continue
+        runs = entry["runs"]
+        for plain in ("tradeloop", "tradeloop_account_cache"):
+            scraped = runs.get(f"{plain}_scraped")
+            if not scraped or plain not in runs:
+                continue
+            shares = [
+                r["scrape_cpu_ms"] / (r["cpu_us_per_msg"] * r["n"] / 1000)
+                for r in scraped
+                if r.get("scrape_cpu_ms") is not None and r.get("cpu_us_per_msg")
+            ]
+            pairs = [
+                s["cpu_us_per_msg"] / p["cpu_us_per_msg"]
+                for p, s in zip(runs[plain], scraped, strict=False)
+                if p.get("cpu_us_per_msg") and s.get("cpu_us_per_msg")
+            ]
+            if not shares or not pairs:
+                continue
+            share = statistics.median(shares)
+            out[f"{key.split('/')[0]}/{plain}"] = {
+                "scrapes_per_run": statistics.median(r.get("scrapes", 0) for r in scraped),
+                "cpu_share": round(share, 5),
+                "cpu_share_runs": [round(x, 5) for x in shares],
+                "cpu_per_msg_ratio": round(statistics.median(pairs), 3),
+                "cpu_per_msg_ratio_range": [round(min(pairs), 3), round(max(pairs), 3)],
+                "ok": share < SCRAPE_BUDGET,
+            }
     return out
 
 
@@ -175,6 +221,13 @@ def main() -> None:
         default=0.0,
         help="also run tradeloop rendering the http plugin's /metrics every this many seconds",
     )
+    p.add_argument(
+        "--only",
+        default="",
+        metavar="NAMES",
+        help="run only these consumers (comma-separated labels, e.g. "
+        "tradeloop,tradeloop_scraped for the scrape cost alone)",
+    )
     args = p.parse_args()
 
     tradeloop = [str(ROOT / "benchmarks" / "peers_tradeloop.py")]
@@ -210,6 +263,12 @@ def main() -> None:
         consumers["python_binance"] = (["peer_python_binance.py"], PEERS, None)
         if args.loop != "asyncio":
             consumers["python_binance_asyncio"] = (["peer_python_binance.py"], PEERS, "asyncio")
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = sorted(set(wanted) - set(consumers))
+        if unknown:
+            p.error(f"--only: unknown consumers {unknown} (known: {sorted(consumers)})")
+        consumers = {c: v for c, v in consumers.items() if c in wanted}
 
     port = free_port()
     server = subprocess.Popen(
@@ -235,6 +294,7 @@ def main() -> None:
             "paced_n": args.paced_n,
             "paced_rate": args.rate,
             "python_binance": "measured" if have_pb else "not installed (not measured)",
+            "load_average_start": [round(x, 2) for x in os.getloadavg()],
             "results": {},
         }
         kinds = [("firehose", args.n, 0.0)]
@@ -257,7 +317,7 @@ def main() -> None:
                         )
                 med = {c: median_of(r) for c, r in rows.items()}
                 entry: dict[str, Any] = {"median": med, "runs": rows}
-                if kind == "firehose":
+                if kind == "firehose" and "reference" in med:
                     bases = [
                         b
                         for b in ("reference", "python_binance", "python_binance_asyncio")
@@ -280,6 +340,9 @@ def main() -> None:
                     }
                 report["results"][f"{mode}/{kind}"] = entry
         report["verdicts"] = verdicts(report["results"])
+        if args.scrape > 0:
+            report["verdicts"]["http_scrape"] = scrape_cost(report["results"])
+        report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps(report, indent=2))
     finally:
         server.terminate()

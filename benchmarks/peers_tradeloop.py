@@ -266,11 +266,12 @@ async def scrape_every(seconds: float, ctx: Any, extra: dict[str, Any]) -> None:
         ready=lambda: not ready_reasons(ctx),
     )
     registry = registry_for(collector)
-    extra["scrapes"], extra["scrape_ms"] = 0, 0.0
+    extra["scrapes"], extra["scrape_ms"], extra["scrape_cpu_ms"] = 0, 0.0, 0.0
     while True:
         await asyncio.sleep(seconds)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         render(registry)
+        extra["scrape_cpu_ms"] = round(extra["scrape_cpu_ms"] + (time.process_time() - c0) * 1e3, 3)
         extra["scrape_ms"] = round(extra["scrape_ms"] + (time.perf_counter() - t0) * 1000, 3)
         extra["scrapes"] += 1
 
