@@ -14,6 +14,7 @@ from framework.clock import Clock
 from framework.errors import CacheWriteDenied
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.hooks import Hooks
+from framework.killswitch import KillSwitch
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
 from framework.strategy import (
@@ -85,6 +86,9 @@ class BotContext:
         self._lost: dict[str, int] = {}
         self._loop_lag: Callable[[], LoopLag] | None = None
         bus.pause_on_failure(self.strategy_names)
+        # The account-level limits; the runtime starts it (reads its saved trip) and checks it.
+        self.kill_switch = KillSwitch(self)
+        self.hooks.account_listener = self.kill_switch.account_changed
 
     @property
     def exchange(self) -> ExchangeConnector:

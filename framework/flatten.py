@@ -120,16 +120,19 @@ def closing_request(position: Position) -> OrderRequest | None:
     )
 
 
-async def flatten_account(ctx: BotContext, *, reason: str) -> FlattenResult:
+async def flatten_account(
+    ctx: BotContext, *, reason: str, close_positions: bool = True
+) -> FlattenResult:
     """Cancel every open order of the account, then close every position (reduce-only MARKET).
 
     Reads the open orders from a REST snapshot; after the cancels it reads the positions again
     (a fill may have come in meanwhile). If a snapshot cannot be read, the cache's view stands
-    in and the failure is listed. Calls for one bot run one at a time.
+    in and the failure is listed. ``close_positions=False`` only cancels. Calls for one bot
+    run one at a time.
     """
     lock = _locks.setdefault(ctx, asyncio.Lock())
     async with lock:
-        result = await _flatten(ctx, reason)
+        result = await _flatten(ctx, reason, close_positions=close_positions)
     log = logger.bind(log_key="flatten")
     if result.ok:
         log.warning("account flattened ({}): {}", reason, result.summary())
@@ -140,7 +143,7 @@ async def flatten_account(ctx: BotContext, *, reason: str) -> FlattenResult:
     return result
 
 
-async def _flatten(ctx: BotContext, reason: str) -> FlattenResult:
+async def _flatten(ctx: BotContext, reason: str, *, close_positions: bool) -> FlattenResult:
     failed: list[FlattenFailure] = []
     exchange = ctx.exchange
     first = await _snapshot(ctx, failed)
@@ -155,6 +158,10 @@ async def _flatten(ctx: BotContext, reason: str) -> FlattenResult:
             failed.append(
                 FlattenFailure("cancel", order.symbol, order.client_order_id, _error_text(ctx, exc))
             )
+    if not close_positions:
+        return FlattenResult(
+            reason=reason, cancelled=tuple(cancelled), closed=(), failed=tuple(failed)
+        )
     second = await _snapshot(ctx, failed) if cancelled else first
     if second is not None:
         positions: tuple[Position, ...] = second.positions

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         DailyReport,
         DegradedStatus,
         Fill,
+        KillSwitchTrip,
         Order,
         PluginError,
         Position,
@@ -55,6 +56,7 @@ class Hooks:
         "_stale_burst",
         "_tick_bound_ms",
         "_time",
+        "account_listener",
         "oldest_stale_tick_ms",
         "stale_ticks",
     )
@@ -74,6 +76,8 @@ class Hooks:
         self._stale_burst = 0
         self.stale_ticks = 0  # ticks dropped as older than runtime.max_tick_age
         self.oldest_stale_tick_ms = 0.0
+        # Called after every balance or position update (the kill switch's check).
+        self.account_listener: Callable[[], None] | None = None
 
     # ----------------------------------------------------------------- setup questions
 
@@ -165,10 +169,14 @@ class Hooks:
     def on_balance_update(self, before: Balance | None, after: Balance) -> None:
         """Emit ``on_balance_update``."""
         self._notify("on_balance_update", (self._ctx, before, after))
+        if self.account_listener is not None:
+            self.account_listener()
 
     def on_position_update(self, before: Position | None, after: Position) -> None:
         """Emit ``on_position_update``."""
         self._notify("on_position_update", (self._ctx, before, after))
+        if self.account_listener is not None:
+            self.account_listener()
 
     def on_order_update(self, before: Order | None, after: Order) -> None:
         """Emit ``on_order_update``."""
@@ -197,3 +205,7 @@ class Hooks:
     def on_plugin_error(self, error: PluginError) -> None:
         """Emit ``on_plugin_error`` (the bus does, after every failure it reports)."""
         self._notify("on_plugin_error", (self._ctx, error))
+
+    def on_kill_switch(self, trip: KillSwitchTrip) -> None:
+        """Emit ``on_kill_switch``."""
+        self._notify("on_kill_switch", (self._ctx, trip))

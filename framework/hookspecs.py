@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         DegradedStatus,
         Fill,
         Job,
+        KillSwitchTrip,
         Order,
         PluginError,
         Position,
@@ -292,4 +293,18 @@ def on_plugin_error(ctx: BotContext, error: PluginError) -> None:
 
     Called: by the core after every such failure. Failures of this hook itself are only
     logged, never reported again. Budget: ``hooks.timeouts.on_plugin_error`` (1 s).
+    """
+
+
+@hookspec
+def on_kill_switch(ctx: BotContext, trip: KillSwitchTrip) -> None:
+    """The kill switch tripped: an account-level limit of ``kill_switch`` was reached.
+
+    Called: by the core once per trip, after its actions ran. By then every strategy is held
+    (until ``tradeloop resume``), open orders were cancelled and, with
+    ``kill_switch.close_positions``, positions closed. :param trip: the limit, the measured
+    value, its threshold, the time and ``actions`` (what was done, one line each, failures
+    included). Not called again for a trip that survived a restart (read
+    ``ctx.kill_switch.trip``). Budget: ``hooks.timeouts.on_kill_switch`` (1 s). Errors:
+    isolated per plugin.
     """

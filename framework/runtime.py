@@ -102,6 +102,7 @@ class Bot:
         self.watchdog.start_sampler(asyncio.get_running_loop())
         release_startup = self.ctx.hold_strategies("startup")
         try:
+            self.ctx.kill_switch.start()  # a trip saved by an earlier run holds at once
             await self._start_plugins()
             await self._seed_trade_cursors()
             outcome = await self.hooks.provide_exchange()
@@ -117,6 +118,8 @@ class Bot:
                 if not outcome.ok:
                     raise _start_error(outcome.plugin, "register_jobs", outcome.error)
                 self.scheduler.add_all(outcome.value or (), owner=outcome.plugin)
+            self.scheduler.add(self.ctx.kill_switch.job(), owner="core")
+            self.ctx.kill_switch.arm()
             self.scheduler.start()
             await self.hooks.warm_up()  # failures are reported; strategies still hold
         except BaseException:
@@ -215,6 +218,7 @@ class Bot:
             if not await self.bus.drain(within=max(0.0, min(timeout / 4, end - time.monotonic()))):
                 logger.warning("shutdown: queued notifications not all handled in time")
             await self._stop_plugins(end)
+            self.ctx.kill_switch.stop()
         finally:
             await _logged("hook bus", self.bus.aclose(), STOP_GRACE)
             await _logged("spawned tasks", self.ctx.cancel_tasks(), STOP_GRACE)
@@ -270,6 +274,7 @@ class Bot:
         summary.update(self.bus.stats())
         summary["stop_failures"] = dict(self.stop_failures)
         summary["lost_records"] = self.ctx.lost_records()
+        summary["kill_switch"] = self.ctx.kill_switch.summary()
         summary.update(account_summary(self.ctx, self.account))
         hooks = self.ctx.hooks
         summary["loop"] = self.watchdog.stats()

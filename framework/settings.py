@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from dynaconf import Dynaconf
 from dynaconf.utils.parse_conf import parse_conf_data
 
 from framework.errors import SettingsError, raise_settings_errors
-from framework.setting_types import HOUR, PositiveAmount, Seconds
+from framework.setting_types import HOUR, Asset, PositiveAmount, Seconds, decimal_meta
 from framework.settings_files import read_yaml
 from framework.settings_prepare import join_path, prepare
 
@@ -59,6 +60,7 @@ DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {
     "on_degraded": 1.0,
     "on_daily_report": 30.0,
     "on_plugin_error": 1.0,
+    "on_kill_switch": 1.0,
     "lifespan": 30.0,
     "register_jobs": 5.0,
     "provide_exchange": 5.0,
@@ -124,6 +126,37 @@ def _first(value: _V | None, default: _V | None) -> _V | None:
     return value if value is not None else default
 
 
+class KillSwitchSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Account-level limits; reaching one trips the kill switch (docs/strategies.md).
+
+    Equity is the wallet balance of ``asset`` plus the unrealized PnL of every position at the
+    last tick's mid. ``max_daily_loss``: the day's starting equity (at 00:00 UTC, or at the
+    first reading of the day) minus equity now, in ``asset``. ``max_drawdown``: equity's fall
+    from the day's peak, as a fraction of the peak (0.05 is 5 %). ``max_open_notional``: the
+    sum over positions of ``|amount| * mark``, in ``asset``. ``None``: no such limit. When one
+    is reached every strategy is held and open orders are cancelled; ``close_positions`` also
+    closes every position with reduce-only MARKET orders. A trip survives restarts until
+    ``tradeloop resume``. ``check_interval``: seconds between checks at the last ticks'
+    prices (account events are checked as they come).
+    """
+
+    asset: Asset = "USDT"
+    max_daily_loss: PositiveAmount | None = None
+    max_drawdown: Annotated[Decimal, decimal_meta(gt=0, le=1)] | None = None
+    max_open_notional: PositiveAmount | None = None
+    close_positions: bool = False
+    check_interval: Annotated[float, msgspec.Meta(ge=0.05, le=HOUR)] = 1.0
+
+    @property
+    def any_limit(self) -> bool:
+        """True when at least one limit is set."""
+        return (
+            self.max_daily_loss is not None
+            or self.max_drawdown is not None
+            or self.max_open_notional is not None
+        )
+
+
 class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One strategy instance: ``use`` names the strategy, ``id`` names this instance."""
 
@@ -143,6 +176,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strategies: tuple[StrategySettings, ...] = ()
     hooks: HooksSettings = msgspec.field(default_factory=HooksSettings)
     runtime: RuntimeSettings = msgspec.field(default_factory=RuntimeSettings)
+    kill_switch: KillSwitchSettings = msgspec.field(default_factory=KillSwitchSettings)
     env: str = "default"
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ cyclic GC (``gc=False``): the cache replaces them at stream rate.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -327,6 +328,39 @@ class PluginError(msgspec.Struct, frozen=True, kw_only=True):
     consecutive_failures: int
     disabled: bool
     at: float
+
+
+KillSwitchLimit = Literal["daily_loss", "drawdown", "open_notional"]
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchTrip:
+    """An account-level limit of ``kill_switch`` was reached (``on_kill_switch``).
+
+    ``limit``: which one; ``value``: what was measured (the day's loss, the drawdown from the
+    day's peak equity as a fraction, or the open notional) and ``threshold`` its setting, both
+    in the quote asset ``asset`` except the drawdown; ``at``: epoch seconds of the trip;
+    ``actions``: what the bot did about it, one line each (strategies held, orders cancelled,
+    positions closed, and any step that failed).
+    """
+
+    limit: KillSwitchLimit
+    value: Decimal
+    threshold: Decimal
+    at: float
+    actions: tuple[str, ...] = ()
+    asset: str = "USDT"
+
+    def describe(self) -> str:
+        """One line: the limit, the value against its threshold."""
+        if self.limit == "drawdown":
+            return (
+                f"drawdown {self.value:.2%} from the day's peak equity reached "
+                f"max_drawdown {self.threshold:.2%}"
+            )
+        name = "daily loss" if self.limit == "daily_loss" else "open notional"
+        key = "max_daily_loss" if self.limit == "daily_loss" else "max_open_notional"
+        return f"{name} {self.value:f} {self.asset} reached {key} {self.threshold:f} {self.asset}"
 
 
 JobFunc = Callable[[], Awaitable[None] | None]
