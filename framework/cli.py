@@ -15,7 +15,7 @@ import msgspec
 import orjson
 import yaml
 
-from framework import bot_scaffold
+from framework import account_cli, bot_scaffold
 from framework.commands import Command
 from framework.errors import EXIT_OK, EXIT_RECORDS_LOST, EXIT_RUNTIME_ERROR, TradeloopError
 from framework.loader import (
@@ -97,7 +97,8 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
             bot_scaffold.NEW_STRATEGY, help="create a strategy and its test in ./strategies"
         )
     )
-    taken = {"run", "check", "plugins", NEW_PLUGIN, *NO_SETTINGS}
+    account_cli.configure(sub)
+    taken = {"run", "check", "plugins", NEW_PLUGIN, *NO_SETTINGS, *account_cli.COMMANDS}
     for command in commands:
         if command.name in taken:
             raise TradeloopError(f"command {command.name!r} is registered twice")
@@ -193,6 +194,13 @@ def _dispatch(
     if args.command == "plugins":
         _print_plugins(loaded, as_json=args.json)
         return EXIT_OK
+    if args.command == account_cli.RESUME:
+        return account_cli.run_resume(settings)
+    if args.command == account_cli.FLATTEN:
+        return run_async(
+            account_cli.run_flatten(settings, loaded, yes=args.yes),
+            use_uvloop=settings.runtime.use_uvloop,
+        )
     command = next(c for c in commands if c.name == args.command)
     result = command.run(args, settings)
     if inspect.isawaitable(result):
