@@ -24,6 +24,7 @@ from framework.exchange import (
     StreamHealth,
     TradeHistory,
 )
+from framework.flatten import FlattenResult, flatten_account
 from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
 from framework.settings import RiskLimits, Settings
@@ -41,6 +42,7 @@ from framework.types import (
     Freshness,
     IntervalJob,
     Job,
+    KillSwitchTrip,
     Mismatch,
     Order,
     OrderRequest,
@@ -72,10 +74,12 @@ __all__ = [
     "ExchangeEndpoint",
     "Fill",
     "FillHistory",
+    "FlattenResult",
     "Freshness",
     "Hooks",
     "IntervalJob",
     "Job",
+    "KillSwitchTrip",
     "LoopLag",
     "ManualClock",
     "Mismatch",
@@ -103,5 +107,6 @@ __all__ = [
     "TradingHeld",
     "UnreadableEntry",
     "cancel_and_wait",
+    "flatten_account",
     "hookimpl",
 ]

@@ -12,6 +12,7 @@ from .plugin import Journal
 from .records import (
     BalanceRow,
     FillRow,
+    KillSwitchRow,
     LogStatsRow,
     MismatchRow,
     OrderRow,
@@ -55,6 +56,7 @@ __all__ = [
     "JournalError",
     "JournalSettings",
     "JournalStore",
+    "KillSwitchRow",
     "LogStatsRow",
     "MismatchRow",
     "OrderRow",

@@ -162,5 +162,20 @@ CREATE INDEX degraded_periods_ts ON degraded_periods (ts);
 """
 """Degraded mode: one row when it begins and one when it ends (``on_degraded``)."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+V3 = """
+CREATE TABLE kill_switch_trips (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    limit_name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    threshold TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    actions TEXT NOT NULL
+);
+CREATE INDEX kill_switch_trips_ts ON kill_switch_trips (ts);
+"""
+"""The kill switch's trips (``on_kill_switch``); ``actions`` one line each."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

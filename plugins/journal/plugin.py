@@ -19,6 +19,7 @@ from framework import (
     DegradedStatus,
     Fill,
     IntervalJob,
+    KillSwitchTrip,
     Order,
     PluginError,
     Position,
@@ -36,6 +37,7 @@ from .records import (
     balance_row,
     degraded_row,
     fill_row,
+    kill_switch_row,
     order_row,
     plugin_error_row,
     position_row,
@@ -329,6 +331,10 @@ class Journal:
         """Record degraded mode beginning or ending (at the status's own time)."""
         if self._recording is not None:
             self._recording.add(degraded_row(int(status.at * 1000), self.run_id, status))
+    def on_kill_switch(self, trip: KillSwitchTrip) -> None:
+        """Record the trip and what was done about it."""
+        if self._recording is not None:
+            self._recording.add(kill_switch_row(self.run_id, trip))
 
     @hookimpl
     def on_plugin_error(self, error: PluginError) -> None:

@@ -15,6 +15,7 @@ from framework.types import (
     Balance,
     DegradedStatus,
     Fill,
+    KillSwitchTrip,
     Mismatch,
     Order,
     PluginError,
@@ -190,6 +191,23 @@ class PluginErrorRow(msgspec.Struct, frozen=True, kw_only=True):
     disabled: bool
 
 
+class KillSwitchRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The kill switch tripped (``ts``: the trip's time); ``actions``: one line each."""
+
+    ts: int
+    run_id: str
+    limit_name: str
+    value: Decimal
+    threshold: Decimal
+    asset: str
+    actions: str
+
+    @property
+    def action_lines(self) -> list[str]:
+        """``actions`` as its lines."""
+        return self.actions.splitlines()
+
+
 class LogStatsRow(msgspec.Struct, frozen=True, kw_only=True):
     """smart_logging's counters since its run started, sampled (cumulative per run)."""
 
@@ -216,6 +234,7 @@ Record = (
     | DegradedRow
     | PluginErrorRow
     | LogStatsRow
+    | KillSwitchRow
 )
 
 
@@ -352,4 +371,17 @@ def plugin_error_row(ts: int, run_id: str, e: PluginError) -> PluginErrorRow:
         error=e.error,
         consecutive_failures=e.consecutive_failures,
         disabled=e.disabled,
+    )
+
+
+def kill_switch_row(run_id: str, trip: KillSwitchTrip) -> KillSwitchRow:
+    """The row of an ``on_kill_switch``."""
+    return KillSwitchRow(
+        ts=int(trip.at * 1000),
+        run_id=run_id,
+        limit_name=trip.limit,
+        value=trip.value,
+        threshold=trip.threshold,
+        asset=trip.asset,
+        actions="\n".join(trip.actions),
     )

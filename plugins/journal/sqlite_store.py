@@ -18,6 +18,7 @@ from .records import (
     BalanceRow,
     DegradedRow,
     FillRow,
+    KillSwitchRow,
     LogStatsRow,
     MismatchRow,
     OrderRow,
@@ -48,6 +49,7 @@ _TABLES: dict[type[Any], tuple[str, str]] = {
     DegradedRow: ("degraded_periods", "INSERT"),
     PluginErrorRow: ("plugin_errors", "INSERT"),
     LogStatsRow: ("log_stats", "INSERT"),
+    KillSwitchRow: ("kill_switch_trips", "INSERT"),
 }
 _JSON_FIELDS = frozenset({"marks", "top_suppressed"})
 # A reconcile belongs to the time of its REST snapshot; one that failed before taking a
@@ -436,6 +438,12 @@ class SQLiteStore:
         """Plugin errors in the range."""
         return await self._select(
             PluginErrorRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
+        )
+
+    async def kill_switch_trips(self, start: int, end: int) -> list[KillSwitchRow]:
+        """Kill-switch trips in the range."""
+        return await self._select(
+            KillSwitchRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
         )
 
     async def log_stats(self, start: int, end: int) -> list[LogStatsRow]:

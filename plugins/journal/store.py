@@ -17,6 +17,7 @@ from framework.errors import EXIT_USAGE
 from .records import (
     BalanceRow,
     FillRow,
+    KillSwitchRow,
     LogStatsRow,
     OrderRow,
     PluginErrorRow,
@@ -120,6 +121,10 @@ class JournalStore(Protocol):
 
     async def plugin_errors(self, start: int, end: int) -> list[PluginErrorRow]:
         """Plugin errors in the range, oldest first."""
+        ...
+
+    async def kill_switch_trips(self, start: int, end: int) -> list[KillSwitchRow]:
+        """Kill-switch trips in the range, oldest first."""
         ...
 
     async def log_stats(self, start: int, end: int) -> list[LogStatsRow]:

@@ -12,6 +12,7 @@ from framework.killswitch import read_state
 from framework.runtime import Bot
 from framework.testing import HookRecorder
 from framework.types import KillSwitchTrip
+from plugins.journal import Journal
 from plugins.sim.exchange import SimExchange
 from plugins.sim.testing import SimBotFactory, SimFactory, until
 
@@ -104,7 +105,9 @@ async def test_drawdown_from_the_days_peak_trips(
 async def test_open_notional_trips_on_the_position_event_and_closes_when_configured(
     sim_bot: SimBotFactory, still_sim: SimExchange, hook_recorder: HookRecorder
 ) -> None:
+    journal = Journal()
     bot = await sim_bot(
+        plugins={"journal": journal},
         sim=still_sim,
         overrides={"kill_switch": {"max_open_notional": "1000", "close_positions": True}},
     )
@@ -118,6 +121,12 @@ async def test_open_notional_trips_on_the_position_event_and_closes_when_configu
     truth = still_sim.truth()
     assert truth.open_orders == []
     assert truth.positions[SYMBOL].amount == 0
+    await journal.flush()
+    (row,) = await journal.store.kill_switch_trips(0, 10**13)
+    assert row.limit_name == "open_notional"
+    assert row.value == trip.value
+    assert row.threshold == Decimal(1000)
+    assert row.action_lines == list(trip.actions)
 
 
 async def test_no_limit_set_measures_but_never_trips(
