@@ -28,7 +28,7 @@ from loguru import logger
 from framework.errors import TradeloopError
 from framework.flatten import FlattenResult, flatten_account
 from framework.settings import KillSwitchSettings, Settings
-from framework.types import IntervalJob, KillSwitchLimit, KillSwitchTrip
+from framework.types import KillSwitchLimit, KillSwitchTrip
 
 if TYPE_CHECKING:
     from framework.context import BotContext
@@ -186,6 +186,7 @@ class KillSwitch:
         self._pending = False
         self._last_save = 0.0
         self._dirty = False
+        self._saving: asyncio.Task[None] | None = None
         self._armed = False  # trips only once the bot has started (the exchange is known)
         self.trips = 0
         self.checks = 0
@@ -245,9 +246,17 @@ class KillSwitch:
         """Let limits trip from now on (the core, once the exchange connector is known)."""
         self._armed = True
 
-    def job(self) -> IntervalJob:
-        """The core's periodic check (every ``check_interval`` seconds)."""
-        return IntervalJob(name="kill_switch", every=self.settings.check_interval, func=self.check)
+    async def run(self) -> None:
+        """Check every ``check_interval`` seconds on the bot's clock until cancelled (the
+        core runs it as its task ``core:kill_switch``); a failing check is logged, never ends
+        the loop."""
+        clock = self._ctx.clock
+        while True:
+            await clock.sleep(self.settings.check_interval)
+            try:
+                await self.check()
+            except Exception as exc:  # noqa: BLE001 - the next check still runs
+                logger.opt(exception=exc).error("kill switch check failed: {!r}", exc)
 
     def stop(self) -> None:
         """Save the day's figures (the core, at stop)."""
@@ -276,16 +285,16 @@ class KillSwitch:
         self.evaluate()
 
     async def check(self) -> None:
-        """The periodic check: while tripped, see whether ``tradeloop resume`` cleared the
-        saved trip; otherwise measure and compare."""
+        """The periodic check: measure and compare; while tripped, see whether ``tradeloop
+        resume`` cleared the saved trip. Saves run beside it, never holding the next check."""
+        self.evaluate()
         if self.tripped:
             if self._saved_trip:
                 await self._notice_resume()
-            self.evaluate()
             return
-        self.evaluate()
         if self._dirty and self._ctx.clock.time() - self._last_save >= SAVE_EVERY:
-            await self._save()
+            if self._saving is None or self._saving.done():
+                self._saving = self._ctx.spawn(self._save(), name="kill_switch_save", owner="core")
 
     def evaluate(self) -> AccountRisk | None:
         """Measure the account now and trip if a limit is reached; the reading."""

@@ -76,6 +76,7 @@ class Bot:
         )
         self.ctx.bind_loop_watchdog(self.watchdog.snapshot)
         self._watchdog_task: asyncio.Task[None] | None = None
+        self._kill_switch_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._start_monotonic = 0.0
         self.summary: dict[str, Any] = {}
@@ -118,8 +119,10 @@ class Bot:
                 if not outcome.ok:
                     raise _start_error(outcome.plugin, "register_jobs", outcome.error)
                 self.scheduler.add_all(outcome.value or (), owner=outcome.plugin)
-            self.scheduler.add(self.ctx.kill_switch.job(), owner="core")
             self.ctx.kill_switch.arm()
+            self._kill_switch_task = asyncio.get_running_loop().create_task(
+                self.ctx.kill_switch.run(), name="core:kill_switch"
+            )
             self.scheduler.start()
             await self.hooks.warm_up()  # failures are reported; strategies still hold
         except BaseException:
@@ -213,6 +216,7 @@ class Bot:
         timeout = self.settings.runtime.shutdown_timeout
         end = time.monotonic() + timeout
         try:
+            await self._stop_kill_switch()
             await _logged("jobs", self.scheduler.stop(), timeout / 8)
             await _logged("spawned tasks", self.ctx.cancel_tasks(), timeout / 8)
             if not await self.bus.drain(within=max(0.0, min(timeout / 4, end - time.monotonic()))):
@@ -223,6 +227,12 @@ class Bot:
             await _logged("hook bus", self.bus.aclose(), STOP_GRACE)
             await _logged("spawned tasks", self.ctx.cancel_tasks(), STOP_GRACE)
             await self._stop_watchdog()
+
+    async def _stop_kill_switch(self) -> None:
+        task, self._kill_switch_task = self._kill_switch_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
 
     async def _stop_watchdog(self) -> None:
         task, self._watchdog_task = self._watchdog_task, None
