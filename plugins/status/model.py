@@ -23,6 +23,7 @@ from framework import (
     StreamState,
     StreamStatus,
 )
+from framework.settings import KillSwitchSettings
 
 ACCOUNT_HOOKS = ("on_balance_update", "on_position_update", "on_order_update", "on_fill")
 """Notifications counted as account events (every change the cache announces)."""
@@ -136,6 +137,12 @@ class StatusSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     strategies: tuple[StrategyRow, ...] = ()
     account: AccountFreshness | None = None
     """``None`` without an exchange."""
+    kill_switch: str = ""
+    """The kill switch's trip in force (what tripped it), or ``""``."""
+    kill_switch_limits: str = ""
+    """The account-level limits set (``daily loss 500 USDT, ...``), or ``""`` for none."""
+    day_pnl: Decimal | None = None
+    """Equity now minus the UTC day's starting equity (the kill switch's reading)."""
 
 
 class RateMeter:
@@ -263,7 +270,13 @@ class StatusModel:
         error = self.last_error
         unrealized = sum((p.unrealized_pnl for p in positions), ZERO)
         wallet = cache.balances.get(self.equity_asset)
+        switch = ctx.kill_switch
+        trip = switch.trip
+        risk = switch.risk
         return StatusSnapshot(
+            kill_switch=trip.describe() if trip is not None else "",
+            kill_switch_limits=limits_text(switch.settings),
+            day_pnl=risk.day_pnl if risk is not None and risk.asset == self.equity_asset else None,
             equity_asset=self.equity_asset,
             equity=None if wallet is None else wallet.wallet_balance + unrealized,
             strategies=_strategies(ctx),
@@ -352,6 +365,19 @@ def _freshness(ctx: BotContext) -> AccountFreshness | None:
         polls=polls,
         poll_interval=interval,
     )
+
+
+def limits_text(settings: KillSwitchSettings) -> str:
+    """The kill switch's limits in force, or ``""`` when none is set."""
+    asset = settings.asset
+    parts = []
+    if settings.max_daily_loss is not None:
+        parts.append(f"daily loss {settings.max_daily_loss} {asset}")
+    if settings.max_drawdown is not None:
+        parts.append(f"drawdown {settings.max_drawdown:.2%}")
+    if settings.max_open_notional is not None:
+        parts.append(f"open notional {settings.max_open_notional} {asset}")
+    return ", ".join(parts)
 
 
 def _strategies(ctx: BotContext) -> tuple[StrategyRow, ...]:

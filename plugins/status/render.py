@@ -115,6 +115,20 @@ def equity_text(snapshot: StatusSnapshot) -> str:
     return cash(snapshot.equity, snapshot)
 
 
+def kill_switch_text(snapshot: StatusSnapshot) -> str:
+    """``TRIPPED: daily loss ... (tradeloop resume)``, ``armed (daily loss 500 USDT)`` or
+    ``off`` (no limit set); the day's PnL after it once known."""
+    if snapshot.kill_switch:
+        text = f"TRIPPED: {snapshot.kill_switch}; trading halted until `tradeloop resume`"
+    elif snapshot.kill_switch_limits:
+        text = f"armed ({snapshot.kill_switch_limits})"
+    else:
+        text = "off"
+    if snapshot.day_pnl is not None:
+        text += f"; day PnL {money(snapshot.day_pnl, snapshot.equity_asset, sign=True)}"
+    return text
+
+
 def strategy_text(row: StrategyRow) -> str:
     """``grid1 running``, ``grid1 held (reconciling)``, ``grid1 paused (ValueError: ...)``."""
     return f"{row.strategy} {row.state}" + (f" ({row.reason})" if row.reason else "")
@@ -250,6 +264,11 @@ def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
         f"up {age(snapshot.uptime_s)}",
         f"exchange {snapshot.exchange or 'none'}",
         f"equity {equity_text(snapshot)}",
+        *(
+            [f"kill switch {kill_switch_text(snapshot)}"]
+            if snapshot.kill_switch or snapshot.kill_switch_limits
+            else []
+        ),
         f"strategies {strategies_text(snapshot)}",
         "positions " + ("; ".join(positions) if positions else "none"),
         f"pnl {pnl_text(snapshot)}",
@@ -344,6 +363,10 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     grid.add_row("Equity", equity_text(snapshot))
+    grid.add_row(
+        "Kill switch",
+        Text(kill_switch_text(snapshot), style="bold red" if snapshot.kill_switch else ""),
+    )
     grid.add_row("Strategies", _strategies_cell(snapshot))
     grid.add_row("PnL", pnl)
     grid.add_row("Balances", balances_text(snapshot, max_rows))
@@ -367,6 +390,8 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     grid.add_row("Events", events_text(snapshot))
     grid.add_row("Plugins", Text(plugins, style="green" if plugins == "ok" else "red"))
     title = Text.assemble(("tradeloop", "bold"), f" · {snapshot.exchange or 'no exchange'}")
+    if snapshot.kill_switch:
+        title.append(" · TRADING HALTED (kill switch)", style="bold red")
     subtitle = f"up {age(snapshot.uptime_s)} · {clock_time(snapshot.at)} UTC"
     return Panel(
         Group(_positions_table(snapshot, max_rows), Text(""), grid),
