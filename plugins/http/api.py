@@ -108,6 +108,7 @@ def status(
         "realized_pnl": dict(cache.realized_pnl),
         "fees": dict(cache.fees),
         "disabled_plugins": ctx.stats().get("disabled_plugins", {}),
+        "kill_switch": ctx.kill_switch.status(),
     }
 
 

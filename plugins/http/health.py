@@ -14,11 +14,15 @@ def health_reasons(
 ) -> list[str]:
     """Why the bot is unhealthy (empty: healthy).
 
-    A stream disconnected or stale for ``stream_down_after`` seconds or more; the last good
-    reconcile older than the overdue bound (or none since start for that long); a plugin
-    disabled by the circuit breaker (a strategy paused after an error included).
+    Trading halted by the kill switch (until ``tradeloop resume``); a stream disconnected or
+    stale for ``stream_down_after`` seconds or more; the last good reconcile older than the
+    overdue bound (or none since start for that long); a plugin disabled by the circuit
+    breaker (a strategy paused after an error included).
     """
     reasons: list[str] = []
+    trip = ctx.kill_switch.trip
+    if trip is not None:
+        reasons.append(f"trading halted: kill switch tripped: {trip.describe()}")
     bound = config.stream_down_after
     for name, track in sorted(observed.streams.items()):
         down_for = now - track.since

@@ -12,13 +12,13 @@ from aiohttp import web
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from framework import BotContext, Fill, ReconcileResult, StreamStatus, hookimpl
+from framework import BotContext, Fill, IntervalJob, ReconcileResult, StreamStatus, hookimpl
 
 from . import api
 from .health import health_reasons, ready_reasons
 from .metrics import BotCollector, registry_for, render
 from .settings import HttpSettings
-from .state import Observed
+from .state import EquityHistory, Observed
 
 NAME = "http"
 MAX_LINE = 4096  # request line and header field size limit (bytes)
@@ -37,6 +37,7 @@ class HttpPlugin:
     def __init__(self, config: HttpSettings | None = None) -> None:
         self.config = config or HttpSettings()
         self.observed = Observed(self.config.recent)
+        self.equity = EquityHistory(self.config.equity_samples)
         self.port: int | None = None
         """The bound port once started (useful with ``port: 0``)."""
         self.requests = 0
@@ -121,6 +122,7 @@ class HttpPlugin:
             "/api/fills": lambda: api.fills(seen),
             "/api/reconciles": lambda: api.reconciles(seen),
             "/api/strategies": lambda: api.strategies(ctx()),
+            "/api/equity": self.equity_view,
         }
         for path, view in views.items():
             get(path, self._plain(self._json_view(view)), allow_head=False)
@@ -204,7 +206,31 @@ class HttpPlugin:
             ready=self.ready(),
         )
 
+    def sample_equity(self) -> None:
+        """Keep the kill switch's latest reading of equity and the day's PnL."""
+        ctx = self._ctx
+        risk = ctx.kill_switch.risk if ctx is not None else None
+        if risk is not None:
+            self.equity.add(risk.day, risk.asset, risk.at, risk.equity, risk.day_pnl)
+
+    def equity_view(self) -> dict[str, Any]:
+        """The ``/api/equity`` body: the day's samples, then the reading now."""
+        ctx = self._need_ctx()
+        risk = ctx.kill_switch.evaluate() or ctx.kill_switch.risk  # at the last ticks, now
+        return {
+            **self.equity.as_dict(),
+            "now": None if risk is None else risk.as_dict(),
+            "kill_switch": ctx.kill_switch.status(),
+        }
+
     # ------------------------------------------------------------------------ hooks
+
+    @hookimpl
+    def register_jobs(self) -> list[IntervalJob]:
+        """Sample equity for the dashboard's chart."""
+        return [
+            IntervalJob(name="http_equity", every=self.config.equity_every, func=self.sample_equity)
+        ]
 
     @hookimpl
     def on_stream_state(self, ctx: BotContext, status: StreamStatus) -> None:

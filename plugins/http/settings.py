@@ -29,6 +29,11 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     reconciliation interval."""
     recent: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
     """How many recent fills and reconcile results the API keeps and returns."""
+    equity_every: Seconds = 10.0
+    """Seconds between the samples of equity and the day's PnL the dashboard charts."""
+    equity_samples: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 8640
+    """Most samples kept for the day's chart (a day at 10 s); beyond it, every other one is
+    dropped."""
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1_048_576)] = 8192
     """Largest request body accepted; the read-only API reads none (methods other than GET get
     405)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from framework import Fill, ReconcileResult, StreamState, StreamStatus
 
@@ -63,3 +65,37 @@ class Observed:
             self.drift_found[mismatch.kind] += 1
             if mismatch.repaired:
                 self.drift_repaired[mismatch.kind] += 1
+
+
+class EquityHistory:
+    """Equity and the day's PnL over the current UTC day, at most ``size`` samples.
+
+    Filled from the kill switch's readings (``ctx.kill_switch.risk``); a new UTC day starts
+    an empty history. When full, every other sample is dropped (the chart keeps the whole
+    day at half the resolution) rather than the oldest, so memory stays bounded.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.day = ""
+        self.asset = ""
+        self.samples: list[tuple[float, Decimal, Decimal]] = []
+
+    def add(self, day: str, asset: str, at: float, equity: Decimal, day_pnl: Decimal) -> None:
+        """Keep one sample (a new day or asset starts afresh)."""
+        if day != self.day or asset != self.asset:
+            self.day, self.asset, self.samples = day, asset, []
+        if self.samples and self.samples[-1][0] >= at:
+            self.samples[-1] = (at, equity, day_pnl)
+            return
+        if len(self.samples) >= self.size:
+            self.samples = self.samples[::2]
+        self.samples.append((at, equity, day_pnl))
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{day, asset, samples: [[t, equity, day_pnl], ...]}`` (amounts as strings)."""
+        return {
+            "day": self.day,
+            "asset": self.asset,
+            "samples": [[t, str(e), str(p)] for t, e, p in self.samples],
+        }

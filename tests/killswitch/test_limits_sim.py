@@ -5,16 +5,22 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
+from rich.console import Console
 
 from framework.clock import ManualClock
 from framework.killswitch import read_state
 from framework.runtime import Bot
 from framework.testing import HookRecorder
 from framework.types import KillSwitchTrip
+from plugins.http import HttpPlugin, HttpSettings
+from plugins.http.state import EquityHistory
 from plugins.journal import Journal
 from plugins.sim.exchange import SimExchange
 from plugins.sim.testing import SimBotFactory, SimFactory, until
+from plugins.status import StatusModel
+from plugins.status.render import render_line, render_panel
 
 from .helpers import SYMBOL, limits, move, open_long, resting_buy
 
@@ -173,3 +179,57 @@ async def test_a_trip_survives_a_restart_until_resume(
     await until(lambda: second.ctx.kill_switch.trip is None)
     assert second.ctx.trading_held == ""
     assert read_state(second.ctx.kill_switch.path).trip is None
+
+
+def test_equity_history_stays_bounded_and_starts_afresh_each_day() -> None:
+    history = EquityHistory(10)
+    for i in range(25):
+        history.add("2024-05-01", "USDT", 1000.0 + i, Decimal(100 + i), Decimal(i))
+    assert len(history.samples) <= 10
+    assert history.samples[0][0] == 1000.0  # the day's start is kept, resolution halves
+    assert history.samples[-1][0] == 1024.0
+    history.add("2024-05-01", "USDT", 1024.0, Decimal(7), Decimal(0))  # same time: replaced
+    assert history.samples[-1][1] == Decimal(7)
+    history.add("2024-05-02", "USDT", 90000.0, Decimal(1), Decimal(0))
+    assert history.as_dict() == {
+        "day": "2024-05-02",
+        "asset": "USDT",
+        "samples": [[90000.0, "1", "0"]],
+    }
+
+
+async def test_status_display_and_health_show_the_halt(
+    sim_bot: SimBotFactory, still_sim: SimExchange, hook_recorder: HookRecorder
+) -> None:
+    http = HttpPlugin(HttpSettings(port=0))
+    bot = await sim_bot(
+        plugins={"http": http},
+        sim=still_sim,
+        overrides=limits(max_daily_loss=500, max_open_notional=1000),
+    )
+    hook_recorder.attach(bot)
+    model = StatusModel()
+    line = render_line(model.snapshot(bot.ctx))
+    assert "kill switch armed (daily loss 500 USDT, open notional 1000 USDT)" in line
+    assert http.health() == []
+
+    await open_long(bot, still_sim)
+    await tripped(bot, hook_recorder)
+
+    line = render_line(model.snapshot(bot.ctx))
+    assert "kill switch TRIPPED: open notional" in line
+    assert "trading halted until `tradeloop resume`" in line
+    panel = Console(width=160, record=True)
+    panel.print(render_panel(model.snapshot(bot.ctx)))
+    assert "TRADING HALTED (kill switch)" in panel.export_text()
+    (reason,) = [r for r in http.health() if r.startswith("trading halted")]
+    assert "kill switch tripped: open notional" in reason
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"http://127.0.0.1:{http.port}/health") as resp:
+            assert resp.status == 503
+            body = await resp.json()
+        async with client.get(f"http://127.0.0.1:{http.port}/api/equity") as resp:
+            equity = await resp.json()
+    assert body["reasons"][0] == reason
+    assert equity["kill_switch"]["tripped"] is True
+    assert equity["now"]["asset"] == "USDT"

@@ -10,11 +10,13 @@ import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from framework.clock import ManualClock
 from plugins.sim.exchange import SimExchange
 from plugins.sim.testing import SimBotFactory, until
 from tests.ops.test_http_sim import get, start
@@ -137,5 +139,54 @@ async def test_the_dashboard_shows_live_values_and_follows_a_fill(
     shot = tmp_path / "dashboard.png"
     await chromium(
         tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,1100", base + "/"
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def svg_samples(dom: str) -> int:
+    found = re.search(r'id="equity-chart"[^>]*data-samples="(\d+)"', dom) or re.search(
+        r'data-samples="(\d+)"[^>]*id="equity-chart"', dom
+    )
+    assert found is not None, "#equity-chart has no samples"
+    return int(found.group(1))
+
+
+async def test_the_dashboard_charts_the_days_equity_and_shows_a_kill_switch_halt(
+    sim_bot: SimBotFactory,
+    sim_exchange: SimExchange,
+    manual_clock: ManualClock,
+    client: aiohttp.ClientSession,
+    tmp_path: Path,
+) -> None:
+    bot, http, _, base = await start(
+        sim_bot, overrides={"kill_switch": {"max_open_notional": "1000"}}, equity_every=10.0
+    )
+    await until(lambda: bot.ctx.kill_switch.risk is not None)
+    for _ in range(3):  # three samples of the day's equity, ten seconds apart
+        await manual_clock.advance(10.0)
+    assert len(http.equity.samples) >= 2
+
+    dom = await chromium(tmp_path / "profile", "--dump-dom", base + "/")
+    assert svg_samples(dom) >= 3  # the day's samples and the reading now
+    assert "<polyline" in dom
+    assert text_of(dom, "kill-switch") == "armed"
+    day_pnl = Decimal(bot.ctx.kill_switch.status()["account"]["day_pnl"])
+    assert text_of(dom, "day-pnl") == format(day_pnl, "f")
+    assert 'id="halt" class="halt" role="alert" hidden' in dom
+
+    await sim_exchange.place_order("BTCUSDT", "BUY", "0.100")  # far above 1000 USDT notional
+    await until(lambda: bot.ctx.kill_switch.trip is not None)
+    status, health = await get(client, base + "/health")
+    assert status == 503
+    assert health["reasons"][0].startswith("trading halted: kill switch tripped: open notional")
+
+    dom = await chromium(tmp_path / "profile", "--dump-dom", base + "/")
+    assert text_of(dom, "health") == "UNHEALTHY"
+    assert text_of(dom, "kill-switch") == "TRIPPED"
+    assert "TRADING HALTED by the kill switch: open notional" in dom
+    assert "tradeloop resume" in dom
+    shot = tmp_path / "halted.png"
+    await chromium(
+        tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,1300", base + "/"
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
