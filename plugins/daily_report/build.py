@@ -15,6 +15,7 @@ from .account import balance_figures, equity_figure, last_marks, position_figure
 from .model import BalanceFigure, PositionFigure, Report, SymbolFigure
 from .operations import (
     drift_figure,
+    kill_switch_figures,
     log_figure,
     plugin_error_figures,
     run_figures,
@@ -128,6 +129,7 @@ async def build_report(
         uptime=uptime_figure(runs, start, min(end, max(start, now_ms))),
         plugin_errors=plugin_error_figures(await store.plugin_errors(start, end)),
         log=log_figure(await store.log_stats_before(start), await store.log_stats(start, end)),
+        kill_switch=kill_switch_figures(await store.kill_switch_trips(start, end)),
     )
 
 
@@ -221,6 +223,7 @@ def summary(report: Report) -> dict[str, Any]:
         "uptime": report.uptime.share,
         "runs_started": report.uptime.runs_started,
         "plugin_errors": sum(e.count for e in report.plugin_errors),
+        "kill_switch_trips": len(report.kill_switch),
         "log_suppressed": report.log.suppressed,
     }
 

@@ -103,6 +103,7 @@ def render_markdown(report: Report) -> str:
         "### Plugin errors",
         "",
         *table(tables.plugin_errors(r)),
+        *(["### Kill switch", "", *table(tables.kill_switch(r))] if r.kill_switch else []),
         "### Logging",
         "",
     ]

@@ -245,6 +245,17 @@ class LogFigure(msgspec.Struct, frozen=True, kw_only=True):
     top_suppressed: dict[str, int]
 
 
+class KillSwitchFigure(msgspec.Struct, frozen=True, kw_only=True):
+    """One trip of the kill switch: the limit, the value against its threshold, what was done."""
+
+    at: int
+    limit: str
+    value: Decimal
+    threshold: Decimal
+    asset: str
+    actions: tuple[str, ...]
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the report says about one UTC day, or a period of whole UTC days."""
 
@@ -274,3 +285,5 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     uptime: UptimeFigure
     plugin_errors: tuple[PluginErrorFigure, ...]
     log: LogFigure
+    kill_switch: tuple[KillSwitchFigure, ...] = ()
+    """The kill switch's trips in the period, oldest first."""

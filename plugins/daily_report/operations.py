@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from plugins.journal import LogStatsRow, PluginErrorRow, ReconcileRow, RunRow, StreamRow
+from plugins.journal import (
+    KillSwitchRow,
+    LogStatsRow,
+    PluginErrorRow,
+    ReconcileRow,
+    RunRow,
+    StreamRow,
+)
 
 from .model import (
     DriftFigure,
     DriftIncident,
+    KillSwitchFigure,
     LogFigure,
     MismatchFigure,
     PluginErrorFigure,
@@ -213,4 +221,19 @@ def log_figure(before: Iterable[LogStatsRow], during: Sequence[LogStatsRow]) -> 
         aggregated_lines=aggregated,
         sink_errors=sink_errors,
         top_suppressed=top,
+    )
+
+
+def kill_switch_figures(rows: Iterable[KillSwitchRow]) -> tuple[KillSwitchFigure, ...]:
+    """The kill switch's trips, oldest first."""
+    return tuple(
+        KillSwitchFigure(
+            at=r.ts,
+            limit=r.limit_name,
+            value=r.value,
+            threshold=r.threshold,
+            asset=r.asset,
+            actions=tuple(r.action_lines),
+        )
+        for r in rows
     )

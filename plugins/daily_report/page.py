@@ -153,6 +153,7 @@ def render_html(report: Report) -> str:
         _table(tables.uptime(r)),
         "<h3>Plugin errors</h3>",
         _table(tables.plugin_errors(r)),
+        *(["<h3>Kill switch</h3>", _table(tables.kill_switch(r))] if r.kill_switch else []),
         "<h3>Logging</h3>",
     ]
     if log.sampled:

@@ -319,6 +319,23 @@ def plugin_errors(r: Report) -> Table:
     )
 
 
+def kill_switch(r: Report) -> Table:
+    return Table(
+        header=("time (UTC)", "limit", "value", "threshold", "actions"),
+        rows=tuple(
+            (
+                day_clock(k.at, r.start, r.end),
+                k.limit,
+                f"{k.value:.2%}" if k.limit == "drawdown" else f"{k.value:f} {k.asset}",
+                f"{k.threshold:.2%}" if k.limit == "drawdown" else f"{k.threshold:f} {k.asset}",
+                "; ".join(k.actions),
+            )
+            for k in r.kill_switch
+        ),
+        numeric=(2, 3),
+    )
+
+
 def most_suppressed(r: Report) -> Table:
     return Table(
         header=("most suppressed", "count"),

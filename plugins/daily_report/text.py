@@ -148,6 +148,11 @@ def operations(report: Report) -> list[tuple[str, str]]:
             f"{up.share * 100:.2f} % ({duration(up.up_ms)}), {plural(up.runs_started, 'start')}",
         ),
         ("Plugin errors", str(sum(e.count for e in report.plugin_errors))),
+        *(
+            [("Kill switch", f"tripped {plural(len(report.kill_switch), 'time')}")]
+            if report.kill_switch
+            else []
+        ),
         (
             "Log",
             f"{plural(report.log.emitted, 'line')}, {report.log.suppressed} suppressed, "

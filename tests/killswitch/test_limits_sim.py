@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from framework.killswitch import read_state
 from framework.runtime import Bot
 from framework.testing import HookRecorder
 from framework.types import KillSwitchTrip
+from plugins.daily_report.build import build_report, summary
+from plugins.daily_report.markdown import render_markdown
+from plugins.daily_report.page import render_html
 from plugins.http import HttpPlugin, HttpSettings
 from plugins.http.state import EquityHistory
 from plugins.journal import Journal
@@ -29,6 +33,10 @@ from .helpers import SYMBOL, limits, move, open_long, resting_buy
 async def still_sim(sim_factory: SimFactory) -> SimExchange:
     """A simulator whose prices move only when a test moves them."""
     return await sim_factory(updates_per_second=0)
+
+
+def utc_date(seconds: float) -> date:
+    return datetime.fromtimestamp(seconds, UTC).date()
 
 
 async def tripped(bot: Bot, recorder: HookRecorder) -> KillSwitchTrip:
@@ -133,6 +141,19 @@ async def test_open_notional_trips_on_the_position_event_and_closes_when_configu
     assert row.value == trip.value
     assert row.threshold == Decimal(1000)
     assert row.action_lines == list(trip.actions)
+
+    # The day's report lists the trip (markdown, HTML, JSON summary).
+    report = await build_report(
+        journal.store, utc_date(trip.at), now_ms=int(trip.at * 1000) + 1, current_run=journal.run_id
+    )
+    assert report.kill_switch[0].limit == "open_notional"
+    assert report.kill_switch[0].actions == trip.actions
+    markdown = render_markdown(report)
+    assert "### Kill switch" in markdown
+    assert "1 positions closed (reduce-only MARKET)" in markdown
+    assert "- **Kill switch:** tripped 1 time" in markdown
+    assert "<h3>Kill switch</h3>" in render_html(report)
+    assert summary(report)["kill_switch_trips"] == 1
 
 
 async def test_no_limit_set_measures_but_never_trips(
