@@ -14,7 +14,7 @@ import msgspec
 
 from framework.errors import EXIT_OK, EXIT_RUNTIME_ERROR, EXIT_USAGE
 from framework.flatten import FlattenResult, flatten_account
-from framework.killswitch import clear_trip, state_path
+from framework.killswitch import KillSwitchStateError, clear_trip, reset_state, state_path
 from framework.loader import LoadedPlugins, load_plugins
 from framework.runtime import Bot
 from framework.settings import KillSwitchSettings, Settings
@@ -39,7 +39,13 @@ def configure(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_resume(settings: Settings, out: TextIO = sys.stdout) -> int:
     """Clear the saved trip; say what was cleared (or that nothing was tripped)."""
     path = state_path(settings)
-    trip = clear_trip(path)
+    try:
+        trip = clear_trip(path)
+    except KillSwitchStateError as exc:
+        reset_state(path)
+        print(f"{exc}", file=out)
+        print(f"replaced it with a cleared kill switch state: {path}", file=out)
+        return EXIT_OK
     if trip is None:
         print(f"kill switch is not tripped ({path}): nothing to clear", file=out)
         return EXIT_OK

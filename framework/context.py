@@ -87,7 +87,7 @@ class BotContext:
         self._loop_lag: Callable[[], LoopLag] | None = None
         bus.pause_on_failure(self.strategy_names)
         # The account-level limits; the runtime starts it (reads its saved trip) and checks it.
-        self.kill_switch = KillSwitch(self)
+        self.kill_switch: KillSwitch = KillSwitch(self)
         self.hooks.account_listener = self.kill_switch.account_changed
 
     @property

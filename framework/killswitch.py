@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from loguru import logger
 
-from framework.errors import TradeloopError
+from framework.errors import EXIT_USAGE, TradeloopError
 from framework.flatten import FlattenResult, flatten_account
 from framework.settings import KillSwitchSettings, Settings
 from framework.types import KillSwitchLimit, KillSwitchTrip
@@ -56,6 +56,8 @@ class KillSwitchState(msgspec.Struct, kw_only=True):
 class KillSwitchStateError(TradeloopError):
     """``kill_switch.json`` cannot be read: the bot does not start (exit 2) rather than
     forget a trip."""
+
+    exit_code = EXIT_USAGE
 
 
 def state_path(settings: Settings) -> Path:
@@ -95,16 +97,16 @@ def clear_trip(path: Path) -> KillSwitchTrip | None:
     The day's figures start anew from the next reading, so the loss that tripped it does not
     trip it again at once. A damaged file is replaced by a cleared one.
     """
-    try:
-        state = read_state(path)
-    except KillSwitchStateError as exc:
-        logger.warning("{}; replacing it", exc)
-        write_state(path, KillSwitchState(rebase=True))
-        return None
+    state = read_state(path)
     if state.trip is None:
         return None
     write_state(path, KillSwitchState(asset=state.asset, rebase=True))
     return state.trip
+
+
+def reset_state(path: Path) -> None:
+    """Replace a damaged state file by a cleared one (``tradeloop resume``)."""
+    write_state(path, KillSwitchState(rebase=True))
 
 
 def utc_day(seconds: float) -> str:
@@ -259,8 +261,9 @@ class KillSwitch:
                 logger.opt(exception=exc).error("kill switch check failed: {!r}", exc)
 
     def stop(self) -> None:
-        """Save the day's figures (the core, at stop)."""
-        if self._dirty:
+        """Save the day's figures (the core, at stop); nothing is written while no limit is
+        set and nothing is tripped."""
+        if self._dirty and (self.settings.any_limit or self.tripped):
             self._save_now()
 
     def summary(self) -> dict[str, Any]:
@@ -291,6 +294,8 @@ class KillSwitch:
         if self.tripped:
             if self._saved_trip:
                 await self._notice_resume()
+            return
+        if not self.settings.any_limit:
             return
         if self._dirty and self._ctx.clock.time() - self._last_save >= SAVE_EVERY:
             if self._saving is None or self._saving.done():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,10 +11,12 @@ import aiohttp
 import pytest
 from rich.console import Console
 
+from framework.account_cli import run_resume
 from framework.clock import ManualClock
-from framework.killswitch import read_state
+from framework.killswitch import KillSwitchStateError, read_state
 from framework.runtime import Bot
-from framework.testing import HookRecorder
+from framework.settings import load_settings
+from framework.testing import BotFactory, HookRecorder
 from framework.types import KillSwitchTrip
 from plugins.daily_report.build import build_report, summary
 from plugins.daily_report.markdown import render_markdown
@@ -254,3 +257,36 @@ async def test_status_display_and_health_show_the_halt(
     assert body["reasons"][0] == reason
     assert equity["kill_switch"]["tripped"] is True
     assert equity["now"]["asset"] == "USDT"
+
+
+async def test_a_damaged_state_file_stops_the_start_and_resume_replaces_it(
+    bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "kill_switch.json").write_text('{"trip": {"limit": "daily_lo')
+    overrides = {"runtime": {"data_dir": str(data)}, **limits(max_daily_loss=100)}
+    with pytest.raises(KillSwitchStateError) as info:
+        await bot_factory(overrides)
+    assert info.value.exit_code == 2
+    assert "kill_switch.json is damaged" in str(info.value)
+
+    settings = load_settings(use_files=False, overrides=overrides)
+    out = io.StringIO()
+    assert run_resume(settings, out=out) == 0
+    assert "replaced it with a cleared kill switch state" in out.getvalue()
+    bot = await bot_factory(overrides)
+    assert bot.ctx.kill_switch.trip is None
+    assert bot.ctx.trading_held == ""
+
+
+async def test_nothing_is_written_while_no_limit_is_set(
+    sim_bot: SimBotFactory, still_sim: SimExchange, manual_clock: ManualClock
+) -> None:
+    bot = await sim_bot(sim=still_sim)
+    await open_long(bot, still_sim)
+    for _ in range(12):
+        await manual_clock.advance(1.0)
+    await bot.stop()
+    assert bot.ctx.kill_switch.risk is not None
+    assert not bot.ctx.kill_switch.path.exists()
