@@ -189,6 +189,10 @@ class KillSwitch:
         self._last_save = 0.0
         self._dirty = False
         self._saving: asyncio.Task[None] | None = None
+        # Without a limit, account events are not checked (the periodic reading remains).
+        self._limited = self.settings.any_limit
+        self._day_number = -1
+        self._day = ""
         self._armed = False  # trips only once the bot has started (the exchange is known)
         self.trips = 0
         self.checks = 0
@@ -274,8 +278,8 @@ class KillSwitch:
 
     def account_changed(self) -> None:
         """A balance or position changed (the hooks facade calls it): check soon, once per
-        burst of events."""
-        if self._pending:
+        burst of events; nothing while no limit is set."""
+        if self._pending or not self._limited:
             return
         self._pending = True
         try:
@@ -339,7 +343,10 @@ class KillSwitch:
         now = ctx.clock.time()
         wallet = balance.wallet_balance
         equity = wallet + unrealized
-        day = utc_day(now)
+        day_number = int(now // 86_400)
+        if day_number != self._day_number:
+            self._day_number, self._day = day_number, utc_day(now)
+        day = self._day
         state = self._state
         if state.rebase or state.day != day or state.day_start is None or state.peak is None:
             state.day, state.day_start, state.peak, state.rebase = day, equity, equity, False

@@ -36,7 +36,8 @@ async def open_long(bot: Bot, sim: SimExchange, qty: str = "0.100") -> Decimal:
         OrderRequest(symbol=SYMBOL, side="BUY", type="MARKET", quantity=Decimal(qty)), owner="s1"
     )
     await until(lambda: _amount(bot) == Decimal(qty))
-    await until(lambda: bot.ctx.kill_switch.risk is not None)
+    # A reading now (without a limit, account events are not checked: the periodic check is).
+    await until(lambda: bot.ctx.kill_switch.evaluate() is not None)
     return price
 
 
