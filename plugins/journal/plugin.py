@@ -331,6 +331,8 @@ class Journal:
         """Record degraded mode beginning or ending (at the status's own time)."""
         if self._recording is not None:
             self._recording.add(degraded_row(int(status.at * 1000), self.run_id, status))
+
+    @hookimpl
     def on_kill_switch(self, trip: KillSwitchTrip) -> None:
         """Record the trip and what was done about it."""
         if self._recording is not None:
