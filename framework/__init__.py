@@ -9,6 +9,8 @@ from framework.commands import Command
 from framework.context import CACHE_WRITER, BotContext
 from framework.errors import (
     CacheWriteDenied,
+    ExchangeFilterRejection,
+    FilterRefused,
     OrderRefused,
     PluginLoadError,
     RiskLimitExceeded,
@@ -27,6 +29,7 @@ from framework.exchange import (
 from framework.flatten import FlattenResult, flatten_account
 from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
+from framework.rules import FilterBreach, LeverageBracket, SymbolRules
 from framework.settings import RiskLimits, Settings
 from framework.strategy import Strategy, StrategyOrders
 from framework.tasks import cancel_and_wait
@@ -72,14 +75,18 @@ __all__ = [
     "DegradedStatus",
     "ExchangeConnector",
     "ExchangeEndpoint",
+    "ExchangeFilterRejection",
     "Fill",
     "FillHistory",
+    "FilterBreach",
+    "FilterRefused",
     "FlattenResult",
     "Freshness",
     "Hooks",
     "IntervalJob",
     "Job",
     "KillSwitchTrip",
+    "LeverageBracket",
     "LoopLag",
     "ManualClock",
     "Mismatch",
@@ -100,6 +107,7 @@ __all__ = [
     "StreamHealth",
     "StreamState",
     "StreamStatus",
+    "SymbolRules",
     "SystemClock",
     "Tick",
     "TradeHistory",

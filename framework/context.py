@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 from loguru import logger
@@ -15,6 +16,7 @@ from framework.errors import CacheWriteDenied
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.hooks import Hooks
 from framework.killswitch import KillSwitch
+from framework.rules import SymbolRules
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
 from framework.strategy import (
@@ -85,6 +87,10 @@ class BotContext:
         self._order_apis: dict[str, StrategyOrders] = {}
         self._lost: dict[str, int] = {}
         self._loop_lag: Callable[[], LoopLag] | None = None
+        self._rules: dict[str, SymbolRules] = {}
+        self._rules_provider: str | None = None
+        self.rules_published_at: float | None = None
+        self.orders_in_flight: Counter[str] = Counter()  # symbol -> LIMIT orders being placed
         bus.pause_on_failure(self.strategy_names)
         # The account-level limits; the runtime starts it (reads its saved trip) and checks it.
         self.kill_switch: KillSwitch = KillSwitch(self)
@@ -168,6 +174,39 @@ class BotContext:
                 f"{current.provider!r} already did"
             )
         self._endpoint = endpoint
+
+    # ------------------------------------------------------------------------ rules
+
+    def publish_rules(self, plugin: object, rules: Iterable[SymbolRules]) -> None:
+        """Replace the exchange's symbol rules with ``rules`` (every listed symbol).
+
+        The seam for the plugin that provides the exchange (pass ``self``): it publishes what
+        the venue states at start, on its schedule and after the exchange refused an order for
+        a filter. ``RuntimeError`` for any other plugin (the core never reads a venue itself).
+        """
+        name = self._plugin_name(plugin)
+        allowed = name is not None and (
+            name == self._exchange_provider
+            or (name in self._exchange_candidates and not self._exchange_asked)
+        )
+        if not allowed:
+            raise RuntimeError(
+                f"plugin {name or plugin!r} may not publish exchange rules: only the plugin "
+                "that provides the exchange does"
+            )
+        self._rules = {r.symbol: r for r in rules}
+        self._rules_provider = name
+        self.rules_published_at = self.clock.time()
+
+    def rules(self, symbol: str) -> SymbolRules | None:
+        """The exchange's rules of ``symbol`` (filters, leverage brackets), or ``None`` when
+        the venue does not list it or no connector published rules (see ``rules_known``)."""
+        return self._rules.get(symbol.upper())
+
+    @property
+    def rules_known(self) -> bool:
+        """True once the exchange's connector published its rules."""
+        return self._rules_provider is not None
 
     def subscribed_symbols(self) -> tuple[str, ...]:
         """``exchange.symbols`` plus the symbols every enabled strategy instance trades.

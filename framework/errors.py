@@ -100,3 +100,24 @@ class TradingHeld(OrderRefused):
 
 class StrategyPaused(OrderRefused):
     """The strategy instance was paused after an exception."""
+
+
+class FilterRefused(OrderRefused):
+    """The order would break the symbol's exchange rules (``ctx.rules(symbol)``): refused
+    before it left. ``breaches`` names each filter with the values; ``filters`` the names."""
+
+    def __init__(self, symbol: str, breaches: Sequence[object]) -> None:
+        self.symbol = symbol
+        self.breaches = tuple(breaches)
+        self.filters = tuple(dict.fromkeys(str(getattr(b, "filter", b)) for b in self.breaches))
+        listed = "; ".join(str(b) for b in self.breaches)
+        super().__init__(f"order on {symbol} breaks {', '.join(self.filters)}: {listed}")
+
+
+class ExchangeFilterRejection(TradeloopError):
+    """Base of a connector's error for an order the *exchange* refused for a filter (its
+    tick, step, notional, price band or open-order limit). ``filter`` names the filter
+    (``PRICE_FILTER``, ``LOT_SIZE``, ...). The order API counts these apart: with rules
+    checked locally there should be none."""
+
+    filter: str = ""

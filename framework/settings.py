@@ -47,6 +47,10 @@ class ExchangeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     api_key: str = ""
     api_secret: str = ""
     recv_window_ms: Annotated[int, msgspec.Meta(ge=1, le=60000)] = 5000
+    mark_price_margin: Annotated[float, msgspec.Meta(ge=0, le=0.5)] = 0.005
+    """How far (a fraction) the exchange's mark price may be from the last tick's mid: the
+    order API checks PERCENT_PRICE and a MARKET order's MIN_NOTIONAL this far inside their
+    bounds, so an order it lets through is not refused for a mark it could not see."""
 
 
 DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {

@@ -18,8 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from framework.errors import RiskLimitExceeded, StrategyPaused, TradingHeld
+from framework.errors import (
+    ExchangeFilterRejection,
+    FilterRefused,
+    RiskLimitExceeded,
+    StrategyPaused,
+    TradingHeld,
+)
 from framework.hookspecs import hookimpl
+from framework.rules import FilterBreach
 from framework.settings import RiskLimits
 from framework.types import Candle, Order, OrderRequest, Tick
 
@@ -136,22 +143,42 @@ class StrategyOrders:
 
     # ---------------------------------------------------------------------------- API
 
-    async def place(self, request: OrderRequest) -> Order:
-        """Check, then send ``request``; raises ``OrderRefused`` subclasses when refused."""
+    async def place(self, request: OrderRequest, *, round_to_rules: bool = False) -> Order:
+        """Check, then send ``request``; raises ``OrderRefused`` subclasses when refused.
+
+        Every request is checked against the symbol's exchange rules (``ctx.rules``): one that
+        breaks a filter raises ``FilterRefused`` naming each filter with the values, and is
+        never sent. ``round_to_rules``: round the price to the tick (down for a BUY, up for a
+        SELL) and the quantity down to the step first; what still breaks a filter (below the
+        minimum quantity or notional, outside the price band) is refused the same way.
+        """
         try:
             self._check_allowed(request)
+            request = self._check_rules(request, round_to_rules=round_to_rules)
             self._check_risk(request)
-        except (TradingHeld, StrategyPaused, RiskLimitExceeded) as exc:
+        except (TradingHeld, StrategyPaused, RiskLimitExceeded, FilterRefused) as exc:
             self.stats["refused"] += 1
             self.stats[f"refused_{type(exc).__name__}"] += 1
+            if isinstance(exc, FilterRefused):
+                for name in exc.filters:
+                    self.stats[f"refused_filter_{name}"] += 1
             logger.bind(plugin=self.plugin_name, log_key="order_refused").warning(
                 "order refused for strategy {!r}: {}", self.strategy_id, exc
             )
             raise
         key = (request.symbol, request.side)
         self._pending[key] = self._pending.get(key, Decimal(0)) + request.quantity
+        in_flight = self._ctx.orders_in_flight
+        resting = request.type == "LIMIT"
+        if resting:
+            in_flight[request.symbol] += 1
         try:
             order = await self._ctx.exchange.place_order(request, owner=self.strategy_id)
+        except ExchangeFilterRejection as exc:
+            self.stats["failed"] += 1
+            self.stats["exchange_refused_filter"] += 1
+            self.stats[f"exchange_refused_filter_{exc.filter or 'unknown'}"] += 1
+            raise
         except Exception:
             self.stats["failed"] += 1
             raise
@@ -161,6 +188,10 @@ class StrategyOrders:
                 self._pending[key] = left
             else:
                 del self._pending[key]
+            if resting:
+                in_flight[request.symbol] -= 1
+                if in_flight[request.symbol] <= 0:
+                    del in_flight[request.symbol]
         self.stats["placed"] += 1
         if order.is_open:
             self._unseen[(order.symbol, order.order_id)] = (order, self._ctx.clock.time())
@@ -217,6 +248,43 @@ class StrategyOrders:
         reason = self._ctx.strategy_paused(self.strategy_id)
         if reason:
             raise StrategyPaused(f"strategy {self.strategy_id!r} is paused: {reason}")
+
+    def _check_rules(self, request: OrderRequest, *, round_to_rules: bool) -> OrderRequest:
+        """``request`` (rounded if asked) if it passes the symbol's filters; else
+        ``FilterRefused``. Without rules from the connector nothing is checked (counted as
+        ``unchecked``)."""
+        ctx = self._ctx
+        symbol = request.symbol
+        rules = ctx.rules(symbol)
+        if rules is None:
+            if not ctx.rules_known:
+                self.stats["unchecked"] += 1
+                return request
+            raise FilterRefused(
+                symbol,
+                [
+                    FilterBreach(
+                        filter="SYMBOL_STATUS",
+                        message=f"no rules for {symbol}: the exchange does not list it (or its "
+                        "rules could not be read)",
+                    )
+                ],
+            )
+        if round_to_rules:
+            rounded = rules.rounded(request)
+            if rounded is not request:
+                self.stats["rounded"] += 1
+            request = rounded
+        tick = self._last_tick(symbol)
+        breaches = rules.check(
+            request,
+            mark=tick.mid if tick is not None else None,
+            mark_margin=Decimal(str(ctx.settings.exchange.mark_price_margin)),
+            open_orders=len(ctx.cache.orders_for(symbol)) + ctx.orders_in_flight[symbol],
+        )
+        if breaches:
+            raise FilterRefused(symbol, breaches)
+        return request
 
     def _check_risk(self, request: OrderRequest) -> None:
         limits = self.limits

@@ -43,9 +43,9 @@ async def test_limits_see_acknowledged_orders_the_stream_has_not_reported(
     assert [o.client_order_id for o in api.open_orders(SYMBOL)] == [first.client_order_id]
     with pytest.raises(RiskLimitExceeded, match="max_position"):
         await api.place(buy("0.010", "63900"))  # 0.020 if both filled
-    await api.place(buy("0.004", "63900"))
+    await api.place(buy("0.003", "63900"))
     with pytest.raises(RiskLimitExceeded, match="2 open orders"):
-        await api.place(buy("0.001", "63800"))
+        await api.place(buy("0.002", "63800"))  # (0.001 would break MIN_NOTIONAL first)
 
     canceled = await api.cancel_all(SYMBOL)
     assert [o.status for o in canceled] == ["CANCELED", "CANCELED"]
