@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from .errors import BinanceError
+from .filters import Refusals, check_order
 from .symbols import SymbolSpec
 
 Q8 = Decimal("0.00000001")
@@ -261,6 +262,7 @@ class Engine:
         self.trades: list[Trade] = []
         self.incomes: list[Income] = []
         self._books = {s: _Book(quotes[s]) for s in specs}
+        self.refusals = Refusals()  # new orders refused, by error code
         self.next_order_id = 4_100_000_001
         self.next_trade_id = 5_200_000_001
         self.next_tran_id = 9_300_000_001
@@ -402,7 +404,37 @@ class Engine:
         client_order_id: str,
         now: int,
     ) -> PlaceResult:
-        """Validate, accept and match a new order; raise ``BinanceError`` if it is rejected."""
+        """Validate, accept and match a new order; a rejection raises ``BinanceError`` and is
+        counted in ``refusals`` by its code."""
+        try:
+            return self._place(
+                symbol=symbol,
+                side=side,
+                order_type=order_type,
+                quantity=quantity,
+                price=price,
+                time_in_force=time_in_force,
+                reduce_only=reduce_only,
+                client_order_id=client_order_id,
+                now=now,
+            )
+        except BinanceError as err:
+            self.refusals.count(err.code)
+            raise
+
+    def _place(
+        self,
+        *,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        time_in_force: TimeInForce,
+        reduce_only: bool,
+        client_order_id: str,
+        now: int,
+    ) -> PlaceResult:
         spec = self.specs[symbol]
         self._check_filters(spec, side, order_type, quantity, price, reduce_only)
         if client_order_id in {o.client_order_id for o in self.open_orders[symbol].values()}:
@@ -522,35 +554,15 @@ class Engine:
         price: Decimal | None,
         reduce_only: bool,
     ) -> None:
-        if quantity <= 0:
-            raise BinanceError(400, -4003, "Quantity less than or equal to zero.")
-        if quantity % spec.step_size:
-            raise BinanceError(400, -1111, "Precision is over the maximum defined for this asset.")
-        if quantity < spec.min_qty:
-            raise BinanceError(400, -4005, f"Quantity less than minimum quantity {spec.min_qty}.")
-        max_qty = spec.market_max_qty if order_type is OrderType.MARKET else spec.max_qty
-        if quantity > max_qty:
-            raise BinanceError(400, -4005, "Quantity greater than max quantity.")
-        mark = self.mark_price(spec.symbol)
-        if price is not None:
-            if price <= 0:
-                raise BinanceError(400, -4001, "Price less than 0.")
-            if price % spec.tick_size:
-                raise BinanceError(400, -4014, "Price not increased by tick size.")
-            if side is Side.BUY and price > mark * spec.multiplier_up:
-                limit = spec.fmt_price(mark * spec.multiplier_up)
-                raise BinanceError(400, -4016, f"Limit price can't be higher than {limit}.")
-            if side is Side.SELL and price < mark * spec.multiplier_down:
-                limit = spec.fmt_price(mark * spec.multiplier_down)
-                raise BinanceError(400, -4024, f"Limit price can't be lower than {limit}.")
-        ref = price if price is not None else mark
-        if not reduce_only and quantity * ref < spec.min_notional:
-            raise BinanceError(
-                400,
-                -4164,
-                f"Order's notional must be no smaller than {spec.min_notional} "
-                "(unless you choose reduce only).",
-            )
+        check_order(
+            spec,
+            side=side.value,
+            market=order_type is OrderType.MARKET,
+            quantity=quantity,
+            price=price,
+            reduce_only=reduce_only,
+            mark=self.mark_price(spec.symbol),
+        )
 
     def depth(self, symbol: str, levels: int) -> tuple[list[tuple[Decimal, Decimal]], ...]:
         """``(bids, asks)``: up to ``levels`` price levels per side, best first, as the book is

@@ -27,6 +27,34 @@ class SymbolSpec:
     multiplier_down: Decimal = Decimal("0.9500")
     maint_margin_rate: Decimal = Decimal("0.004")
     max_num_orders: int = 200
+    max_price: Decimal = Decimal("4529764")
+    min_price: Decimal | None = None
+    """``PRICE_FILTER.minPrice``; ``None``: the tick size."""
+    market_step_size: Decimal | None = None
+    """``MARKET_LOT_SIZE.stepSize``; ``None``: ``step_size``."""
+    market_min_qty: Decimal | None = None
+    """``MARKET_LOT_SIZE.minQty``; ``None``: ``min_qty``."""
+
+    @property
+    def min_price_value(self) -> Decimal:
+        """``PRICE_FILTER.minPrice``."""
+        return self.tick_size if self.min_price is None else self.min_price
+
+    def lot_step(self, *, market: bool) -> Decimal:
+        """The step of ``MARKET_LOT_SIZE`` (``market``) or ``LOT_SIZE``."""
+        if market and self.market_step_size is not None:
+            return self.market_step_size
+        return self.step_size
+
+    def lot_min_qty(self, *, market: bool) -> Decimal:
+        """The minimum quantity of ``MARKET_LOT_SIZE`` (``market``) or ``LOT_SIZE``."""
+        if market and self.market_min_qty is not None:
+            return self.market_min_qty
+        return self.min_qty
+
+    def lot_max_qty(self, *, market: bool) -> Decimal:
+        """The maximum quantity of ``MARKET_LOT_SIZE`` (``market``) or ``LOT_SIZE``."""
+        return self.market_max_qty if market else self.max_qty
 
     def fmt_price(self, value: Decimal) -> str:
         """Render a price with the contract's price precision."""
@@ -113,6 +141,8 @@ SYMBOL_CATALOGUE: dict[str, SymbolSpec] = {
             _d("50000.0"),
             4,
             1,
+            market_step_size=_d("1"),
+            market_min_qty=_d("1"),
         ),
     )
 }

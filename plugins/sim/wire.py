@@ -383,8 +383,8 @@ def _symbol_json(spec: SymbolSpec) -> JSON:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "minPrice": str(spec.tick_size),
-                "maxPrice": "4529764",
+                "minPrice": str(spec.min_price_value),
+                "maxPrice": str(spec.max_price),
                 "tickSize": str(spec.tick_size),
             },
             {
@@ -395,9 +395,9 @@ def _symbol_json(spec: SymbolSpec) -> JSON:
             },
             {
                 "filterType": "MARKET_LOT_SIZE",
-                "minQty": str(spec.min_qty),
+                "minQty": str(spec.lot_min_qty(market=True)),
                 "maxQty": str(spec.market_max_qty),
-                "stepSize": str(spec.step_size),
+                "stepSize": str(spec.lot_step(market=True)),
             },
             {"filterType": "MAX_NUM_ORDERS", "limit": spec.max_num_orders},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
