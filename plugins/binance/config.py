@@ -77,6 +77,11 @@ class BinanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     """Above this share of a limit requests are paced out over the rest of the window."""
     stop_at: Fraction = 0.95
     """Above this share of a limit requests wait for the window to roll over."""
+    # exchange rules (docs/connector.md, "Exchange rules")
+    rules_refresh_interval: Annotated[float, msgspec.Meta(ge=10, le=DAY)] = 3600.0
+    """Seconds between reloads of the symbols' filters (exchangeInfo) and leverage brackets
+    (weight 2 a reload); they are also read at start and at once after the exchange refused
+    an order for a filter."""
     # keys and ids
     key_type: Literal["hmac", "ed25519"] = "hmac"
     order_id_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9]{1,6}$")] = "tl"

@@ -15,8 +15,10 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Literal
 
+import msgspec
 from loguru import logger
 
+from framework.rules import SymbolRules
 from framework.types import (
     AccountSnapshot,
     Candle,
@@ -32,14 +34,15 @@ from framework.types import (
 from .checks import Names, rest_balance_problem, rest_position_problem, rest_trade_problem
 from .config import BinanceConfig, Endpoints
 from .counters import EventCounters
-from .decode import ExchangeInfo, RestBalance, RestPosition, RestTrade, ServerTime
-from .errors import UnlistedSymbols
+from .decode import RestBalance, RestPosition, RestTrade, ServerTime
+from .errors import FilterRejectedError, UnlistedSymbols
 from .history import fetch_candles
 from .ids import ClientOrderIds
 from .market_stream import MAX_STREAMS_PER_CONNECTION, MarketStream, stream_names
 from .orders import ALL_OPEN_ORDERS_WEIGHT, DEFAULT_OWNER, OrderService
 from .rest import RestClient
 from .rows import BadRow, Rows
+from .rules import RulesService
 from .signing import make_signer, mask_key
 from .sink import AccountSink
 from .user_stream import UserDataStream
@@ -67,9 +70,6 @@ def _unreadable(family: Literal["balance", "position", "order"], bad: BadRow) ->
     )
 
 
-EXCHANGE_INFO_WEIGHT = 1  # GET /fapi/v1/exchangeInfo (FACTS.md §1.2)
-
-
 class BinanceConnector:
     """USD-M futures over REST + two WebSocket streams."""
 
@@ -93,6 +93,7 @@ class BinanceConnector:
         spawn: Spawn | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        publish_rules: Callable[[list[SymbolRules]], None] | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.config = config
@@ -126,6 +127,8 @@ class BinanceConnector:
             clock=wall_time,
             sleep=sleep,
         )
+        self._sleep = sleep
+        self.rules = RulesService(self.rest, publish=publish_rules)
         self.last_ticks: dict[str, Tick] = {}
         self.user: UserDataStream | None = None
         self.markets: list[MarketStream] = []
@@ -141,14 +144,25 @@ class BinanceConnector:
     # -------------------------------------------------------------------------- life
 
     async def start(self, *, user_data: bool = True, market_data: bool = True) -> None:
-        """Open the session, sync time, check the symbols are listed (``UnlistedSymbols``),
-        note the client order ids in use, start the streams."""
+        """Open the session, sync time, load the exchange rules and check the symbols are
+        listed (``UnlistedSymbols``), note the client order ids in use, start the streams and
+        the rules' refresh schedule."""
         await self.rest.start()
+        try:
+            await self.rules.load()
+        except Exception as exc:
+            if self.symbols:
+                raise
+            logger.warning("could not read the exchange rules at start: {}", exc)
+        self.listed = self.rules.listed
         if self.symbols:
-            self.listed = await self.listed_symbols()
             missing = [s for s in self.symbols if s not in self.listed]
             if missing:
                 raise UnlistedSymbols(missing, self.listed)
+        self._spawn(
+            self.rules.refresh_loop(self.config.rules_refresh_interval, self._sleep),
+            "rules-refresh",
+        )
         if user_data:
             try:
                 await self.orders.open_orders()  # ids in use: this run's ids stay clear of them
@@ -193,11 +207,10 @@ class BinanceConnector:
                 self._spawn(stream.runner.run(), label)
 
     async def listed_symbols(self) -> frozenset[str]:
-        """The symbols ``GET /fapi/v1/exchangeInfo`` lists with status ``TRADING``."""
-        info = await self.rest.request(
-            "GET", "/fapi/v1/exchangeInfo", type=ExchangeInfo, weight=EXCHANGE_INFO_WEIGHT
-        )
-        return frozenset(entry.symbol for entry in info.symbols if entry.status == "TRADING")
+        """The symbols ``GET /fapi/v1/exchangeInfo`` lists with status ``TRADING`` (reloads
+        the rules)."""
+        await self.rules.load(brackets=False)
+        return self.rules.listed
 
     async def wait_connected(self) -> None:
         """Until every stream has connected once (tests, startup)."""
@@ -212,6 +225,7 @@ class BinanceConnector:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.rules.close()
         if self.user is not None:
             await self.user.close()
         for market in self.markets:
@@ -257,7 +271,13 @@ class BinanceConnector:
         like a stream event, so an order whose every stream event is lost is still known (and
         its fills read back by reconciliation); a newer stream event still wins.
         """
-        return self._acknowledged(await self.orders.place(request, owner=owner))
+        try:
+            order = await self.orders.place(request, owner=owner)
+        except FilterRejectedError as exc:
+            # The venue's rules may have changed since they were read: read them again now.
+            self.rules.refresh_soon(f"order on {request.symbol} refused ({exc.code} {exc.msg})")
+            raise
+        return self._acknowledged(order)
 
     def owner_of(self, client_order_id: str) -> str | None:
         """The strategy instance a client order id was made for, or ``None``."""
@@ -453,6 +473,7 @@ class BinanceConnector:
                 "bad_answers": self.rest.stats.bad_answers,
                 "thread_decodes": self.rest.stats.thread_decodes,
             },
+            "rules": msgspec.structs.asdict(self.rules.stats),
             "order_api": {
                 "placed": self.orders.stats.placed,
                 "canceled": self.orders.stats.canceled,

@@ -551,19 +551,6 @@ class ServerTime(msgspec.Struct, frozen=True):
     serverTime: int
 
 
-class ListedSymbol(msgspec.Struct, frozen=True):
-    """One ``symbols[]`` entry of ``GET /fapi/v1/exchangeInfo``: only what the start check reads."""
-
-    symbol: str
-    status: str = ""
-
-
-class ExchangeInfo(msgspec.Struct, frozen=True):
-    """``GET /fapi/v1/exchangeInfo``, decoded only as far as the listed symbols."""
-
-    symbols: list[ListedSymbol] = msgspec.field(default_factory=list)
-
-
 class ListenKeyAnswer(msgspec.Struct, frozen=True):
     """``POST``/``PUT /fapi/v1/listenKey``."""
 

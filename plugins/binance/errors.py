@@ -6,7 +6,7 @@ request is named by method and path only.
 
 from __future__ import annotations
 
-from framework.errors import TradeloopError
+from framework.errors import ExchangeFilterRejection, TradeloopError
 
 # Error codes the connector acts on (FACTS.md §4).
 TOO_MANY_REQUESTS = -1003
@@ -20,6 +20,24 @@ INVALID_LISTEN_KEY = -1125
 CANCEL_REJECTED = -2011
 NO_SUCH_ORDER = -2013
 DUPLICATE_CLIENT_ORDER_ID = -4116
+
+# An order refused for one of the symbol's filters (F:error-code; FACTS.md §4): the filter.
+FILTER_CODES: dict[int, str] = {
+    -1111: "PRECISION",  # more decimals than the symbol's price/quantity precision
+    -4001: "PRICE_FILTER",  # price less than 0
+    -4002: "PRICE_FILTER",  # price greater than max price
+    -4013: "PRICE_FILTER",  # price less than min price
+    -4014: "PRICE_FILTER",  # price not increased by tick size
+    -4003: "LOT_SIZE",  # quantity less than (or equal to) zero
+    -4004: "LOT_SIZE",  # quantity less than min quantity
+    -4005: "LOT_SIZE",  # quantity greater than max quantity
+    -4023: "LOT_SIZE",  # quantity not increased by step size
+    -4016: "PERCENT_PRICE",  # price higher than mark price multiplier cap
+    -4024: "PERCENT_PRICE",  # price lower than mark price multiplier floor
+    -4131: "PERCENT_PRICE",  # market order: counterparty's best price outside the band
+    -4164: "MIN_NOTIONAL",
+    -2025: "MAX_NUM_ORDERS",  # reach max open order limit
+}
 
 
 class BinanceError(TradeloopError):
@@ -62,6 +80,14 @@ class ListenKeyError(BinanceAPIError):
 
 class OrderNotFoundError(BinanceAPIError):
     """-2013 (or -2011 "Unknown order"): no order with that id."""
+
+
+class FilterRejectedError(BinanceAPIError, ExchangeFilterRejection):
+    """The exchange refused an order for one of the symbol's filters (``filter`` names it)."""
+
+    def __init__(self, status: int, code: int, msg: str, *, request: str = "") -> None:
+        super().__init__(status, code, msg, request=request)
+        self.filter = FILTER_CODES.get(code, "")
 
 
 class ServerError(BinanceAPIError):
@@ -137,6 +163,8 @@ def api_error(
         return RateLimitedError(status, code, msg, request=request, retry_after=retry_after)
     if code == CANCEL_REJECTED and "unknown order" in msg.lower():
         return OrderNotFoundError(status, code, msg, request=request)
+    if code in FILTER_CODES and status < 500:
+        return FilterRejectedError(status, code, msg, request=request)
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls(status, code, msg, request=request)

@@ -164,6 +164,8 @@ class BinancePlugin:
             recv_window_ms=exchange.recv_window_ms,
             spawn=lambda coro, name: ctx.spawn(coro, name=name, owner="binance"),
             sleep=ctx.clock.sleep,
+            # The symbols' filters and leverage brackets, for ctx.rules() and the order API.
+            publish_rules=lambda rules: ctx.publish_rules(self, rules),
         )
         self.connector = connector
         try:
@@ -183,7 +185,7 @@ class BinancePlugin:
 
     @hookimpl
     def summarize_run(self, ctx: BotContext) -> Mapping[str, Any] | None:
-        """``stream``, ``events``, ``rest`` and ``order_api`` sections."""
+        """``stream``, ``events``, ``rest``, ``rules`` and ``order_api`` sections."""
         if self.connector is None:
             return None
         return dict(self.connector.stats())

@@ -1,0 +1,97 @@
+"""The order API checks every request against the symbol's exchange rules before it is sent:
+a request that breaks a filter is refused locally (``FilterRefused`` naming the filter and the
+values, counted per filter) and never reaches the simulator; ``round_to_rules`` rounds first."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from framework import FilterRefused, OrderRequest, StrategyOrders
+from framework.runtime import Bot
+from plugins.binance import BinancePlugin
+from plugins.sim import SimExchange
+from plugins.sim.testing import SimBotFactory, until
+
+D = Decimal
+STRATEGY = {"strategies": [{"id": "a", "use": "tests.strategy.doubles:Recorder"}]}
+
+
+async def ready(sim_bot: SimBotFactory) -> tuple[Bot, StrategyOrders]:
+    bot = await sim_bot(overrides=STRATEGY)
+    await until(lambda: "BTCUSDT" in bot.ctx.last_ticks)
+    return bot, bot.ctx.orders("a")
+
+
+def limit(side: str, qty: str, price: Decimal | str) -> OrderRequest:
+    return OrderRequest(
+        symbol="BTCUSDT",
+        side=side,  # type: ignore[arg-type]
+        type="LIMIT",
+        quantity=D(qty),
+        price=D(price),
+    )
+
+
+def below(sim: SimExchange, ticks: int) -> Decimal:
+    """A price ``ticks`` ticks under the mark, on the tick grid."""
+    return (sim.engine.mark_price("BTCUSDT") - ticks * D("0.10")).quantize(D("0.1"))
+
+
+async def test_a_request_breaking_filters_is_refused_naming_them_and_never_sent(
+    sim_bot: SimBotFactory, sim_exchange: SimExchange
+) -> None:
+    bot, api = await ready(sim_bot)
+    request = limit("BUY", "0.0015", below(sim_exchange, 100) + D("0.05"))
+    with pytest.raises(FilterRefused) as refused:
+        await api.place(request)
+    assert refused.value.filters == ("LOT_SIZE", "PRICE_FILTER", "MIN_NOTIONAL")
+    assert "quantity 0.0015 is not a step of 0.001" in str(refused.value)
+    market = OrderRequest(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=D("0.001"))
+    with pytest.raises(FilterRefused, match=r"MIN_NOTIONAL: notional .* < 100"):
+        await api.place(market)
+    unlisted = OrderRequest(symbol="XRPUSDT", side="SELL", type="MARKET", quantity=D(100))
+    with pytest.raises(FilterRefused, match="SYMBOL_STATUS: no rules for XRPUSDT"):
+        await api.place(unlisted)
+    assert sim_exchange.engine.refusals.by_code == {}
+    assert sim_exchange.truth().open_orders == []
+    assert api.stats["refused_FilterRefused"] == 3
+    assert api.stats["refused_filter_MIN_NOTIONAL"] == 2
+    assert api.stats["refused_filter_LOT_SIZE"] == 1
+    assert api.stats["placed"] == 0
+    assert bot.ctx.strategy_stats()["a"]["orders"]["refused_filter_PRICE_FILTER"] == 1
+
+
+async def test_round_to_rules_rounds_to_the_passive_side_and_the_step(
+    sim_bot: SimBotFactory, sim_exchange: SimExchange
+) -> None:
+    _, api = await ready(sim_bot)
+    buy = await api.place(
+        limit("BUY", "0.0129", below(sim_exchange, 200) + D("0.07")), round_to_rules=True
+    )
+    assert (buy.price, buy.orig_qty) == (below(sim_exchange, 200), D("0.012"))
+    with pytest.raises(FilterRefused, match="MIN_NOTIONAL"):  # rounding never adds quantity
+        await api.place(limit("BUY", "0.0019", below(sim_exchange, 200)), round_to_rules=True)
+    assert api.stats["rounded"] == 2 and api.stats["placed"] == 1
+    assert sim_exchange.engine.refusals.by_code == {}
+
+
+async def test_max_num_orders_counts_orders_still_on_their_way(
+    sim_bot: SimBotFactory, sim_exchange: SimExchange
+) -> None:
+    specs = sim_exchange.engine.specs
+    specs["BTCUSDT"] = dataclasses.replace(specs["BTCUSDT"], max_num_orders=3)
+    bot, api = await ready(sim_bot)
+    plugin = bot.ctx.plugin("binance")
+    assert isinstance(plugin, BinancePlugin) and plugin.connector is not None
+    rules = bot.ctx.rules("BTCUSDT")
+    assert rules is not None and rules.max_num_orders == 3
+    requests = [limit("BUY", "0.002", below(sim_exchange, 300 + i)) for i in range(5)]
+    outcomes = await asyncio.gather(*(api.place(r) for r in requests), return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, FilterRefused)]
+    assert len(refused) == 2 and all(o.filters == ("MAX_NUM_ORDERS",) for o in refused)
+    assert len(sim_exchange.truth().open_orders) == 3
+    assert sim_exchange.engine.refusals.by_code == {}
