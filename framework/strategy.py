@@ -183,11 +183,11 @@ class StrategyOrders:
             self.stats["failed"] += 1
             raise
         finally:
-            left = self._pending[key] - request.quantity
+            left = self._pending.get(key, Decimal(0)) - request.quantity
             if left:
                 self._pending[key] = left
             else:
-                del self._pending[key]
+                self._pending.pop(key, None)
             if resting:
                 in_flight[request.symbol] -= 1
                 if in_flight[request.symbol] <= 0:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from framework import FilterRefused, OrderRequest, StrategyOrders
+from framework import ExchangeFilterRejection, FilterRefused, OrderRequest, StrategyOrders
 from framework.runtime import Bot
 from plugins.binance import BinancePlugin
 from plugins.sim import SimExchange
@@ -75,7 +75,8 @@ async def test_round_to_rules_rounds_to_the_passive_side_and_the_step(
     assert (buy.price, buy.orig_qty) == (below(sim_exchange, 200), D("0.012"))
     with pytest.raises(FilterRefused, match="MIN_NOTIONAL"):  # rounding never adds quantity
         await api.place(limit("BUY", "0.0019", below(sim_exchange, 200)), round_to_rules=True)
-    assert api.stats["rounded"] == 2 and api.stats["placed"] == 1
+    assert api.stats["rounded"] == 2
+    assert api.stats["placed"] == 1
     assert sim_exchange.engine.refusals.by_code == {}
 
 
@@ -86,12 +87,32 @@ async def test_max_num_orders_counts_orders_still_on_their_way(
     specs["BTCUSDT"] = dataclasses.replace(specs["BTCUSDT"], max_num_orders=3)
     bot, api = await ready(sim_bot)
     plugin = bot.ctx.plugin("binance")
-    assert isinstance(plugin, BinancePlugin) and plugin.connector is not None
+    assert isinstance(plugin, BinancePlugin)
+    assert plugin.connector is not None
     rules = bot.ctx.rules("BTCUSDT")
-    assert rules is not None and rules.max_num_orders == 3
+    assert rules is not None
+    assert rules.max_num_orders == 3
     requests = [limit("BUY", "0.002", below(sim_exchange, 300 + i)) for i in range(5)]
     outcomes = await asyncio.gather(*(api.place(r) for r in requests), return_exceptions=True)
     refused = [o for o in outcomes if isinstance(o, FilterRefused)]
-    assert len(refused) == 2 and all(o.filters == ("MAX_NUM_ORDERS",) for o in refused)
+    assert len(refused) == 2
+    assert all(o.filters == ("MAX_NUM_ORDERS",) for o in refused)
     assert len(sim_exchange.truth().open_orders) == 3
     assert sim_exchange.engine.refusals.by_code == {}
+
+
+async def test_without_rules_nothing_is_checked_and_concurrent_orders_keep_their_books(
+    sim_bot: SimBotFactory, sim_exchange: SimExchange
+) -> None:
+    bot, api = await ready(sim_bot)
+    bot.ctx._rules, bot.ctx._rules_provider = {}, None  # a connector that publishes no rules
+    requests = [
+        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=D("0.01")),
+        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=D(0)),
+    ]
+    outcomes = await asyncio.gather(*(api.place(r) for r in requests), return_exceptions=True)
+    assert outcomes[0].__class__.__name__ == "Order"
+    assert isinstance(outcomes[1], ExchangeFilterRejection)  # the exchange's -4003
+    assert api.stats["unchecked"] == 2
+    assert api.stats["exchange_refused_filter_LOT_SIZE"] == 1
+    assert sim_exchange.engine.refusals.by_code == {-4003: 1}
