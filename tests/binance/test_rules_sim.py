@@ -22,21 +22,25 @@ D = Decimal
 
 def connector(bot: Bot) -> BinanceConnector:
     plugin = bot.ctx.plugin("binance")
-    assert isinstance(plugin, BinancePlugin) and plugin.connector is not None
+    assert isinstance(plugin, BinancePlugin)
+    assert plugin.connector is not None
     return plugin.connector
 
 
 async def test_rules_are_published_at_start_with_leverage_brackets(sim_bot: SimBotFactory) -> None:
     bot = await sim_bot()
     rules = bot.ctx.rules("btcusdt")
-    assert rules is not None and bot.ctx.rules_known
+    assert rules is not None
+    assert bot.ctx.rules_known
     assert (rules.tick_size, rules.step_size, rules.min_notional) == (D("0.10"), D("0.001"), 100)
     assert (rules.market_max_qty, rules.max_num_orders) == (D(120), 200)
     assert (rules.multiplier_up, rules.multiplier_down) == (D("1.0500"), D("0.9500"))
-    assert len(rules.brackets) == 4 and rules.max_leverage(D(60000)) == 100
+    assert len(rules.brackets) == 4
+    assert rules.max_leverage(D(60000)) == 100
     assert bot.ctx.rules("DOGEUSDT") is None
     stats = connector(bot).stats()["rules"]
-    assert stats["loads"] == 1 and stats["symbols"] == 2
+    assert stats["loads"] == 1
+    assert stats["symbols"] == 2
 
 
 async def test_rules_reload_on_their_schedule(
@@ -67,7 +71,8 @@ async def test_a_filter_refusal_reloads_the_rules_at_once(
     assert refused.value.filter == "PRICE_FILTER"
     await until(lambda: conn.rules.stats.loads == 2)
     rules = bot.ctx.rules("BTCUSDT")
-    assert rules is not None and rules.tick_size == D("1.00")
+    assert rules is not None
+    assert rules.tick_size == D("1.00")
     assert conn.rules.stats.after_refusal == 1
 
 

@@ -124,7 +124,8 @@ def test_rounding_lands_on_the_grid_within_one_step_and_never_more_aggressive(
     assert (rounded.price - BTC.min_price) % BTC.tick_size == 0
     assert abs(rounded.price - price) < BTC.tick_size
     assert rounded.price <= price if side == "BUY" else rounded.price >= price
-    assert rounded.quantity <= qty and qty - rounded.quantity < BTC.step_size
+    assert rounded.quantity <= qty
+    assert qty - rounded.quantity < BTC.step_size
     grid = [b.filter for b in BTC.check(rounded, mark=rounded.price)]
     assert "PRICE_FILTER" not in grid
     if BTC.min_qty <= rounded.quantity <= BTC.max_qty:
