@@ -11,10 +11,14 @@ above it, each for ``quantity``. Then:
   all refused, say), the grid cancels its orders and places a new ladder around the mid;
 * on stop (the end of its ``lifespan``) it cancels its orders.
 
-``step`` must be a multiple of the symbol's tick size (BTCUSDT: 0.10): every price is a multiple
-of ``step``. Inventory builds up in a trend; the risk limits (``max_position`` counts open orders
-on the same side as if they filled) stop the grid from adding to it: those orders are refused,
-logged and skipped, and the other side keeps working.
+Every price is a multiple of ``step``, placed with ``round_to_rules=True``: a price off the
+symbol's tick (BTCUSDT: 0.10) is rounded toward the passive side (a buy down, a sell up) and the
+quantity down to the step; a level that still breaks a filter (below the minimum notional, say)
+is refused (``FilterRefused`` naming the filter), logged and skipped.
+
+Inventory builds up in a trend; the risk limits (``max_position`` counts open orders on the same
+side as if they filled) stop the grid from adding to it: those orders are refused, logged and
+skipped, and the other side keeps working.
 
 Settings (``strategies:`` in settings.yaml)::
 
@@ -68,7 +72,7 @@ class GridParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     symbol: Symbol = "BTCUSDT"
     levels: Annotated[int, msgspec.Meta(ge=1, le=50)] = 3  # orders on each side
-    step: PositiveAmount = Decimal("25")  # between levels, a multiple of the tick size
+    step: PositiveAmount = Decimal("25")  # between levels (prices are rounded to the tick)
     quantity: PositiveAmount = Decimal("0.002")  # base units per order
     recenter_every: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0  # seconds
     recenter_after: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 2  # steps away from the centre
@@ -247,8 +251,10 @@ class Grid(Strategy):
             price=price,
         )
         try:
-            order = await self.orders(ctx).place(request)
-        except OrderRefused as exc:  # held, paused or over a risk limit: the level stays empty
+            # Prices and quantity on the exchange's grid: the price rounded to the tick toward
+            # the passive side (a buy down, a sell up), the quantity down to the step.
+            order = await self.orders(ctx).place(request, round_to_rules=True)
+        except OrderRefused as exc:  # held, paused, a filter or a risk limit: it stays empty
             self.stats["skipped"] += 1
             self._log().info("{} {} @ {} skipped: {}", side, request.quantity, price, exc)
             return False

@@ -74,7 +74,7 @@ class MACrossoverParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     symbol: Symbol = "BTCUSDT"
     fast: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5  # samples in the fast mean
     slow: Annotated[int, msgspec.Meta(ge=2, le=5000)] = 15  # samples in the slow mean, > fast
-    quantity: PositiveAmount = Decimal("0.002")  # base units (BTC), a multiple of the step size
+    quantity: PositiveAmount = Decimal("0.002")  # base units (BTC), rounded down to the step
     interval: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0  # s between samples; 0: all
     mode: Literal["long_short", "long_flat"] = "long_short"
     order_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0  # s before asking
@@ -228,13 +228,17 @@ class MACrossover(Strategy):
                 return  # the fill is known; the cache's position update is still on its way
             self.expected = None
         delta = self._target() - position
-        if delta == 0:
+        quantity = abs(delta)
+        rules = ctx.rules(self.params.symbol)
+        if rules is not None:  # the exchange's MARKET_LOT_SIZE step (down: never overshoot)
+            quantity = rules.round_quantity(quantity, market=True)
+        if quantity == 0:
             return
         request = OrderRequest(
             symbol=self.params.symbol,
             side="BUY" if delta > 0 else "SELL",
             type="MARKET",
-            quantity=abs(delta),
+            quantity=quantity,
             reduce_only=self._target() == 0,  # long_flat closing: never opens a short
         )
         flight = _InFlight(request, position, now_ms)
@@ -246,7 +250,7 @@ class MACrossover(Strategy):
         request = flight.request
         try:
             order = await self.orders(ctx).place(request)
-        except OrderRefused as exc:  # held, paused or over a risk limit: it never left
+        except OrderRefused as exc:  # held, paused, a filter or a risk limit: it never left
             self._skip(flight, f"refused: {exc}", level="INFO")  # the core logged a warning
             return
         except TradeloopError as exc:  # the exchange said no, or could not be reached
