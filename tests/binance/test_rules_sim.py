@@ -37,6 +37,7 @@ async def test_rules_are_published_at_start_with_leverage_brackets(sim_bot: SimB
     assert (rules.multiplier_up, rules.multiplier_down) == (D("1.0500"), D("0.9500"))
     assert len(rules.brackets) == 4
     assert rules.max_leverage(D(60000)) == 100
+    assert rules.brackets[2].maint_margin_ratio == D("0.01")  # JSON numbers read exactly
     assert bot.ctx.rules("DOGEUSDT") is None
     stats = connector(bot).stats()["rules"]
     assert stats["loads"] == 1

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from framework import ExchangeFilterRejection, FilterRefused, OrderRequest, StrategyOrders
@@ -116,3 +117,19 @@ async def test_without_rules_nothing_is_checked_and_concurrent_orders_keep_their
     assert api.stats["unchecked"] == 2
     assert api.stats["exchange_refused_filter_LOT_SIZE"] == 1
     assert sim_exchange.engine.refusals.by_code == {-4003: 1}
+
+
+async def test_only_the_exchange_provider_publishes_rules(sim_bot: SimBotFactory) -> None:
+    bot, _ = await ready(sim_bot)
+    rules = bot.ctx.rules("BTCUSDT")
+    assert rules is not None
+    strategy = bot.ctx.plugin("strategy:a")
+    with pytest.raises(RuntimeError, match="only the plugin that provides the exchange"):
+        bot.ctx.publish_rules(strategy, [])
+    with pytest.raises(RuntimeError, match="may not publish exchange rules"):
+        bot.ctx.publish_rules(object(), [])
+    assert bot.ctx.rules("BTCUSDT") == rules
+    connector = bot.ctx.plugin("binance")
+    bot.ctx.publish_rules(connector, [msgspec.structs.replace(rules, tick_size=D("0.5"))])
+    assert bot.ctx.rules("BTCUSDT") == msgspec.structs.replace(rules, tick_size=D("0.5"))
+    assert bot.ctx.rules("ETHUSDT") is None  # a publication replaces the whole book
