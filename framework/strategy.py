@@ -256,6 +256,16 @@ class StrategyOrders:
         ctx = self._ctx
         symbol = request.symbol
         rules = ctx.rules(symbol)
+        if rules is not None and rules.symbol != symbol:  # the venue's names are upper case
+            raise FilterRefused(
+                symbol,
+                [
+                    FilterBreach(
+                        filter="SYMBOL_STATUS",
+                        message=f"the exchange lists {rules.symbol}, not {symbol}",
+                    )
+                ],
+            )
         if rules is None:
             if not ctx.rules_known:
                 self.stats["unchecked"] += 1

@@ -57,9 +57,12 @@ async def test_a_request_breaking_filters_is_refused_naming_them_and_never_sent(
     unlisted = OrderRequest(symbol="XRPUSDT", side="SELL", type="MARKET", quantity=D(100))
     with pytest.raises(FilterRefused, match="SYMBOL_STATUS: no rules for XRPUSDT"):
         await api.place(unlisted)
+    lower = OrderRequest(symbol="btcusdt", side="SELL", type="MARKET", quantity=D(1))
+    with pytest.raises(FilterRefused, match="SYMBOL_STATUS: the exchange lists BTCUSDT, not b"):
+        await api.place(lower)
     assert sim_exchange.engine.refusals.by_code == {}
     assert sim_exchange.truth().open_orders == []
-    assert api.stats["refused_FilterRefused"] == 3
+    assert api.stats["refused_FilterRefused"] == 4
     assert api.stats["refused_filter_MIN_NOTIONAL"] == 2
     assert api.stats["refused_filter_LOT_SIZE"] == 1
     assert api.stats["placed"] == 0
