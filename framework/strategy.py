@@ -26,7 +26,7 @@ from framework.errors import (
     TradingHeld,
 )
 from framework.hookspecs import hookimpl
-from framework.rules import FilterBreach
+from framework.rules import FilterBreach, SymbolRules
 from framework.settings import RiskLimits
 from framework.types import Candle, Order, OrderRequest, Tick
 
@@ -249,51 +249,65 @@ class StrategyOrders:
         if reason:
             raise StrategyPaused(f"strategy {self.strategy_id!r} is paused: {reason}")
 
-    def _check_rules(self, request: OrderRequest, *, round_to_rules: bool) -> OrderRequest:
-        """``request`` (rounded if asked) if it passes the symbol's filters; else
-        ``FilterRefused``. Without rules from the connector nothing is checked (counted as
-        ``unchecked``)."""
+    def check(
+        self, request: OrderRequest, *, round_to_rules: bool = False
+    ) -> tuple[FilterBreach, ...]:
+        """Every exchange filter ``request`` would break if placed now (empty: none), judged
+        as ``place`` judges it: the last tick's mid as the mark (``exchange.mark_price_margin``
+        inside the bounds), the account's open and in-flight orders on the symbol;
+        ``round_to_rules``: after rounding. Nothing is sent or counted."""
+        rules, breach = self._rules_of(request.symbol)
+        if rules is None:
+            return () if breach is None else (breach,)
+        if round_to_rules:
+            request = rules.rounded(request)
+        return self._breaches(rules, request)
+
+    def _rules_of(self, symbol: str) -> tuple[SymbolRules | None, FilterBreach | None]:
+        """The symbol's rules, or why there are none (``(None, None)``: no connector
+        published rules, nothing can be checked)."""
         ctx = self._ctx
-        symbol = request.symbol
         rules = ctx.rules(symbol)
         if rules is not None and rules.symbol != symbol:  # the venue's names are upper case
-            raise FilterRefused(
-                symbol,
-                [
-                    FilterBreach(
-                        filter="SYMBOL_STATUS",
-                        message=f"the exchange lists {rules.symbol}, not {symbol}",
-                    )
-                ],
+            message = f"the exchange lists {rules.symbol}, not {symbol}"
+            return None, FilterBreach(filter="SYMBOL_STATUS", message=message)
+        if rules is None and ctx.rules_known:
+            message = (
+                f"no rules for {symbol}: the exchange does not list it (or its rules could "
+                "not be read)"
             )
-        if rules is None:
-            if not ctx.rules_known:
-                self.stats["unchecked"] += 1
-                return request
-            raise FilterRefused(
-                symbol,
-                [
-                    FilterBreach(
-                        filter="SYMBOL_STATUS",
-                        message=f"no rules for {symbol}: the exchange does not list it (or its "
-                        "rules could not be read)",
-                    )
-                ],
-            )
-        if round_to_rules:
-            rounded = rules.rounded(request)
-            if rounded is not request:
-                self.stats["rounded"] += 1
-            request = rounded
+            return None, FilterBreach(filter="SYMBOL_STATUS", message=message)
+        return rules, None
+
+    def _breaches(self, rules: SymbolRules, request: OrderRequest) -> tuple[FilterBreach, ...]:
+        ctx = self._ctx
+        symbol = request.symbol
         tick = self._last_tick(symbol)
-        breaches = rules.check(
+        return rules.check(
             request,
             mark=tick.mid if tick is not None else None,
             mark_margin=Decimal(str(ctx.settings.exchange.mark_price_margin)),
             open_orders=len(ctx.cache.orders_for(symbol)) + ctx.orders_in_flight[symbol],
         )
+
+    def _check_rules(self, request: OrderRequest, *, round_to_rules: bool) -> OrderRequest:
+        """``request`` (rounded if asked) if it passes the symbol's filters; else
+        ``FilterRefused``. Without rules from the connector nothing is checked (counted as
+        ``unchecked``)."""
+        rules, breach = self._rules_of(request.symbol)
+        if breach is not None:
+            raise FilterRefused(request.symbol, [breach])
+        if rules is None:
+            self.stats["unchecked"] += 1
+            return request
+        if round_to_rules:
+            rounded = rules.rounded(request)
+            if rounded is not request:
+                self.stats["rounded"] += 1
+            request = rounded
+        breaches = self._breaches(rules, request)
         if breaches:
-            raise FilterRefused(symbol, breaches)
+            raise FilterRefused(request.symbol, breaches)
         return request
 
     def _check_risk(self, request: OrderRequest) -> None:

@@ -47,6 +47,8 @@ async def test_a_request_breaking_filters_is_refused_naming_them_and_never_sent(
 ) -> None:
     bot, api = await ready(sim_bot)
     request = limit("BUY", "0.0015", below(sim_exchange, 100) + D("0.05"))
+    assert [b.filter for b in api.check(request)] == ["LOT_SIZE", "PRICE_FILTER", "MIN_NOTIONAL"]
+    assert [b.filter for b in api.check(request, round_to_rules=True)] == ["MIN_NOTIONAL"]
     with pytest.raises(FilterRefused) as refused:
         await api.place(request)
     assert refused.value.filters == ("LOT_SIZE", "PRICE_FILTER", "MIN_NOTIONAL")
