@@ -21,7 +21,8 @@ failure is logged, counted, reported through ``on_plugin_error`` and fed to the 
 
 The bus's state is private; the core reads it through ``stats``, ``disabled``, ``errors`` and
 a few other read-only properties, and changes it through ``bind``, ``add_observer``,
-``pause_on_failure``, ``hold``/``release``, ``disable``, ``drain`` and ``aclose``.
+``pause_on_failure``, ``hold``/``release``, ``mute``/``unmute``, ``disable``, ``drain`` and
+``aclose``.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class HookBus:
         self._routes: dict[str, _Route] = {}
         self._held: dict[str, deque[tuple[str, _Impl, tuple[Any, ...]]]] = {}
         self._held_dropped: Counter[str] = Counter()
+        self._muted: set[str] = set()  # get no UNHELD_HOOKS (ticks); everything else as usual
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
@@ -255,6 +257,8 @@ class HookBus:
         self._counts.setdefault(hook, 0)  # ``counts`` lists hooks in the order first used
         every = self._build_impls(hook)
         held = self._held
+        if self._muted and hook in UNHELD_HOOKS:
+            every = tuple(i for i in every if i.plugin not in self._muted)
         route = _Route(
             tuple(i for i in every if i.plugin not in held),
             tuple(i for i in every if i.plugin in held),
@@ -328,6 +332,17 @@ class HookBus:
                 hook, impl, args = kept.popleft()
                 if plugin not in self._disabled:
                     self._deliver(hook, impl, args)
+
+    def mute(self, plugins: Iterable[str]) -> None:
+        """Stop delivering ticks (``UNHELD_HOOKS``) to ``plugins``; their other notifications
+        arrive as usual (an operator's pause of a strategy)."""
+        self._muted.update(plugins)
+        self.invalidate()
+
+    def unmute(self, plugins: Iterable[str]) -> None:
+        """Deliver ticks to ``plugins`` again."""
+        self._muted.difference_update(plugins)
+        self.invalidate()
 
     def args_from(self, hook: str, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
         """Spec-ordered positional arguments from keyword arguments."""

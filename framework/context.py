@@ -16,6 +16,7 @@ from framework.errors import CacheWriteDenied
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.hooks import Hooks
 from framework.killswitch import KillSwitch
+from framework.remote import RemoteControl
 from framework.rules import SymbolRules
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
@@ -91,6 +92,8 @@ class BotContext:
         self._rules_provider: str | None = None
         self.rules_published_at: float | None = None
         self.orders_in_flight: Counter[str] = Counter()  # symbol -> LIMIT orders being placed
+        self._operator_pauses: dict[str, str] = {}  # strategy id -> why an operator paused it
+        self._remote: RemoteControl | None = None
         bus.pause_on_failure(self.strategy_names)
         # The account-level limits; the runtime starts it (reads its saved trip) and checks it.
         self.kill_switch: KillSwitch = KillSwitch(self)
@@ -297,11 +300,56 @@ class BotContext:
         return limits_in_force(configured, self.plugin(STRATEGY_PREFIX + strategy_id))
 
     def strategy_paused(self, strategy_id: str) -> str:
-        """Why the instance was paused (it raised), or ``""`` while it runs."""
-        return self._bus.disabled.get(STRATEGY_PREFIX + strategy_id, "")
+        """Why the instance is paused (it raised, or an operator paused it), ``""`` while it
+        runs."""
+        error = self._bus.disabled.get(STRATEGY_PREFIX + strategy_id, "")
+        return error or self._operator_pauses.get(strategy_id, "")
+
+    def strategy_paused_by(self, strategy_id: str) -> str:
+        """``"error"`` (it raised: stopped for the rest of the run), ``"operator"`` (until
+        ``resume_strategy``), or ``""`` while it runs."""
+        if self._bus.is_disabled(STRATEGY_PREFIX + strategy_id):
+            return "error"
+        return "operator" if strategy_id in self._operator_pauses else ""
+
+    def pause_strategy(self, strategy_id: str, reason: str) -> bool:
+        """Pause one instance for an operator: it gets no ``on_tick`` and its new orders are
+        refused (``StrategyPaused``); its account notifications (fills, order updates) still
+        arrive, and it may cancel. ``KeyError`` for an unknown instance; False if it was
+        paused already (by an operator or by an error)."""
+        name = self._strategy_name(strategy_id)
+        if self.strategy_paused(strategy_id):
+            return False
+        self._operator_pauses[strategy_id] = f"paused by operator: {reason}"
+        self._bus.mute([name])
+        logger.bind(plugin=name).warning("strategy {!r} paused: {}", strategy_id, reason)
+        return True
+
+    def resume_strategy(self, strategy_id: str) -> bool:
+        """Undo ``pause_strategy``. False if the operator had not paused it. An instance paused
+        by an error stays paused (``RuntimeError``): it missed notifications and its state
+        cannot be trusted; restart the bot to run it again."""
+        name = self._strategy_name(strategy_id)
+        if self._bus.is_disabled(name):
+            raise RuntimeError(
+                f"strategy {strategy_id!r} was paused by an error "
+                f"({self._bus.disabled[name]}); restart the bot to run it again"
+            )
+        if self._operator_pauses.pop(strategy_id, None) is None:
+            return False
+        self._bus.unmute([name])
+        logger.bind(plugin=name).warning("strategy {!r} resumed by operator", strategy_id)
+        return True
+
+    def _strategy_name(self, strategy_id: str) -> str:
+        name = STRATEGY_PREFIX + strategy_id
+        if name not in self.strategy_names:
+            raise KeyError(f"no strategy instance {strategy_id!r} is loaded")
+        return name
 
     def strategy_stats(self) -> dict[str, Any]:
-        """Per instance: running or paused (and why), and its order counters."""
+        """Per instance: running or paused (``paused_by`` ``operator`` or ``error``, and
+        why), and its order counters."""
         out: dict[str, Any] = {}
         for name in self.strategy_names:
             sid = name.removeprefix(STRATEGY_PREFIX)
@@ -309,10 +357,17 @@ class BotContext:
             api = self._order_apis.get(sid)
             out[sid] = {
                 "state": "paused" if paused else "running",
+                "paused_by": self.strategy_paused_by(sid),
                 "reason": paused,
                 "orders": dict(api.stats) if api is not None else {},
             }
         return out
+
+    def remote_control(self) -> RemoteControl:
+        """The operator command layer every front end (HTTP, Telegram) shares."""
+        if self._remote is None:
+            self._remote = RemoteControl(self)
+        return self._remote
 
     # ------------------------------------------------------------------------ holds
 

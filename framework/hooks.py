@@ -30,7 +30,9 @@ from framework.hookspecs import PROJECT
 if TYPE_CHECKING:
     from framework.settings import Settings
     from framework.types import (
+        Alert,
         Balance,
+        CommandRecord,
         DailyReport,
         DegradedStatus,
         Fill,
@@ -117,6 +119,10 @@ class Hooks:
         """Let every plugin prepare from the exchange before the strategies are released."""
         return await self._bus.ask("warm_up", {"ctx": self._ctx})
 
+    async def reconcile_now(self, reason: str) -> Outcome | None:
+        """The first plugin that reconciles on request (``None``: nobody does)."""
+        return await self._bus.ask_first("reconcile_now", {"ctx": self._ctx, "reason": reason})
+
     async def summarize_run(self) -> list[Outcome]:
         """Every plugin's sections of the run summary."""
         return await self._bus.ask("summarize_run", {"ctx": self._ctx})
@@ -201,6 +207,14 @@ class Hooks:
     def on_daily_report(self, report: DailyReport) -> None:
         """Emit ``on_daily_report``."""
         self._notify("on_daily_report", (self._ctx, report))
+
+    def on_command(self, record: CommandRecord) -> None:
+        """Emit ``on_command``."""
+        self._notify("on_command", (self._ctx, record))
+
+    def on_alert(self, alert: Alert) -> None:
+        """Emit ``on_alert``."""
+        self._notify("on_alert", (self._ctx, alert))
 
     def on_plugin_error(self, error: PluginError) -> None:
         """Emit ``on_plugin_error`` (the bus does, after every failure it reports)."""

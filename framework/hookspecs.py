@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from framework.exchange import ExchangeConnector
     from framework.settings import Settings
     from framework.types import (
+        Alert,
         Balance,
+        CommandRecord,
         DailyReport,
         DegradedStatus,
         Fill,
@@ -156,6 +158,21 @@ def last_trade_ids(ctx: BotContext) -> Mapping[str, int] | None:
     Budget: ``hooks.timeouts.last_trade_ids`` (5 s; may be ``async``). Errors: logged and
     reported; the bot starts without that answer (trades made while it was down are then
     history, not recorded).
+    """
+
+
+@hookspec(firstresult=True)
+def reconcile_now(ctx: BotContext, reason: str) -> ReconcileResult | None:
+    """Reconcile the cache with the exchange now and answer the result (the operator's
+    ``reconcile`` command).
+
+    Called: by the core's command layer (``framework.remote``), only on an operator's
+    request; the first non-``None`` answer wins (the built-in reconciliation answers).
+    :param ctx: the bot context. :param reason: why (``manual: <who>``), kept in the result.
+    Returns: the ``ReconcileResult`` of a run that started after the call (a run under way
+    is finished first), or ``None`` to pass.
+    Budget: ``hooks.timeouts.reconcile_now`` (120 s). Errors: attributed to the plugin; the
+    command answers that the reconcile failed.
     """
 
 
@@ -284,6 +301,29 @@ def on_daily_report(ctx: BotContext, report: DailyReport) -> None:
 
     Called: by the daily report plugin, once per report. :param report: day, files, figures.
     Budget: ``hooks.timeouts.on_daily_report`` (30 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_command(ctx: BotContext, record: CommandRecord) -> None:
+    """An operator command was handled (or refused): who sent it and what it did.
+
+    Called: by the core's command layer after every command from a front end (HTTP, Telegram),
+    malformed ones included. :param record: the ``CommandRecord`` (never carries a secret).
+    Budget: ``hooks.timeouts.on_command`` (1 s). Errors: isolated per plugin.
+    """
+
+
+@hookspec
+def on_alert(ctx: BotContext, alert: Alert) -> None:
+    """Something an operator should hear about at once (an exchange refusing an order, a
+    rate-limit ban); the webhook plugin pushes alerts, aggregated and rate limited.
+
+    Called: by the core (``order_refused``: the exchange refused a strategy's order) and by
+    the connector (``rate_limited``: a 429/418 stopped REST requests). Alerts that other hooks
+    already say (drift, streams, plugin errors, the kill switch) are derived from those hooks
+    by the alerting plugin, not emitted again. :param alert: the ``Alert``.
+    Budget: ``hooks.timeouts.on_alert`` (1 s). Errors: isolated per plugin.
     """
 
 

@@ -28,7 +28,7 @@ from framework.errors import (
 from framework.hookspecs import hookimpl
 from framework.rules import FilterBreach, SymbolRules
 from framework.settings import RiskLimits
-from framework.types import Candle, Order, OrderRequest, Tick
+from framework.types import Alert, Candle, Order, OrderRequest, Tick
 
 if TYPE_CHECKING:
     from framework.context import BotContext
@@ -120,6 +120,14 @@ def declared_symbols(params: Mapping[str, Any], plugin: object) -> list[str]:
     return list(out)
 
 
+def refused_by_exchange(exc: BaseException) -> bool:
+    """True for an answer in which the exchange refused an order (an HTTP 4xx with an error
+    code: insufficient margin, a filter, ...), not a rate limit (429/418, alerted apart), a
+    transport failure or a server error."""
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (418, 429)
+
+
 class StrategyOrders:
     """Place, cancel and query orders for one strategy instance, within its risk limits."""
 
@@ -178,9 +186,13 @@ class StrategyOrders:
             self.stats["failed"] += 1
             self.stats["exchange_refused_filter"] += 1
             self.stats[f"exchange_refused_filter_{exc.filter or 'unknown'}"] += 1
+            if refused_by_exchange(exc):
+                self._alert_refused(request, exc)
             raise
-        except Exception:
+        except Exception as exc:
             self.stats["failed"] += 1
+            if refused_by_exchange(exc):
+                self._alert_refused(request, exc)
             raise
         finally:
             left = self._pending.get(key, Decimal(0)) - request.quantity
@@ -236,6 +248,20 @@ class StrategyOrders:
             if account.order(*key) is not None or now - at > UNSEEN_ORDER_GRACE:
                 del self._unseen[key]
         return [o for (sym, _), (o, _) in self._unseen.items() if symbol is None or sym == symbol]
+
+    def _alert_refused(self, request: OrderRequest, exc: Exception) -> None:
+        ctx = self._ctx
+        ctx.hooks.on_alert(
+            Alert(
+                kind="order_refused",
+                subject=self.strategy_id,
+                message=(
+                    f"exchange refused {request.side} {request.quantity} {request.symbol} "
+                    f"{request.type} of strategy {self.strategy_id}: {exc}"
+                ),
+                at=ctx.clock.time(),
+            )
+        )
 
     # ------------------------------------------------------------------------- checks
 

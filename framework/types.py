@@ -363,6 +363,47 @@ class KillSwitchTrip:
         return f"{name} {self.value:f} {self.asset} reached {key} {self.threshold:f} {self.asset}"
 
 
+class CommandRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator command and what it did (``on_command``, journaled).
+
+    ``source`` is the front end (``http``, ``telegram``), ``identity`` who sent it there (the
+    token's label, ``chat:<id>``; never a secret); ``command`` and ``args`` as parsed (empty
+    ``command`` for a line that did not parse); ``ok`` and ``outcome``: what it did.
+    """
+
+    at: float
+    source: str
+    identity: str
+    command: str
+    args: tuple[str, ...]
+    ok: bool
+    outcome: str
+
+
+AlertKind = Literal[
+    "drift",
+    "stream_down",
+    "plugin_disabled",
+    "strategy_paused",
+    "kill_switch",
+    "order_refused",
+    "rate_limited",
+]
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """Something an operator should hear about at once (``on_alert``; the webhook pushes it).
+
+    ``kind`` groups alerts for rate limiting and aggregation; ``subject`` names what it is
+    about (a stream, a plugin, a strategy, a symbol); ``message`` is one line for a person.
+    """
+
+    kind: AlertKind
+    subject: str
+    message: str
+    at: float
+
+
 JobFunc = Callable[[], Awaitable[None] | None]
 
 

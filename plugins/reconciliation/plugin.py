@@ -318,8 +318,10 @@ class ReconciliationPlugin:
         """A run is under way, waiting to retry, or asked for."""
         return self.phase != "idle" or bool(self._pending)
 
-    async def reconcile_now(self, reason: str = "manual") -> ReconcileResult:
-        """Run a reconcile (after the one under way, if any) and return its result."""
+    @hookimpl
+    async def reconcile_now(self, reason: str) -> ReconcileResult:
+        """Run a reconcile (after the one under way, if any) and return its result; also the
+        ``reconcile_now`` hook (the operator's ``reconcile`` command)."""
         if self._ctx is None:
             raise RuntimeError("reconciliation has not started")
         return await self._request(self._ctx, reason)

@@ -253,7 +253,9 @@ async def test_the_json_api_keeps_money_exact(
     _, body = await get(client, base + "/api/reconciles")
     assert body["reconciles"][0]["reason"] == "startup"
     _, body = await get(client, base + "/api/strategies")
-    assert body == {"strategies": {"probe": {"state": "running", "reason": "", "orders": {}}}}
+    assert body == {
+        "strategies": {"probe": {"state": "running", "paused_by": "", "reason": "", "orders": {}}}
+    }
     status, body = await get(client, base + "/api/status")
     assert status == 200
     assert (body["healthy"], body["ready"], body["open_orders"]) == (True, True, 1)

@@ -73,7 +73,9 @@ def test_cli_run_with_the_default_settings_and_no_connector_idles(tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["strategies"] == {"ma_btc": {"state": "running", "reason": "", "orders": {}}}
+    assert summary["strategies"] == {
+        "ma_btc": {"state": "running", "paused_by": "", "reason": "", "orders": {}}
+    }
     assert summary["orders"]["placed"] == 0
     assert summary["plugin_errors"] == {}
     assert "Traceback" not in result.stderr

@@ -117,7 +117,12 @@ async def test_without_an_exchange_it_samples_and_never_trades(bot_factory: BotF
     assert strat.signal == 1  # 110 lifted the fast mean above the slow one
     assert strat.in_flight is None
     summary = await bot.stop()
-    assert summary["strategies"]["ma"] == {"state": "running", "reason": "", "orders": {}}
+    assert summary["strategies"]["ma"] == {
+        "state": "running",
+        "paused_by": "",
+        "reason": "",
+        "orders": {},
+    }
     assert summary["plugin_errors"] == {}
 
 
