@@ -177,5 +177,21 @@ CREATE INDEX kill_switch_trips_ts ON kill_switch_trips (ts);
 """
 """The kill switch's trips (``on_kill_switch``); ``actions`` one line each."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+V4 = """
+CREATE TABLE commands (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    command TEXT NOT NULL,
+    args TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX commands_ts ON commands (ts);
+"""
+"""Operator commands (remote control): who sent what, and what it did."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

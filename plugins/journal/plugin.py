@@ -16,6 +16,7 @@ from loguru import logger
 from framework import (
     Balance,
     BotContext,
+    CommandRecord,
     DegradedStatus,
     Fill,
     IntervalJob,
@@ -35,6 +36,7 @@ from .records import (
     RunSeen,
     SampleRow,
     balance_row,
+    command_row,
     degraded_row,
     fill_row,
     kill_switch_row,
@@ -337,6 +339,12 @@ class Journal:
         """Record the trip and what was done about it."""
         if self._recording is not None:
             self._recording.add(kill_switch_row(self.run_id, trip))
+
+    @hookimpl
+    def on_command(self, record: CommandRecord) -> None:
+        """Record the operator command: who sent it and what it did."""
+        if self._recording is not None:
+            self._recording.add(command_row(int(record.at * 1000), self.run_id, record))
 
     @hookimpl
     def on_plugin_error(self, error: PluginError) -> None:

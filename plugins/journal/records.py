@@ -13,6 +13,7 @@ import msgspec
 
 from framework.types import (
     Balance,
+    CommandRecord,
     DegradedStatus,
     Fill,
     KillSwitchTrip,
@@ -220,6 +221,19 @@ class LogStatsRow(msgspec.Struct, frozen=True, kw_only=True):
     top_suppressed: dict[str, int] = msgspec.field(default_factory=dict)
 
 
+class CommandRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator command (``on_command``): who sent it (front end, identity) and what it did."""
+
+    ts: int
+    run_id: str
+    source: str
+    identity: str
+    command: str
+    args: list[str]
+    ok: bool
+    outcome: str
+
+
 Record = (
     RunRow
     | RunEnd
@@ -235,6 +249,7 @@ Record = (
     | PluginErrorRow
     | LogStatsRow
     | KillSwitchRow
+    | CommandRow
 )
 
 
@@ -358,6 +373,20 @@ def degraded_row(ts: int, run_id: str, d: DegradedStatus) -> DegradedRow:
         seconds=d.seconds,
         polls=d.polls,
         weight=d.weight,
+    )
+
+
+def command_row(ts: int, run_id: str, c: CommandRecord) -> CommandRow:
+    """The row of an ``on_command``."""
+    return CommandRow(
+        ts=ts,
+        run_id=run_id,
+        source=c.source,
+        identity=c.identity,
+        command=c.command,
+        args=list(c.args),
+        ok=c.ok,
+        outcome=c.outcome,
     )
 
 

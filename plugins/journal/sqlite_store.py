@@ -16,6 +16,7 @@ import orjson
 from .migrations import MIGRATIONS
 from .records import (
     BalanceRow,
+    CommandRow,
     DegradedRow,
     FillRow,
     KillSwitchRow,
@@ -50,8 +51,9 @@ _TABLES: dict[type[Any], tuple[str, str]] = {
     PluginErrorRow: ("plugin_errors", "INSERT"),
     LogStatsRow: ("log_stats", "INSERT"),
     KillSwitchRow: ("kill_switch_trips", "INSERT"),
+    CommandRow: ("commands", "INSERT"),
 }
-_JSON_FIELDS = frozenset({"marks", "top_suppressed"})
+_JSON_FIELDS = frozenset({"marks", "top_suppressed", "args"})
 # A reconcile belongs to the time of its REST snapshot; one that failed before taking a
 # snapshot (snapshot_time 0) to the time it was recorded.
 # sqlite error names that mean the file itself is damaged.
@@ -72,6 +74,8 @@ def _sql_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, dict):
         return orjson.dumps({k: str(v) for k, v in value.items()}).decode()
+    if isinstance(value, list):
+        return orjson.dumps([str(v) for v in value]).decode()
     return value
 
 
@@ -455,6 +459,12 @@ class SQLiteStore:
     async def log_stats_before(self, t: int) -> list[LogStatsRow]:
         """The latest log-stats sample per run before ``t``."""
         return await self._latest(LogStatsRow, "run_id", "ts DESC, id DESC", t)
+
+    async def commands(self, start: int, end: int) -> list[CommandRow]:
+        """Operator commands in the range, oldest first."""
+        return await self._select(
+            CommandRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
+        )
 
 
 def _mismatch_values(m: MismatchRow) -> tuple[Any, ...]:

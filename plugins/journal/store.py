@@ -16,6 +16,7 @@ from framework.errors import EXIT_USAGE
 
 from .records import (
     BalanceRow,
+    CommandRow,
     FillRow,
     KillSwitchRow,
     LogStatsRow,
@@ -133,6 +134,10 @@ class JournalStore(Protocol):
 
     async def log_stats_before(self, t: int) -> list[LogStatsRow]:
         """The latest log-stats sample of each run with ``ts < t``."""
+        ...
+
+    async def commands(self, start: int, end: int) -> list[CommandRow]:
+        """Operator commands with ``start <= ts < end``, oldest first."""
         ...
 
 
