@@ -12,12 +12,21 @@ from aiohttp import web
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from framework import BotContext, Fill, IntervalJob, ReconcileResult, StreamStatus, hookimpl
+from framework import (
+    BotContext,
+    Fill,
+    IntervalJob,
+    ReconcileResult,
+    SettingsError,
+    StreamStatus,
+    hookimpl,
+)
 
 from . import api
+from .control import ControlCollector, ControlEndpoint, ControlStats
 from .health import health_reasons, ready_reasons
 from .metrics import BotCollector, registry_for, render
-from .settings import HttpSettings
+from .settings import MIN_TOKEN_LENGTH, HttpSettings
 from .state import EquityHistory, Observed
 
 NAME = "http"
@@ -36,6 +45,17 @@ class HttpPlugin:
 
     def __init__(self, config: HttpSettings | None = None) -> None:
         self.config = config or HttpSettings()
+        token = self.config.control_token
+        if token and (len(token) < MIN_TOKEN_LENGTH or not token.isprintable() or " " in token):
+            raise SettingsError(
+                f"plugins.{NAME}.control_token",
+                token,
+                f"at least {MIN_TOKEN_LENGTH} printable characters without spaces "
+                f"(from TRADELOOP_PLUGINS__HTTP__CONTROL_TOKEN or .secrets.yaml)",
+                secret=True,
+            )
+        self.control = ControlStats()
+        """Counters of the control endpoint (unauthorized requests, commands)."""
         self.observed = Observed(self.config.recent)
         self.equity = EquityHistory(self.config.equity_samples)
         self.port: int | None = None
@@ -66,6 +86,7 @@ class HttpPlugin:
             ready=lambda: not self.ready(),
         )
         registry = registry_for(collector)
+        registry.register(ControlCollector(self.control, lambda: self._ctx))
         app = self._app(registry)
         runner = web.AppRunner(
             app,
@@ -126,6 +147,10 @@ class HttpPlugin:
         }
         for path, view in views.items():
             get(path, self._plain(self._json_view(view)), allow_head=False)
+        if self.config.control_token:
+            ControlEndpoint(
+                self.config.control_token, self.config.control_label, ctx, self.control
+            ).mount(app)
         return app
 
     def _plain(
@@ -250,7 +275,13 @@ class HttpPlugin:
     @hookimpl
     def summarize_run(self) -> dict[str, Any]:
         """The ``http`` section of the run summary."""
-        return {"http": {"requests": self.requests}}
+        return {
+            "http": {
+                "requests": self.requests,
+                "unauthorized": self.control.unauthorized,
+                "commands": sum(self.control.commands.values()),
+            }
+        }
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str]:

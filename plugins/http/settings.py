@@ -8,6 +8,8 @@ import msgspec
 
 from framework.setting_types import Seconds, SecondsOrZero
 
+MIN_TOKEN_LENGTH = 16
+
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 """A TCP port; 0 picks a free one (tests)."""
 
@@ -35,5 +37,10 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Most samples kept for the day's chart (a day at 10 s); beyond it, every other one is
     dropped."""
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1_048_576)] = 8192
-    """Largest request body accepted; the read-only API reads none (methods other than GET get
-    405)."""
+    """Largest request body accepted (413 beyond); only ``POST /api/control`` reads one."""
+    control_token: str = ""
+    """Bearer token of the remote-control endpoint ``POST /api/control``; empty (the default):
+    no control endpoint at all, only the read-only API. At least 16 characters. Secret: set
+    ``TRADELOOP_PLUGINS__HTTP__CONTROL_TOKEN`` or put it in ``.secrets.yaml``."""
+    control_label: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "operator"
+    """Who the token stands for: journaled and logged with every command sent with it."""
