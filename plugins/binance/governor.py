@@ -61,6 +61,8 @@ class RateGovernor:
         self._blocked_until = 0.0  # monotonic
         self._blocked_reason = ""
         self.stats = GovernorStats()
+        self.on_block: Callable[[str, float], None] | None = None
+        """Called with (reason, seconds) when a 429/418 starts a block (the plugin alerts)."""
 
     # ------------------------------------------------------------------ before a request
 
@@ -182,8 +184,11 @@ class RateGovernor:
             reason = "rate limited (429)"
         until = self._monotonic() + wait
         if until > self._blocked_until:
+            started = self._blocked_until <= self._monotonic()
             self._blocked_until = until
             self._blocked_reason = reason
+            if started and self.on_block is not None:
+                self.on_block(reason, wait)
         return wait
 
     @property

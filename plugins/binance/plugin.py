@@ -16,7 +16,7 @@ import msgspec
 from loguru import logger
 
 from framework import BotContext, ExchangeEndpoint, Settings, SettingsError, hookimpl
-from framework.types import StreamState, StreamStatus
+from framework.types import Alert, StreamState, StreamStatus
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
 from .signing import mask_key
@@ -168,6 +168,18 @@ class BinancePlugin:
             publish_rules=lambda rules: ctx.publish_rules(self, rules),
         )
         self.connector = connector
+
+        def on_block(reason: str, wait: float) -> None:
+            hooks.on_alert(
+                Alert(
+                    kind="rate_limited",
+                    subject="rest",
+                    message=f"REST {reason}: every request waits {wait:.0f} s",
+                    at=ctx.clock.time(),
+                )
+            )
+
+        connector.rest.governor.on_block = on_block
         try:
             try:
                 await connector.start()
