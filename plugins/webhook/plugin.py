@@ -275,6 +275,24 @@ class WebhookPlugin:
         """An alert the core or a plugin raised (order refused, rate-limit ban)."""
         self.alert(alert)
 
+    # optionalhook: the hookspec comes with the kill switch (killswitch work); until it is
+    # merged this implementation is simply never called.
+    @hookimpl(optionalhook=True)
+    def on_kill_switch(self, ctx: BotContext, trip: Any) -> None:
+        """The kill switch tripped (``framework.types.KillSwitchTrip``): alert, with what the
+        bot did about it."""
+        describe = getattr(trip, "describe", None)
+        what = describe() if callable(describe) else str(getattr(trip, "limit", "limit"))
+        actions = "; ".join(str(a) for a in getattr(trip, "actions", ()))
+        self.alert(
+            Alert(
+                kind="kill_switch",
+                subject=str(getattr(trip, "limit", "")),
+                message=f"{what}" + (f"; done: {actions}" if actions else ""),
+                at=ctx.clock.time(),
+            )
+        )
+
     @hookimpl
     def on_reconcile_result(self, ctx: BotContext, result: ReconcileResult) -> None:
         """Drift found: alert."""

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from loguru import logger
 
+import framework.types as framework_types
 from framework import Alert, BotContext, ManualClock, OrderRequest, Tick, hookimpl
 from framework.errors import SettingsError
 from framework.runtime import Bot
@@ -291,3 +292,28 @@ async def test_alerts_still_queued_at_stop_are_delivered(
     summary = await bot.stop()  # cuts the sender; the stop sends what is still queued
     assert receiver.kinds() == ["rate_limited"]
     assert summary["webhook"]["alerts_sent"] == 1
+
+
+async def test_the_kill_switch_tripping_is_alerted(
+    bot_factory: BotFactory, receiver: Receiver, manual_clock: ManualClock
+) -> None:
+    trip_type = getattr(framework_types, "KillSwitchTrip", None)
+    if trip_type is None:
+        pytest.skip("the on_kill_switch hook (killswitch branch) is not merged yet")
+    plugin = webhook(receiver)
+    bot = await start(bot_factory, plugin, manual_clock)
+    trip = trip_type(
+        limit="daily_loss",
+        value=Decimal("520"),
+        threshold=Decimal("500"),
+        at=manual_clock.time(),
+        actions=("strategies held", "2 orders cancelled"),
+    )
+    bot.bus.notify_kw("on_kill_switch", ctx=bot.ctx, trip=trip)
+    await until(lambda: "kill_switch" in receiver.kinds())
+    body = receiver.received[0]
+    assert body["subject"] == "daily_loss"
+    assert body["text"] == (
+        "tradeloop kill switch tripped: daily loss 520 USDT reached max_daily_loss 500 USDT; "
+        "done: strategies held; 2 orders cancelled"
+    )
