@@ -13,6 +13,7 @@ import pytest
 from loguru import logger
 
 from framework import ManualClock
+from framework.errors import SettingsError
 from framework.runtime import Bot
 from framework.types import OrderRequest
 from plugins.http import HttpPlugin, HttpSettings
@@ -289,3 +290,10 @@ async def test_every_command_is_journaled_with_who_sent_it_and_stop_stops(
     assert "paused" in rows[0].outcome
     assert "unknown command 'dance'" in rows[1].outcome
     assert all(TOKEN not in str(r) for r in rows)
+
+
+@pytest.mark.parametrize("token", ["short-token", "sixteen chars ok", "tab\tseparated-token-value"])
+def test_a_weak_token_is_a_settings_error_that_never_shows_it(token: str) -> None:
+    with pytest.raises(SettingsError, match=r"plugins\.http\.control_token") as caught:
+        HttpPlugin(HttpSettings(control_token=token))
+    assert token not in str(caught.value)
