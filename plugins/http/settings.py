@@ -18,8 +18,8 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Where the HTTP server listens, and the bounds ``/health`` checks against."""
 
     host: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] = "127.0.0.1"
-    """Address to bind. The default is loopback only; the API has no authentication, so
-    expose it beyond the host only behind something that has."""
+    """Address to bind. The default is loopback only; the read-only API has no
+    authentication, so expose it beyond the host only behind something that has."""
     port: Port = 9464
     """Port to bind (0: a free port, see ``HttpPlugin.port``)."""
     stream_down_after: Seconds = 60.0
