@@ -15,13 +15,15 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from framework.flatten import FlattenResult, flatten_account
+from framework.redact import Redactor
+from framework.settings import secret_values
 from framework.strategy import STRATEGY_PREFIX
 from framework.types import CommandRecord
 
@@ -92,12 +94,20 @@ class RemoteControl:
         self._pending: dict[Caller, _Pending] = {}
         self._running: str | None = None  # the exclusive command under way
         self.counts: dict[str, int] = {}  # commands handled, by name ("" for malformed)
+        # A secret pasted into a command by mistake is never echoed, logged or journaled.
+        self._secrets = secret_values(ctx.settings.as_dict())
+        self._redact = Redactor(self._secrets)
+
+    def mask(self, *secrets: str) -> None:
+        """Also mask these values (a front end's own token) in commands and replies."""
+        self._secrets.extend(s for s in secrets if s)
+        self._redact = Redactor(self._secrets)
 
     async def execute(self, line: str, caller: Caller) -> Reply:
         """Parse and run one command line from ``caller``; never raises."""
         name, args = "", list[str]()
         try:
-            name, args, spec = self._parse(line)
+            name, args, spec = self._parse(self._redact(line) if isinstance(line, str) else line)
             if spec.exclusive and self._running is not None:
                 raise CommandFailed(f"busy: {self._running} is still running; try again soon")
             if spec.exclusive:
@@ -114,6 +124,7 @@ class RemoteControl:
         except Exception as exc:  # noqa: BLE001 - a command must never take the bot down
             logger.opt(exception=exc).error("remote command {!r} from {} failed", name, caller)
             reply = Reply(False, name, f"{name} failed ({type(exc).__name__}); see the log")
+        reply = replace(reply, text=self._redact(reply.text))
         self._record(caller, name, args, reply)
         return reply
 

@@ -56,6 +56,7 @@ class ControlEndpoint:
     def mount(self, app: web.Application) -> None:
         """Add the route (POST only: anything else is 405)."""
         app.router.add_post(PATH, self.handle)
+        self._ctx().remote_control().mask(self._token.decode())
 
     def authorized(self, request: web.Request) -> bool:
         """True when the request carries ``Authorization: Bearer <the token>``."""

@@ -101,6 +101,7 @@ class TelegramPlugin:
     async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
             self._session = session
+            ctx.remote_control().mask(self.config.bot_token)
             task = ctx.spawn(self._poll(ctx), name="poll", owner=NAME)
             logger.info("telegram: taking commands from chats {}", sorted(self.allowed))
             try:

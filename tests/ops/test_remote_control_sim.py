@@ -297,3 +297,27 @@ def test_a_weak_token_is_a_settings_error_that_never_shows_it(token: str) -> Non
     with pytest.raises(SettingsError, match=r"plugins\.http\.control_token") as caught:
         HttpPlugin(HttpSettings(control_token=token))
     assert token not in str(caught.value)
+
+
+async def test_a_secret_pasted_into_a_command_is_never_echoed_or_journaled(
+    sim_bot: SimBotFactory, sim_exchange: SimExchange, client: aiohttp.ClientSession
+) -> None:
+    journal = Journal()
+    bot, _, _, base = await start(sim_bot, journal=journal)
+    api_secret = sim_exchange.settings.api_secret
+    for command in (TOKEN, f"pause {TOKEN}", f"pause {api_secret}"):
+        status, body = await send(client, base, command)
+        assert status in (400, 409)
+        for secret in (TOKEN, api_secret):
+            assert secret[:12] not in str(body)
+    await bot.stop()
+    store = journal.store
+    await store.open()
+    try:
+        rows = await store.commands(0, 2**62)
+    finally:
+        await store.close()
+    assert len(rows) == 3
+    assert rows[1].args == ["***"]
+    for secret in (TOKEN, api_secret):
+        assert secret[:12] not in str(rows)
