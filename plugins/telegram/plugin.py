@@ -84,6 +84,7 @@ class TelegramPlugin:
         self.offset = 0  # the next update id wanted (Telegram forgets those before it)
         self._acked = 0
         self._outbox: list[tuple[int, str]] = []
+        self._sending: asyncio.Future[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     @staticmethod
@@ -110,6 +111,8 @@ class TelegramPlugin:
                 await cancel_and_wait(task)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(STOP_FLUSH):
+                        if self._sending is not None:  # a reply the cancel left on its way
+                            await self._sending
                         await self._flush()
                         await self._acknowledge()
                 self._session = None
@@ -210,22 +213,30 @@ class TelegramPlugin:
         self._outbox.append((chat_id, reply.text if reply.ok else f"refused: {reply.text}"))
 
     async def _flush(self) -> None:
-        """Send the queued replies, oldest first; one that fails is logged and dropped."""
+        """Send the queued replies, oldest first; one that fails is logged and dropped.
+
+        Each send is shielded: a stop that cancels the poll task lets the reply on its way
+        finish (the stop awaits it) instead of sending it twice or not at all.
+        """
         while self._outbox:
-            chat_id, text = self._outbox[0]
-            if len(text) > MAX_TEXT:
-                text = text[: MAX_TEXT - 1] + "…"
-            body = {"chat_id": chat_id, "text": text, "disable_web_page_preview": True}
-            try:
-                await self._call("sendMessage", body, wait=0)
-                self.stats.sent += 1
-            except (aiohttp.ClientError, TimeoutError, BotApiError) as exc:
-                self.stats.send_failures += 1
-                problem = str(exc) if isinstance(exc, BotApiError) else type(exc).__name__
-                logger.bind(plugin=NAME).error(
-                    "telegram: reply to chat {} not sent ({})", chat_id, problem
-                )
-            self._outbox.pop(0)  # not when cancelled: the stop sends it
+            chat_id, text = self._outbox.pop(0)
+            self._sending = asyncio.ensure_future(self._send(chat_id, text))
+            await asyncio.shield(self._sending)
+            self._sending = None
+
+    async def _send(self, chat_id: int, text: str) -> None:
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 1] + "…"
+        body = {"chat_id": chat_id, "text": text, "disable_web_page_preview": True}
+        try:
+            await self._call("sendMessage", body, wait=0)
+            self.stats.sent += 1
+        except (aiohttp.ClientError, TimeoutError, BotApiError) as exc:
+            self.stats.send_failures += 1
+            problem = str(exc) if isinstance(exc, BotApiError) else type(exc).__name__
+            logger.bind(plugin=NAME).error(
+                "telegram: reply to chat {} not sent ({})", chat_id, problem
+            )
 
     async def _acknowledge(self) -> None:
         """Tell Telegram the updates handled so far are done, so the next start does not
