@@ -271,8 +271,9 @@ async def test_a_receiver_that_hangs_never_blocks_the_loop(
     assert plugin.alerts_dropped > 0
     assert not bot.bus.errors
     receiver.gate.set()
-    await until(lambda: len(plugin.alerts_sent) >= 3)
-    assert receiver.received[-1]["message"] == "problem 9"  # the newest are kept
+    await until(lambda: plugin.alerts_sent and plugin.alerts_sent[-1].message == "problem 9")
+    assert plugin.alerts_dropped + len(plugin.alerts_sent) + plugin.alerts_failed == 10
+    assert [o.message for o in plugin.alerts_sent][-3:] == ["problem 7", "problem 8", "problem 9"]
 
 
 def test_json_format_needs_a_url() -> None:
