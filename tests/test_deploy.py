@@ -111,7 +111,7 @@ def test_the_image_builds_and_runs_the_bot() -> None:
             text=True,
             check=False,
         )
-        assert "journal.sqlite3" in listing.stdout
+        assert "journal-sim.sqlite3" in listing.stdout
         assert "account.json" in listing.stdout
     finally:
         subprocess.run([tool, "volume", "rm", "-f", volume], capture_output=True, check=False)

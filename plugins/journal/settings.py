@@ -15,7 +15,8 @@ class JournalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     store: str = "sqlite"
     """``sqlite``, or the name of a store registered under ``tradeloop.journal_stores``."""
     path: str = ""
-    """The SQLite file; empty means ``<runtime.data_dir>/journal.sqlite3``."""
+    """The SQLite file; empty means ``<runtime.data_dir>/journal-<venue>.sqlite3`` (venue ``sim``,
+    ``testnet`` or ``live``: journals are kept apart per venue)."""
     flush_interval: Annotated[float, msgspec.Meta(ge=0.01, le=MINUTE)] = 0.5
     """Write what was recorded at most this long ago (seconds); also on stop."""
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 500

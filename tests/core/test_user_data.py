@@ -15,12 +15,12 @@ NO_EXCHANGE = {"plugins": {"binance": {"enabled": False}, "smart_logging": {"ena
 async def test_bot_factory_keeps_a_bots_files_out_of_the_working_directory(
     bot_factory: BotFactory,
 ) -> None:
-    journal = Journal()  # its default file: <runtime.data_dir>/journal.sqlite3
+    journal = Journal()  # its default file: <runtime.data_dir>/journal-sim.sqlite3
     bot = await bot_factory(NO_EXCHANGE, plugins={"journal": journal})
     await journal.flush()
     data_dir = Path(bot.settings.runtime.data_dir)
     assert data_dir.is_absolute()
-    assert (data_dir / "journal.sqlite3").is_file()
+    assert (data_dir / "journal-sim.sqlite3").is_file()
     assert not (Path.cwd() / "data").exists()
     other = await bot_factory(NO_EXCHANGE, start=False)
     assert other.settings.runtime.data_dir != bot.settings.runtime.data_dir
@@ -41,7 +41,7 @@ def test_every_test_runs_in_an_empty_folder_of_its_own(tmp_path_factory: object)
 
 def test_the_session_guard_sees_a_file_added_changed_or_removed(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
-    journal = tmp_path / "data" / "journal.sqlite3"
+    journal = tmp_path / "data" / "journal-sim.sqlite3"
     journal.write_bytes(b"a")
     before = folder_state(tmp_path)
     assert folder_state(tmp_path) == before
@@ -51,4 +51,4 @@ def test_the_session_guard_sees_a_file_added_changed_or_removed(tmp_path: Path) 
     (tmp_path / "reports").mkdir()
     assert folder_state(tmp_path) != changed
     journal.unlink()
-    assert "data/journal.sqlite3" not in folder_state(tmp_path)
+    assert "data/journal-sim.sqlite3" not in folder_state(tmp_path)

@@ -32,7 +32,7 @@ DAY_DATE = date.fromisoformat(DAY_NAME)
 
 @pytest.fixture
 async def journal_file(tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "journal.sqlite3"
+    path = tmp_path / "data" / "journal-sim.sqlite3"
     await write_journal(path)
     return path
 

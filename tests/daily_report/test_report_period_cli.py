@@ -13,7 +13,7 @@ from tests.support import run_cli
 
 @pytest.fixture
 async def journal_file(tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "journal.sqlite3"
+    path = tmp_path / "data" / "journal-sim.sqlite3"
     await write_trader_journal(path)
     return path
 

@@ -16,7 +16,7 @@ from tests.support import run_cli
 
 @pytest.fixture
 async def folder(tmp_path: Path) -> Path:
-    await write_trader_journal(tmp_path / "data" / "journal.sqlite3")
+    await write_trader_journal(tmp_path / "data" / "journal-sim.sqlite3")
     (tmp_path / "settings.yaml").write_text(
         "default:\n  runtime: {data_dir: data}\n", encoding="utf-8"
     )
@@ -109,7 +109,7 @@ def test_bad_values_exit_2_and_a_missing_journal_1(folder: Path) -> None:
         done = run_cli(*settings, *args, cwd=folder)
         assert done.returncode == 2, args
         assert f"tradeloop {args[0]}: error:" in done.stderr
-    (folder / "data" / "journal.sqlite3").unlink()
+    (folder / "data" / "journal-sim.sqlite3").unlink()
     for command in ("trades", "profit", "balance", "positions"):
         done = run_cli(*settings, command, cwd=folder)
         assert done.returncode == 1

@@ -79,7 +79,7 @@ async def test_a_row_that_cannot_be_read_names_the_file(tmp_path: Path) -> None:
 
 
 async def test_report_and_run_refuse_a_damaged_journal_in_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "journal.sqlite3"
+    path = tmp_path / "data" / "journal-sim.sqlite3"
     await write_journal(path)
     await _journal_with_rows(path)
     _scribble(path)

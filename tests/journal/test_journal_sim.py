@@ -66,7 +66,7 @@ async def test_records_orders_fills_balances_positions_streams_and_runs(
         first = samples[0]
         assert first.equity == Decimal("10000")  # from the REST snapshot at start
         await sb.bot.stop()
-        reopened = SQLiteStore(tmp_path / "journal.sqlite3")
+        reopened = SQLiteStore(tmp_path / "journal-sim.sqlite3")
         await reopened.open()
         try:
             (run,) = await reopened.runs(0, end)
@@ -111,7 +111,7 @@ async def test_stop_writes_everything_accepted(bot_factory: BotFactory, tmp_path
         )
     assert journal.writer.pending >= 5000
     await bot.stop()
-    store = SQLiteStore(tmp_path / "journal.sqlite3")
+    store = SQLiteStore(tmp_path / "journal-sim.sqlite3")
     await store.open()
     try:
         rows = await store.stream_states(0, 10**13)
@@ -184,7 +184,7 @@ def test_sigterm_stops_the_bot_with_the_journal_complete(tmp_path: Path) -> None
         stderr=subprocess.PIPE,
         text=True,
     )
-    journal = tmp_path / "data" / "journal.sqlite3"
+    journal = tmp_path / "data" / "journal-sim.sqlite3"
     try:
         deadline = time.monotonic() + 30
         while not _streams_connected(journal):

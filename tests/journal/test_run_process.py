@@ -49,7 +49,7 @@ def running_bot(
         stderr=subprocess.PIPE,
         text=True,
     )
-    journal = tmp_path / "data" / "journal.sqlite3"
+    journal = tmp_path / "data" / "journal-sim.sqlite3"
     try:
         deadline = time.monotonic() + 30
         while not streams_connected(journal):
