@@ -24,6 +24,7 @@ from framework import (
     StreamStatus,
 )
 from framework.settings import KillSwitchSettings
+from framework.venue import venue_of
 
 ACCOUNT_HOOKS = ("on_balance_update", "on_position_update", "on_order_update", "on_fill")
 """Notifications counted as account events (every change the cache announces)."""
@@ -109,6 +110,8 @@ class StatusSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     uptime_s: float
     exchange: str
     """The connector's name; empty when no plugin provides an exchange."""
+    venue: str = ""
+    """SIMULATED, TESTNET or LIVE (``framework.venue``); shown first in the header."""
     positions: tuple[PositionRow, ...] = ()
     unrealized_pnl: Decimal = ZERO
     realized_pnl: Decimal = ZERO
@@ -283,6 +286,7 @@ class StatusModel:
             at=now,
             uptime_s=max(0.0, now - self.started_at) if self.started_at is not None else 0.0,
             exchange=_exchange_name(ctx),
+            venue=venue_of(ctx.settings).value,
             positions=positions,
             unrealized_pnl=unrealized,
             realized_pnl=sum(cache.realized_pnl.values(), ZERO),

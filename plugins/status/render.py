@@ -27,6 +27,7 @@ STATE_STYLES = {
 }
 RECONCILE_STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
 STRATEGY_STYLES = {"running": "green", "held": "yellow", "paused": "red"}
+VENUE_STYLES = {"SIMULATED": "bold cyan", "TESTNET": "bold yellow", "LIVE": "bold white on red"}
 
 
 # --------------------------------------------------------------------------- numbers
@@ -261,6 +262,7 @@ def render_line(snapshot: StatusSnapshot, *, max_rows: int = 20) -> str:
     if hidden > 0:
         positions.append(f"+{hidden} more")
     segments = [
+        *([snapshot.venue] if snapshot.venue else []),
         f"up {age(snapshot.uptime_s)}",
         f"exchange {snapshot.exchange or 'none'}",
         f"equity {equity_text(snapshot)}",
@@ -389,7 +391,11 @@ def render_panel(snapshot: StatusSnapshot, *, max_rows: int = 20) -> RenderableT
     grid.add_row("Streams", _streams_cell(snapshot))
     grid.add_row("Events", events_text(snapshot))
     grid.add_row("Plugins", Text(plugins, style="green" if plugins == "ok" else "red"))
-    title = Text.assemble(("tradeloop", "bold"), f" · {snapshot.exchange or 'no exchange'}")
+    title = Text.assemble(("tradeloop", "bold"))
+    if snapshot.venue:
+        title.append(" · ")
+        title.append(snapshot.venue, style=VENUE_STYLES.get(snapshot.venue, "bold"))
+    title.append(f" · {snapshot.exchange or 'no exchange'}")
     if snapshot.kill_switch:
         title.append(" · TRADING HALTED (kill switch)", style="bold red")
     subtitle = f"up {age(snapshot.uptime_s)} · {clock_time(snapshot.at)} UTC"

@@ -91,11 +91,11 @@ async def test_log_mode_writes_a_line_every_interval_and_one_at_stop(
     await manual_clock.advance(60)
     await bot.stop()
     assert status_lines[1:] == [
-        "status: up 1m00s | exchange none | equity - | strategies none | positions none"
+        "status: SIMULATED | up 1m00s | exchange none | equity - | strategies none | positions none"
         " | pnl unrealized 0.00 USDT, realized 0.00 USDT, fees 0.00 USDT (0 fills)"
         " | balances none | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
         " | events 0.0 ticks/s, 0.0 account events/s | plugins ok",
-        "status: up 2m00s | exchange none | equity - | strategies none | positions none"
+        "status: SIMULATED | up 2m00s | exchange none | equity - | strategies none | positions none"
         " | pnl unrealized 0.00 USDT, realized 0.00 USDT, fees 0.00 USDT (0 fills)"
         " | balances none | open orders 0 | reconcile off (no reconciliation plugin) | streams none"
         " | events 0.0 ticks/s, 0.0 account events/s | plugins ok",
@@ -184,7 +184,9 @@ async def test_live_mode_prints_logs_above_the_display(
     text = plain(terminal.getvalue())
     logged = text.index("order 42 rejected: insufficient margin")
     assert "status: live display, refreshed every 1 s" in text[:logged]
-    assert text.rindex("╭─ tradeloop · no exchange") > logged  # redrawn below the log line
+    assert (
+        text.rindex("╭─ tradeloop · SIMULATED · no exchange") > logged
+    )  # redrawn below the log line
     assert text.rstrip().endswith("╯")  # the last frame stays on screen
     for line in text.splitlines():
         if "insufficient margin" in line:

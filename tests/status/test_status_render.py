@@ -233,3 +233,10 @@ def test_account_freshness_live_down_and_degraded() -> None:
         base, account=AccountFreshness(live=False, degraded=False, age=None, source="")
     )
     assert account_text(unknown) == "not confirmed yet"
+
+
+def test_the_header_says_which_venue_it_trades_on() -> None:
+    for venue in ("SIMULATED", "TESTNET", "LIVE"):
+        snapshot = StatusSnapshot(at=T0, uptime_s=0.0, exchange="binance_futures", venue=venue)
+        assert f"tradeloop · {venue} · binance_futures" in panel_text(snapshot, width=80)
+        assert render_line(snapshot).startswith(f"{venue} | up ")
