@@ -17,7 +17,13 @@ import yaml
 
 from framework import account_cli, bot_scaffold
 from framework.commands import Command
-from framework.errors import EXIT_OK, EXIT_RECORDS_LOST, EXIT_RUNTIME_ERROR, TradeloopError
+from framework.errors import (
+    EXIT_OK,
+    EXIT_RECORDS_LOST,
+    EXIT_RUNTIME_ERROR,
+    EXIT_USAGE,
+    TradeloopError,
+)
 from framework.loader import (
     LoadedPlugins,
     discover_plugins,
@@ -36,6 +42,7 @@ from framework.settings import (
 )
 from framework.settings_collect import check_core
 from framework.strategy import STRATEGY_PREFIX, limits_in_force
+from framework.venue import Venue, banner, venue_of
 
 PROG = "tradeloop"
 NEW_PLUGIN = "new-plugin"
@@ -77,6 +84,11 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM (or --for SECONDS)")
     run.add_argument("--for", dest="duration", type=_positive_float, metavar="SECONDS")
     run.add_argument("--summary", type=Path, metavar="PATH", help="write a JSON run summary")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="confirm trading on a live venue (real money); required when the settings select one",
+    )
     sub.add_parser("check", help="validate settings and print them, secrets masked")
     plugins = sub.add_parser("plugins", help="list known plugins and strategies")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -177,6 +189,16 @@ def _dispatch(
     args: argparse.Namespace, settings: Settings, loaded: LoadedPlugins, commands: list[Command]
 ) -> int:
     if args.command == "run":
+        venue = venue_of(settings)
+        if venue is Venue.LIVE and not args.live:
+            print(
+                f"{PROG}: error: the settings trade on a LIVE venue (exchange "
+                f"{settings.exchange.name}, exchange.testnet false, env {settings.env}): real "
+                "money. Add --live to `tradeloop run` to confirm; nothing was started",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        print(banner(settings), file=sys.stderr, flush=True)
         bot = Bot(settings, loaded)
         summary = run_async(bot.run(args.duration), use_uvloop=settings.runtime.use_uvloop)
         if args.summary:

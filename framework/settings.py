@@ -418,7 +418,16 @@ def load_raw(
         if secrets.is_file():
             read_yaml(secrets)  # a syntax error names the file, line and column
             files.append(str(secrets))
+    chosen_by = "--env" if env else f"{ENV_PREFIX}_ENV"
     env = env or os.environ.get(f"{ENV_PREFIX}_ENV") or None
+    if env:
+        defined = defined_environments([Path(f) for f in files])
+        if env.lower() not in defined:
+            raise SettingsError(
+                chosen_by,
+                env,
+                "an environment the settings define: " + ", ".join(sorted(defined)),
+            )
     options: dict[str, Any] = {
         "environments": True,
         "merge_enabled": True,
@@ -444,6 +453,24 @@ def load_raw(
     if overrides:
         raw = deep_merge(raw, overrides)
     return raw
+
+
+DEFAULT_ENV = "development"
+"""The environment selected when neither ``--env`` nor ``TRADELOOP_ENV`` names one."""
+_NOT_ENVIRONMENTS = frozenset({"global", "dynaconf_merge"})
+
+
+def defined_environments(files: Sequence[Path]) -> frozenset[str]:
+    """The environments ``files`` define (their top-level sections, lower-cased), plus
+    ``default`` and ``development`` (the default selection), which always exist."""
+    out = {"default", DEFAULT_ENV}
+    for path in files:
+        content = read_yaml(path)
+        if isinstance(content, Mapping):
+            out.update(
+                str(k).lower() for k, v in content.items() if isinstance(v, Mapping) or v is None
+            )
+    return frozenset(out - _NOT_ENVIRONMENTS)
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
