@@ -94,7 +94,9 @@ class BinanceConnector:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         publish_rules: Callable[[list[SymbolRules]], None] | None = None,
+        owners: Sequence[str] = (),
     ) -> None:
+        """``owners``: the strategy instance ids, so ids of earlier runs map back to them."""
         self.endpoints = endpoints
         self.config = config
         self.symbols = list(dict.fromkeys(s.upper() for s in symbols))
@@ -135,6 +137,9 @@ class BinanceConnector:
         self._tasks: list[asyncio.Task[Any]] = []
         self.statuses: list[StreamStatus] = []
         self.listed: frozenset[str] = frozenset()  # TRADING symbols, read at start
+        self.adopted: dict[str, int] = {}  # open orders found at start, per owner
+        for owner in owners:  # so owner_of names them in ids of earlier runs, even hashed ones
+            self.ids.tag(owner)
 
     def __repr__(self) -> str:
         return (
@@ -165,7 +170,8 @@ class BinanceConnector:
         )
         if user_data:
             try:
-                await self.orders.open_orders()  # ids in use: this run's ids stay clear of them
+                # ids in use: this run's ids stay clear of them; the orders are adopted
+                self.adopt(await self.orders.open_orders())
             except Exception as exc:  # noqa: BLE001 - the streams still start; reconcile repairs
                 logger.warning("could not read open orders at start: {}", exc)
             self.user = UserDataStream(
@@ -205,6 +211,20 @@ class BinanceConnector:
                 )
                 self.markets.append(stream)
                 self._spawn(stream.runner.run(), label)
+
+    def adopt(self, orders: Sequence[Order]) -> None:
+        """Open orders found at start go to the cache at once, so each instance sees the ones
+        its client order ids name in ``open_orders()`` before it may trade; counted per owner
+        (``-``: not placed by tradeloop)."""
+        for order in orders:
+            owner = self.owner_of(order.client_order_id) or "-"
+            self.adopted[owner] = self.adopted.get(owner, 0) + 1
+            self._acknowledged(order)
+        if orders:
+            logger.info(
+                "open orders adopted at start: {}",
+                ", ".join(f"{owner} {n}" for owner, n in sorted(self.adopted.items())),
+            )
 
     async def listed_symbols(self) -> frozenset[str]:
         """The symbols ``GET /fapi/v1/exchangeInfo`` lists with status ``TRADING`` (reloads
@@ -282,6 +302,10 @@ class BinanceConnector:
     def owner_of(self, client_order_id: str) -> str | None:
         """The strategy instance a client order id was made for, or ``None``."""
         return self.ids.owner_of(client_order_id)
+
+    def new_client_order_id(self, owner: str) -> str:
+        """A fresh ``<prefix>-<owner>-<run>-<n>`` id (see ``ids``)."""
+        return self.ids.next(owner)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
         """Cancel an open order by its client order id; the answer is applied to the cache
@@ -483,5 +507,6 @@ class BinanceConnector:
                 "namesakes": self.orders.stats.namesakes,
                 "resent": self.orders.stats.resent,
                 "unresolved": self.orders.stats.unresolved,
+                "adopted": dict(self.adopted),
             },
         }

@@ -166,6 +166,7 @@ class BinancePlugin:
             sleep=ctx.clock.sleep,
             # The symbols' filters and leverage brackets, for ctx.rules() and the order API.
             publish_rules=lambda rules: ctx.publish_rules(self, rules),
+            owners=[s.id for s in ctx.settings.strategies if s.enabled],
         )
         self.connector = connector
 
