@@ -15,11 +15,19 @@ from framework.clock import Clock
 from framework.errors import CacheWriteDenied
 from framework.exchange import ExchangeConnector, ExchangeEndpoint
 from framework.hooks import Hooks
+from framework.intents import IntentBook
 from framework.killswitch import KillSwitch
 from framework.remote import RemoteControl
 from framework.rules import SymbolRules
 from framework.scheduler import Scheduler
 from framework.settings import RiskLimits, Settings
+from framework.state import (
+    Attribution,
+    StateStore,
+    attribute,
+    decode_state,
+    encode_state,
+)
 from framework.strategy import (
     STRATEGY_PREFIX,
     StrategyOrders,
@@ -30,6 +38,7 @@ from framework.types import (
     CANDLE_INTERVALS,
     Candle,
     Freshness,
+    Order,
     Tick,
 )
 from framework.watchdog import LoopLag
@@ -94,6 +103,11 @@ class BotContext:
         self.orders_in_flight: Counter[str] = Counter()  # symbol -> LIMIT orders being placed
         self._operator_pauses: dict[str, str] = {}  # strategy id -> why an operator paused it
         self._remote: RemoteControl | None = None
+        self.intents = IntentBook(sleep=clock.sleep)
+        self._state_provider = ""
+        self._states: dict[str, dict[str, Any]] = {}
+        self._states_loaded = False
+        self._attribution = Attribution()
         bus.pause_on_failure(self.strategy_names)
         # The account-level limits; the runtime starts it (reads its saved trip) and checks it.
         self.kill_switch: KillSwitch = KillSwitch(self)
@@ -368,6 +382,80 @@ class BotContext:
         if self._remote is None:
             self._remote = RemoteControl(self)
         return self._remote
+
+    # ------------------------------------------------------------ state and intents
+
+    def publish_state_store(self, store: StateStore | None, provider: str) -> None:
+        """Make ``store`` where strategy state and order intents are kept (``None``
+        withdraws it, at stop). One plugin at a time; it must start before the strategies.
+        """
+        if store is not None and self._state_provider and self._state_provider != provider:
+            raise RuntimeError(
+                f"plugin {provider!r} publishes a state store, but plugin "
+                f"{self._state_provider!r} already did"
+            )
+        self.intents.store = store
+        self._state_provider = provider if store is not None else ""
+
+    @property
+    def state_persistent(self) -> bool:
+        """True while a state store keeps strategy state and intents across restarts."""
+        return self.intents.store is not None
+
+    async def load_strategy_states(self) -> None:
+        """Read every saved strategy state (the runtime calls it before strategies start)."""
+        if self._states_loaded:
+            return
+        self._states_loaded = True
+        store = self.intents.store
+        if store is None:
+            if self.strategy_names:
+                logger.warning(
+                    "no state store (the journal plugin is off): strategy state and order "
+                    "intents are kept in memory for this run only, not across restarts"
+                )
+            return
+        self._states = await store.load_states()
+        if self._states:
+            logger.info(
+                "strategy state loaded from {}: {}", store.location, ", ".join(sorted(self._states))
+            )
+
+    def strategy_state(self, strategy_id: str) -> dict[str, Any]:
+        """A copy of the state instance ``strategy_id`` saved last (``{}`` if none)."""
+        return dict(self._states.get(strategy_id, {}))
+
+    async def save_strategy_state(self, strategy_id: str, state: Mapping[str, Any]) -> None:
+        """Save ``state`` for ``strategy_id``: durable in the state store when this returns,
+        in memory for this run without one. ``ValueError`` if it is not a JSON object."""
+        data = encode_state(strategy_id, state)
+        store = self.intents.store
+        if store is not None:
+            await store.save_state(strategy_id, data, int(self.clock.time() * 1000))
+        self._states[strategy_id] = decode_state(data)
+
+    async def attributed_positions(self) -> Attribution:
+        """Net positions per strategy instance and symbol, from every fill the state store
+        holds (this run's and earlier runs'), each owned by the instance whose client order id
+        its order carries; ``"-"`` for the rest. Without a store or exchange: empty."""
+        store = self.intents.store
+        if store is None or self._exchange is None:
+            return self._attribution
+        self._attribution = attribute(await store.owned_fills(), self._exchange.owner_of)
+        return self._attribution
+
+    @property
+    def last_attribution(self) -> Attribution:
+        """The attribution as ``attributed_positions`` last computed it."""
+        return self._attribution
+
+    def apply_order_answer(self, order: Order) -> None:
+        """Used by the core: an order the exchange answered with goes to the cache (ordered
+        by event time like every update)."""
+        try:
+            self._account.apply_order(order)
+        except Exception as exc:  # noqa: BLE001 - reconciliation repairs the cache
+            logger.opt(exception=exc).error("order answer could not be applied: {!r}", exc)
 
     # ------------------------------------------------------------------------ holds
 

@@ -52,6 +52,11 @@ class ExchangeConnector(Protocol):
         """The owner a client order id was made for, or ``None`` if not one of ours."""
         ...
 
+    def new_client_order_id(self, owner: str) -> str:
+        """A client order id for ``owner`` never used before (the core records it with the
+        order's intent before sending; ``owner_of`` finds ``owner`` again)."""
+        ...
+
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
         """Cancel an open order by its client order id."""
         ...

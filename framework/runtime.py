@@ -24,6 +24,7 @@ from framework.loader import LoadedPlugins
 from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
 from framework.settings import Settings, secret_values
+from framework.strategy import STRATEGY_PREFIX, Strategy
 from framework.watchdog import LoopWatchdog
 
 T = TypeVar("T")
@@ -112,6 +113,8 @@ class Bot:
                     raise _start_error(outcome.plugin, "provide_exchange", outcome.error)
                 self.ctx.set_exchange(outcome.value, outcome.plugin)
                 logger.info("exchange connector provided by {!r}", outcome.plugin)
+                await self.ctx.load_strategy_states()
+                await self._recover_orders()
             else:
                 self.ctx.set_exchange(None, None)
                 logger.warning("no exchange connector enabled: running plugins and jobs only")
@@ -162,7 +165,10 @@ class Bot:
             logger.info("last trades recorded: {}", ", ".join(f"{s} {t}" for s, t in known.items()))
 
     async def _start_plugins(self) -> None:
+        strategies = frozenset(self.loaded.strategy_names)
         for name in self.loaded.order:
+            if name in strategies:
+                await self._load_strategy_state(name)
             for outcome in await self.hooks.lifespan(plugins=[name]):
                 if not outcome.ok:
                     raise _start_error(name, "lifespan", outcome.error)
@@ -174,6 +180,23 @@ class Bot:
                 if not entered.ok:
                     raise _start_error(name, "lifespan", entered.error) from entered.error
                 self._started.append((name, manager))
+
+    async def _load_strategy_state(self, name: str) -> None:
+        """Before the first strategy starts: every saved state; then this instance's."""
+        await self.ctx.load_strategy_states()
+        plugin = self.loaded.pm.get_plugin(name)
+        if isinstance(plugin, Strategy):
+            plugin.state = self.ctx.strategy_state(name.removeprefix(STRATEGY_PREFIX))
+
+    async def _recover_orders(self) -> None:
+        """Orders earlier runs sent without learning the answer: looked up, into the cache."""
+        try:
+            found = await self.ctx.intents.recover(self.ctx.exchange.query_order)
+        except Exception as exc:  # noqa: BLE001 - the next start tries again
+            logger.opt(exception=exc).error("orders of earlier runs not looked up: {!r}", exc)
+            return
+        for order in found:
+            self.ctx.apply_order_answer(order)
 
     # ---------------------------------------------------------------------------- run
 
@@ -332,6 +355,11 @@ def account_summary(ctx: BotContext, cache: AccountCache) -> dict[str, Any]:
             "open": len(cache.open_orders_view),
         },
         "strategies": strategies,
+        "recovery": {
+            "state_persistent": ctx.state_persistent,
+            "orders": dict(ctx.intents.stats),
+            "attribution": ctx.last_attribution.as_dict(),
+        },
         "account_cache": {
             "applied": cache.stats.applied,
             "stale_ignored": cache.stats.stale_ignored,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from loguru import logger
 
 from framework.errors import (
@@ -28,6 +29,7 @@ from framework.errors import (
 from framework.hookspecs import hookimpl
 from framework.rules import FilterBreach, SymbolRules
 from framework.settings import RiskLimits
+from framework.state import IntentRecord
 from framework.types import Alert, Candle, Order, OrderRequest, Tick
 
 if TYPE_CHECKING:
@@ -65,6 +67,20 @@ class Strategy:
 
     def __init__(self, params: Any = None) -> None:
         self.params = params
+        self.state: dict[str, Any] = {}
+        """What this instance saved with ``save_state`` in an earlier run (``{}`` at the
+        first start, or without a state store): loaded before its ``lifespan`` starts."""
+
+    async def save_state(self, ctx: BotContext, state: Mapping[str, Any] | None = None) -> None:
+        """Save ``state`` (default: ``self.state``) as this instance's state, durably with a
+        state store (the journal), before this returns; it becomes ``self.state``.
+
+        A JSON object: ``Decimal`` values are saved as strings and load as strings.
+        ``ValueError`` if it cannot be saved as JSON.
+        """
+        if state is not None:
+            self.state = dict(state)
+        await ctx.save_strategy_state(self.strategy_id, self.state)
 
     @classmethod
     @hookimpl
@@ -151,7 +167,9 @@ class StrategyOrders:
 
     # ---------------------------------------------------------------------------- API
 
-    async def place(self, request: OrderRequest, *, round_to_rules: bool = False) -> Order:
+    async def place(
+        self, request: OrderRequest, *, round_to_rules: bool = False, intent: str = ""
+    ) -> Order:
         """Check, then send ``request``; raises ``OrderRefused`` subclasses when refused.
 
         Every request is checked against the symbol's exchange rules (``ctx.rules``): one that
@@ -159,21 +177,98 @@ class StrategyOrders:
         never sent. ``round_to_rules``: round the price to the tick (down for a BUY, up for a
         SELL) and the quantity down to the step first; what still breaks a filter (below the
         minimum quantity or notional, outside the price band) is refused the same way.
+
+        Every order is recorded (durably, with a state store such as the journal) before it
+        is sent. ``intent`` names what the order is for (``"entry-42"``): placing an intent
+        this instance placed before, in this run or an earlier one, sends nothing and returns
+        its order as the exchange has it now; an order the exchange never got is sent then,
+        under its recorded client order id. So a strategy that restarts and decides again
+        never doubles an order (docs/strategies.md#restarts-state-and-intents).
         """
         try:
             self._check_allowed(request)
             request = self._check_rules(request, round_to_rules=round_to_rules)
-            self._check_risk(request)
-        except (TradingHeld, StrategyPaused, RiskLimitExceeded, FilterRefused) as exc:
-            self.stats["refused"] += 1
-            self.stats[f"refused_{type(exc).__name__}"] += 1
-            if isinstance(exc, FilterRefused):
-                for name in exc.filters:
-                    self.stats[f"refused_filter_{name}"] += 1
-            logger.bind(plugin=self.plugin_name, log_key="order_refused").warning(
-                "order refused for strategy {!r}: {}", self.strategy_id, exc
-            )
+        except (TradingHeld, StrategyPaused, FilterRefused) as exc:
+            self._refused(exc)
             raise
+        book = self._ctx.intents
+        key = intent or request.client_order_id
+        if not key:
+            return await self._send_new(request, intent)
+        lock = book.lock(self.strategy_id, key)
+        try:
+            async with lock:
+                record = await book.lookup(self.strategy_id, key)
+                if record is None:
+                    return await self._send_new(request, intent)
+                return await self._replay(record)
+        finally:
+            book.release(self.strategy_id, key)
+
+    def _refused(self, exc: Exception) -> None:
+        self.stats["refused"] += 1
+        self.stats[f"refused_{type(exc).__name__}"] += 1
+        if isinstance(exc, FilterRefused):
+            for name in exc.filters:
+                self.stats[f"refused_filter_{name}"] += 1
+        logger.bind(plugin=self.plugin_name, log_key="order_refused").warning(
+            "order refused for strategy {!r}: {}", self.strategy_id, exc
+        )
+
+    async def _send_new(self, request: OrderRequest, intent: str) -> Order:
+        """Check the risk limits, record, send, acknowledge."""
+        try:
+            self._check_risk(request)
+        except RiskLimitExceeded as exc:
+            self._refused(exc)
+            raise
+        exchange = self._ctx.exchange
+        cid = request.client_order_id or exchange.new_client_order_id(self.strategy_id)
+        if request.client_order_id != cid:
+            request = msgspec.structs.replace(request, client_order_id=cid)
+        record = IntentRecord(
+            strategy_id=self.strategy_id,
+            intent=intent or cid,
+            client_order_id=cid,
+            request=request,
+            created_at=int(self._ctx.clock.time() * 1000),
+        )
+        await self._ctx.intents.record(record)
+        order = await self._send(request)
+        try:
+            await self._ctx.intents.acknowledge(record, order.order_id)
+        except Exception as exc:  # noqa: BLE001 - the order stands; the next start looks it up
+            logger.warning("order {} could not be marked as acknowledged: {}", cid, exc)
+        return order
+
+    async def _replay(self, record: IntentRecord) -> Order:
+        """An intent placed before: its order as the exchange has it, sent only if the
+        exchange never got it."""
+        exchange = self._ctx.exchange
+        self._ctx.intents.stats["replayed"] += 1
+        order = await self._ctx.intents.find(record, exchange.query_order)
+        if order is not None:
+            logger.bind(plugin=self.plugin_name).info(
+                "intent {!r} was placed before as {}: not sent again ({})",
+                record.intent,
+                record.client_order_id,
+                order.status,
+            )
+            self.stats["replayed"] += 1
+            self._ctx.apply_order_answer(order)
+            if record.order_id is None:
+                await self._ctx.intents.acknowledge(record, order.order_id)
+            return order
+        logger.bind(plugin=self.plugin_name).info(
+            "intent {!r} ({}) never reached the exchange: sending it now",
+            record.intent,
+            record.client_order_id,
+        )
+        order = await self._send(record.request)
+        await self._ctx.intents.acknowledge(record, order.order_id)
+        return order
+
+    async def _send(self, request: OrderRequest) -> Order:
         key = (request.symbol, request.side)
         self._pending[key] = self._pending.get(key, Decimal(0)) + request.quantity
         in_flight = self._ctx.orders_in_flight

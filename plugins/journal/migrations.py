@@ -193,5 +193,27 @@ CREATE INDEX commands_ts ON commands (ts);
 """
 """Operator commands (remote control): who sent what, and what it did."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+V5 = """
+CREATE TABLE strategy_state (
+    strategy_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    saved_at INTEGER NOT NULL
+);
+CREATE TABLE order_intents (
+    client_order_id TEXT PRIMARY KEY,
+    strategy_id TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    request TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    order_id INTEGER
+);
+CREATE UNIQUE INDEX order_intents_intent ON order_intents (strategy_id, intent);
+CREATE INDEX order_intents_order ON order_intents (symbol, order_id);
+CREATE INDEX orders_order_id ON orders (symbol, order_id);
+"""
+"""Strategy state and order intents (restart recovery, docs/strategies.md), and the index
+that finds an order's client order id for its fills."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

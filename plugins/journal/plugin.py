@@ -28,6 +28,7 @@ from framework import (
     StreamStatus,
     hookimpl,
 )
+from framework.state import StateStore
 
 from .records import (
     LogStatsRow,
@@ -48,6 +49,7 @@ from .records import (
 )
 from .sampler import equity
 from .settings import JournalSettings
+from .state import JournalState
 from .store import JournalStore
 from .writer import BatchWriter
 
@@ -190,6 +192,14 @@ class Journal:
         try:
             await writer.flush()
             logger.info("journal {} (run {})", store.location, self.run_id)
+            if isinstance(store, StateStore):
+                ctx.publish_state_store(JournalState(store, writer.flush), NAME)
+            else:
+                logger.warning(
+                    "journal store {} keeps no strategy state or order intents: they last "
+                    "for this run only",
+                    store.location,
+                )
             ctx.spawn(writer.run(), name="writer", owner=NAME)
             yield
         finally:
@@ -209,7 +219,13 @@ class Journal:
             # Counted as lost until committed: if this stop is cut off, the count stands.
             ctx.report_lost_records(NAME, writer.dropped + writer.pending)
             await writer.flush()
+            if ctx.state_persistent:
+                try:  # for the run summary, from every fill held
+                    await ctx.attributed_positions()
+                except Exception as exc:  # noqa: BLE001 - the stop goes on; the summary lacks it
+                    logger.warning("positions could not be attributed at stop: {!r}", exc)
         finally:
+            ctx.publish_state_store(None, NAME)
             self._recording = None
             ctx.report_lost_records(NAME, writer.dropped + writer.pending)
             if writer.pending:

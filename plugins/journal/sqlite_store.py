@@ -13,6 +13,9 @@ import aiosqlite
 import msgspec
 import orjson
 
+from framework.state import IntentRecord, OwnedFill, decode_state
+from framework.types import OrderRequest
+
 from .migrations import MIGRATIONS
 from .records import (
     BalanceRow,
@@ -107,6 +110,7 @@ class SQLiteStore:
         self.migrations = tuple(migrations)
         self.read_only = read_only
         self._db: aiosqlite.Connection | None = None
+        self._state_db: aiosqlite.Connection | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -137,6 +141,20 @@ class SQLiteStore:
             await db.close()
             raise
         self._db = db
+
+    async def _state_connection(self) -> aiosqlite.Connection:
+        """The connection of the state methods: its own, so a state commit never commits
+        half of a batch the writer is inserting on the main one."""
+        self.db  # noqa: B018 - raises if the store is not open
+        if self._state_db is None:
+            try:
+                db = await aiosqlite.connect(self.path)
+                await db.execute("PRAGMA busy_timeout=5000")
+                await db.execute(f"PRAGMA synchronous={self.synchronous}")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            self._state_db = db
+        return self._state_db
 
     async def _open_reader(self) -> aiosqlite.Connection:
         """A connection that only reads (``query_only``) a journal that already exists."""
@@ -173,7 +191,7 @@ class SQLiteStore:
     async def _check(self, db: aiosqlite.Connection) -> None:
         """``PRAGMA quick_check``: every page and b-tree well formed (linear in the file)."""
         async with db.execute("PRAGMA quick_check") as cursor:
-            problems = [str(row[0]) for row in await cursor.fetchall()]
+            problems = [" ".join(str(row[0]).split()) for row in await cursor.fetchall()]
         if problems != ["ok"]:
             shown = "; ".join(problems[:3]) + (
                 f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
@@ -200,6 +218,9 @@ class SQLiteStore:
 
     async def close(self) -> None:
         """Close the connection; a checkpoint folds the WAL back into the file."""
+        state_db, self._state_db = self._state_db, None
+        if state_db is not None:
+            await state_db.close()
         db, self._db = self._db, None
         if db is not None and self.read_only:
             await db.close()
@@ -465,6 +486,125 @@ class SQLiteStore:
         return await self._select(
             CommandRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
         )
+
+    # ------------------------------------------------------------------ state store
+
+    async def load_states(self) -> dict[str, dict[str, Any]]:
+        """Every strategy's saved state (``framework.state.StateStore``)."""
+        db = await self._state_connection()
+        async with db.execute("SELECT strategy_id, data FROM strategy_state") as cursor:
+            rows = await cursor.fetchall()
+        try:
+            return {str(sid): decode_state(str(data)) for sid, data in rows}
+        except msgspec.DecodeError as exc:
+            raise damaged_journal(self.path, f"a strategy state cannot be read: {exc}") from None
+
+    async def save_state(self, strategy_id: str, data: bytes, at: int) -> None:
+        """Replace one strategy's state; committed when this returns."""
+        db = await self._state_connection()
+        try:
+            await db.execute(
+                "INSERT INTO strategy_state (strategy_id, data, saved_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (strategy_id) DO UPDATE SET data = excluded.data, "
+                "saved_at = excluded.saved_at",
+                (strategy_id, data.decode(), at),
+            )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def intent(self, strategy_id: str, intent: str) -> IntentRecord | None:
+        """One recorded intent, or ``None``."""
+        db = await self._state_connection()
+        sql = f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE strategy_id = ? AND intent = ?"
+        async with db.execute(sql, (strategy_id, intent)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _intent(row)
+
+    async def record_intent(self, record: IntentRecord) -> None:
+        """Record an intent before its order is sent; committed when this returns."""
+        db = await self._state_connection()
+        try:
+            await db.execute(
+                "INSERT INTO order_intents (client_order_id, strategy_id, intent, symbol, "
+                "request, created_at, order_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.client_order_id,
+                    record.strategy_id,
+                    record.intent,
+                    record.request.symbol,
+                    msgspec.json.encode(record.request).decode(),
+                    record.created_at,
+                    record.order_id,
+                ),
+            )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def acknowledge_intent(self, client_order_id: str, order_id: int | None) -> None:
+        """Note the exchange's order id, or forget an order the exchange never got."""
+        db = await self._state_connection()
+        try:
+            if order_id is None:
+                await db.execute(
+                    "DELETE FROM order_intents WHERE client_order_id = ?", (client_order_id,)
+                )
+            else:
+                await db.execute(
+                    "UPDATE order_intents SET order_id = ? WHERE client_order_id = ?",
+                    (order_id, client_order_id),
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def unacknowledged(self) -> list[IntentRecord]:
+        """Intents whose order's outcome no run learnt."""
+        db = await self._state_connection()
+        sql = (
+            f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE order_id IS NULL "
+            "ORDER BY created_at"
+        )
+        async with db.execute(sql) as cursor:
+            rows = await cursor.fetchall()
+        return [_intent(row) for row in rows]
+
+    async def owned_fills(self) -> list[OwnedFill]:
+        """Every fill with its order's client order id: the fill's own, else the one recorded
+        with the order's intent, else the one of the journal's order rows ("" if none)."""
+        db = await self._state_connection()
+        sql = (
+            "SELECT f.symbol, f.side, f.qty, COALESCE(NULLIF(f.client_order_id, ''), "
+            "(SELECT i.client_order_id FROM order_intents i "
+            "WHERE i.symbol = f.symbol AND i.order_id = f.order_id), "
+            "(SELECT o.client_order_id FROM orders o "
+            "WHERE o.symbol = f.symbol AND o.order_id = f.order_id LIMIT 1), '') FROM fills f"
+        )
+        async with db.execute(sql) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            OwnedFill(symbol=str(sym), side=side, qty=Decimal(qty), client_order_id=str(cid))
+            for sym, side, qty, cid in rows
+        ]
+
+
+_INTENT_COLUMNS = "strategy_id, intent, client_order_id, request, created_at, order_id"
+
+
+def _intent(row: Sequence[Any]) -> IntentRecord:
+    sid, intent, cid, request, created_at, order_id = row
+    return IntentRecord(
+        strategy_id=str(sid),
+        intent=str(intent),
+        client_order_id=str(cid),
+        request=msgspec.json.decode(request, type=OrderRequest),
+        created_at=int(created_at),
+        order_id=None if order_id is None else int(order_id),
+    )
 
 
 def _mismatch_values(m: MismatchRow) -> tuple[Any, ...]:
