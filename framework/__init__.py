@@ -31,6 +31,7 @@ from framework.hooks import Hooks
 from framework.hookspecs import hookimpl
 from framework.rules import FilterBreach, LeverageBracket, SymbolRules
 from framework.settings import RiskLimits, Settings
+from framework.state import Attribution, StateStore
 from framework.strategy import Strategy, StrategyOrders
 from framework.tasks import cancel_and_wait
 from framework.types import (
@@ -43,6 +44,7 @@ from framework.types import (
     DailyJob,
     DailyReport,
     DegradedStatus,
+    ExchangeCheck,
     Fill,
     Freshness,
     IntervalJob,
@@ -67,6 +69,7 @@ __all__ = [
     "AccountSnapshot",
     "AccountView",
     "Alert",
+    "Attribution",
     "Balance",
     "BotContext",
     "CacheWriteDenied",
@@ -77,6 +80,7 @@ __all__ = [
     "DailyJob",
     "DailyReport",
     "DegradedStatus",
+    "ExchangeCheck",
     "ExchangeConnector",
     "ExchangeEndpoint",
     "ExchangeFilterRejection",
@@ -105,6 +109,7 @@ __all__ = [
     "RiskLimits",
     "Settings",
     "SettingsError",
+    "StateStore",
     "Strategy",
     "StrategyOrders",
     "StrategyPaused",

@@ -89,7 +89,12 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
         action="store_true",
         help="confirm trading on a live venue (real money); required when the settings select one",
     )
-    sub.add_parser("check", help="validate settings and print them, secrets masked")
+    check = sub.add_parser("check", help="validate settings and print them, secrets masked")
+    check.add_argument(
+        "--exchange",
+        action="store_true",
+        help="also ask the exchange (signed read-only calls: time, account, symbols; no order)",
+    )
     plugins = sub.add_parser("plugins", help="list known plugins and strategies")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
     new_plugin = sub.add_parser(
@@ -212,6 +217,8 @@ def _dispatch(
     if args.command == "check":
         print(f"settings OK (env: {settings.env})")
         print(yaml.safe_dump(effective_settings(settings, loaded), sort_keys=False), end="")
+        if args.exchange:
+            return _check_exchange(settings, loaded)
         return EXIT_OK
     if args.command == "plugins":
         _print_plugins(loaded, as_json=args.json)
@@ -228,6 +235,18 @@ def _dispatch(
     if inspect.isawaitable(result):
         result = run_async(result, use_uvloop=settings.runtime.use_uvloop)
     return int(result) if result is not None else EXIT_OK
+
+
+def _check_exchange(settings: Settings, loaded: LoadedPlugins) -> int:
+    """``check --exchange``: the connector's read-only report; exit 1 if something failed."""
+    print(f"exchange check ({venue_of(settings).value}):")
+    result = run_async(Bot(settings, loaded).check_exchange(), use_uvloop=False)
+    if result is None:
+        print(f"{PROG}: error: no enabled plugin checks exchanges", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    for line in result.lines:
+        print(f"  {redact(line)}")
+    return EXIT_OK if result.ok else EXIT_RUNTIME_ERROR
 
 
 def _new_plugin(args: argparse.Namespace) -> int:

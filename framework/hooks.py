@@ -123,6 +123,10 @@ class Hooks:
         """The first plugin that reconciles on request (``None``: nobody does)."""
         return await self._bus.ask_first("reconcile_now", {"ctx": self._ctx, "reason": reason})
 
+    async def check_exchange(self) -> Outcome | None:
+        """The first plugin's read-only check of the exchange (``None``: nobody checks)."""
+        return await self._bus.ask_first("check_exchange", {"ctx": self._ctx})
+
     async def summarize_run(self) -> list[Outcome]:
         """Every plugin's sections of the run summary."""
         return await self._bus.ask("summarize_run", {"ctx": self._ctx})

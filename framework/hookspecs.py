@@ -24,7 +24,7 @@ then its fill).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         CommandRecord,
         DailyReport,
         DegradedStatus,
+        ExchangeCheck,
         Fill,
         Job,
         KillSwitchTrip,
@@ -141,6 +142,21 @@ def provide_exchange(ctx: BotContext) -> ExchangeConnector | None:
     :param ctx: the bot context.
     Returns: an object implementing ``framework.ExchangeConnector``, or ``None`` to pass.
     Budget: ``hooks.timeouts.provide_exchange``; an error aborts startup (exit 1).
+    """
+
+
+@hookspec(firstresult=True)
+def check_exchange(ctx: BotContext) -> Awaitable[ExchangeCheck] | ExchangeCheck | None:
+    """Check the configured exchange with read-only calls, placing nothing
+    (``tradeloop check --exchange``).
+
+    Called: only by ``tradeloop check --exchange``, with nothing started but the plugins that
+    declare ``tradeloop_roles = {"exchange_endpoint"}`` (they publish where the exchange is,
+    like the ``sim`` plugin); the first answer wins. The built-in connector reads the server
+    time and clock skew, the account and the strategies' symbols.
+    :param ctx: the bot context (``ctx.exchange_endpoint`` is published; no exchange yet).
+    Returns: ``framework.ExchangeCheck`` (``async def`` allowed), or ``None`` to pass.
+    Budget: ``hooks.timeouts.check_exchange``.
     """
 
 

@@ -18,16 +18,20 @@ from loguru import logger
 from framework.bus import HookBus, PluginOverrun
 from framework.cache import AccountCache
 from framework.clock import Clock, SystemClock
-from framework.context import BotContext
+from framework.context import BotContext, roles_of
 from framework.errors import PluginStartError, TradeloopError
 from framework.loader import LoadedPlugins
 from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
 from framework.settings import Settings, secret_values
 from framework.strategy import STRATEGY_PREFIX, Strategy
+from framework.types import ExchangeCheck
 from framework.watchdog import LoopWatchdog
 
 T = TypeVar("T")
+
+ENDPOINT_ROLE = "exchange_endpoint"
+"""Plugins with this role publish where the exchange is; ``check --exchange`` starts them."""
 
 STOP_GRACE = 0.25
 """Seconds a stop that overran its share gets to finish its cancellation."""
@@ -164,9 +168,9 @@ class Bot:
         if known:
             logger.info("last trades recorded: {}", ", ".join(f"{s} {t}" for s, t in known.items()))
 
-    async def _start_plugins(self) -> None:
+    async def _start_plugins(self, only: str | None = None) -> None:
         strategies = frozenset(self.loaded.strategy_names)
-        for name in self.loaded.order:
+        for name in self.loaded.order if only is None else [only]:
             if name in strategies:
                 await self._load_strategy_state(name)
             for outcome in await self.hooks.lifespan(plugins=[name]):
@@ -197,6 +201,24 @@ class Bot:
             return
         for order in found:
             self.ctx.apply_order_answer(order)
+
+    async def check_exchange(self) -> ExchangeCheck | None:
+        """``tradeloop check --exchange``: start only the plugins that publish where the
+        exchange is (role ``exchange_endpoint``), ask ``check_exchange``, stop them."""
+        try:
+            for name in self.loaded.order:
+                if ENDPOINT_ROLE in roles_of(self.loaded.pm.get_plugin(name)):
+                    await self._start_plugins(only=name)
+            outcome = await self.hooks.check_exchange()
+        finally:
+            await self._stop_plugins(time.monotonic() + self.settings.runtime.shutdown_timeout)
+            await _logged("hook bus", self.bus.aclose(), STOP_GRACE)
+        if outcome is None:
+            return None
+        if not outcome.ok:
+            raise _start_error(outcome.plugin, "check_exchange", outcome.error)
+        result = outcome.value
+        return result if isinstance(result, ExchangeCheck) else None
 
     # ---------------------------------------------------------------------------- run
 

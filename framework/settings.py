@@ -71,6 +71,7 @@ DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {
     "lifespan": 30.0,
     "register_jobs": 5.0,
     "provide_exchange": 5.0,
+    "check_exchange": 30.0,
     "last_trade_ids": 5.0,
     "warm_up": 30.0,
     "summarize_run": 5.0,

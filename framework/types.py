@@ -176,6 +176,14 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str = ""
 
 
+class ExchangeCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``tradeloop check --exchange`` found (``check_exchange``): one line per finding,
+    ``ok`` false when something the bot relies on is missing."""
+
+    ok: bool
+    lines: tuple[str, ...] = ()
+
+
 class UnreadableEntry(msgspec.Struct, frozen=True, kw_only=True):
     """An entry of the exchange's answer dropped because a value in it was not sane.
 

@@ -16,7 +16,7 @@ import msgspec
 from loguru import logger
 
 from framework import BotContext, ExchangeEndpoint, Settings, SettingsError, hookimpl
-from framework.types import Alert, StreamState, StreamStatus
+from framework.types import Alert, ExchangeCheck, StreamState, StreamStatus
 
 from .config import BinanceConfig, Endpoints, resolve_endpoints
 from .signing import mask_key
@@ -94,10 +94,10 @@ class BinancePlugin:
         """Start the connector; stop it."""
         return self._lifespan(ctx)
 
-    @contextlib.asynccontextmanager
-    async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+    def _where(self, ctx: BotContext) -> tuple[Endpoints, str, str, Callable[[], float]]:
+        """Where the exchange is (a published endpoint, ``exchange.rest_url``, or Binance's
+        own URLs), the key and secret to use, and the exchange's clock."""
         exchange = ctx.settings.exchange
-        symbols = list(ctx.subscribed_symbols())
         published = ctx.exchange_endpoint
         api_key, api_secret = exchange.api_key, exchange.api_secret
         exchange_time = self._exchange_time or time.time
@@ -125,6 +125,29 @@ class BinancePlugin:
             )
         else:
             endpoints = resolve_endpoints(exchange, self.config)
+        return endpoints, api_key, api_secret, exchange_time
+
+    @hookimpl
+    async def check_exchange(self, ctx: BotContext) -> ExchangeCheck:
+        """``tradeloop check --exchange``: signed read-only calls, no order."""
+        from .exchange_check import check_exchange
+
+        endpoints, api_key, api_secret, _ = self._where(ctx)
+        return await check_exchange(
+            endpoints=endpoints,
+            api_key=api_key,
+            api_secret=api_secret,
+            config=self.config,
+            symbols=list(ctx.subscribed_symbols()),
+            recv_window_ms=ctx.settings.exchange.recv_window_ms,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+        exchange = ctx.settings.exchange
+        symbols = list(ctx.subscribed_symbols())
+        published = ctx.exchange_endpoint
+        endpoints, api_key, api_secret, exchange_time = self._where(ctx)
         logger.info(
             "binance connector: rest={} streams={} api_key={} symbols={}{}",
             endpoints.rest_url,

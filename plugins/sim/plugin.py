@@ -68,6 +68,8 @@ class SimPlugin:
     """Runs the simulated exchange for ``exchange.name: sim``; adds ``tradeloop sim``."""
 
     start_priority = START_PRIORITY
+    tradeloop_roles = frozenset({"exchange_endpoint"})
+    """It publishes where the exchange is: ``tradeloop check --exchange`` starts it."""
 
     def __init__(self, config: SimSettings | None = None) -> None:
         self.config = config or SimSettings()
