@@ -108,6 +108,7 @@ class BotContext:
         self._states: dict[str, dict[str, Any]] = {}
         self._states_loaded = False
         self._attribution = Attribution()
+        self.state_store_used = False  # a store was published in this run (run summary)
         bus.pause_on_failure(self.strategy_names)
         # The account-level limits; the runtime starts it (reads its saved trip) and checks it.
         self.kill_switch: KillSwitch = KillSwitch(self)
@@ -396,6 +397,7 @@ class BotContext:
             )
         self.intents.store = store
         self._state_provider = provider if store is not None else ""
+        self.state_store_used = self.state_store_used or store is not None
 
     @property
     def state_persistent(self) -> bool:

@@ -378,7 +378,7 @@ def account_summary(ctx: BotContext, cache: AccountCache) -> dict[str, Any]:
         },
         "strategies": strategies,
         "recovery": {
-            "state_persistent": ctx.state_persistent,
+            "state_persistent": ctx.state_store_used,
             "orders": dict(ctx.intents.stats),
             "attribution": ctx.last_attribution.as_dict(),
         },
