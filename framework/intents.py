@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from loguru import logger
 
 from framework.state import IntentRecord, StateStore
@@ -27,7 +28,7 @@ QueryOrder = Callable[[str, str], Awaitable[Order | None]]
 
 
 class IntentBook:
-    """Intents and their orders: in the state store, or in memory without one."""
+    """Intents and their orders: in the state store, or in memory (this run) without one."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.store: StateStore | None = None
@@ -48,34 +49,28 @@ class IntentBook:
 
     async def lookup(self, strategy_id: str, intent: str) -> IntentRecord | None:
         """The record of ``intent``, if the instance placed it before."""
-        found = self._memory.get((strategy_id, intent))
-        if found is None and self.store is not None:
-            found = await self.store.intent(strategy_id, intent)
-        return found
+        if self.store is not None:
+            return await self.store.intent(strategy_id, intent)
+        return self._memory.get((strategy_id, intent))
 
     async def record(self, record: IntentRecord) -> None:
-        """Record before sending (durable when there is a store)."""
+        """Record before sending: durably in the store, else in memory for this run."""
         if self.store is not None:
             await self.store.record_intent(record)
-        self._memory[(record.strategy_id, record.intent)] = record
+        else:
+            self._memory[(record.strategy_id, record.intent)] = record
         self.stats["recorded"] += 1
 
     async def acknowledge(self, record: IntentRecord, order_id: int | None) -> None:
         """The exchange has the order, or (``None``) never got it: the record is dropped."""
+        if self.store is not None:
+            await self.store.acknowledge_intent(record.client_order_id, order_id)
+            return
         key = (record.strategy_id, record.intent)
         if order_id is None:
             self._memory.pop(key, None)
         else:
-            self._memory[key] = IntentRecord(
-                strategy_id=record.strategy_id,
-                intent=record.intent,
-                client_order_id=record.client_order_id,
-                request=record.request,
-                created_at=record.created_at,
-                order_id=order_id,
-            )
-        if self.store is not None:
-            await self.store.acknowledge_intent(record.client_order_id, order_id)
+            self._memory[key] = msgspec.structs.replace(record, order_id=order_id)
 
     async def find(self, record: IntentRecord, query: QueryOrder) -> Order | None:
         """The record's order on the exchange; ``None`` only after two "not found" answers

@@ -78,8 +78,8 @@ class Strategy:
         A JSON object: ``Decimal`` values are saved as strings and load as strings.
         ``ValueError`` if it cannot be saved as JSON.
         """
-        if state is not None:
-            self.state = dict(state)
+        if state is not None or not hasattr(self, "state"):  # a subclass may skip __init__
+            self.state = dict(state or {})
         await ctx.save_strategy_state(self.strategy_id, self.state)
 
     @classmethod
