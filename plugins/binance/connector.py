@@ -453,7 +453,8 @@ class BinanceConnector:
     # ------------------------------------------------------------------------- stats
 
     def stats(self) -> Mapping[str, Any]:
-        """The run summary's ``stream``, ``events``, ``rest`` and ``order_api`` sections."""
+        """The run summary's ``stream``, ``events``, ``rest``, ``order_api`` and
+        ``adopted_orders`` sections."""
         runners = [m.runner for m in self.markets]
         if self.user is not None:
             runners.append(self.user.runner)
@@ -507,6 +508,7 @@ class BinanceConnector:
                 "namesakes": self.orders.stats.namesakes,
                 "resent": self.orders.stats.resent,
                 "unresolved": self.orders.stats.unresolved,
-                "adopted": dict(self.adopted),
+                "adopted": sum(self.adopted.values()),
             },
+            "adopted_orders": dict(sorted(self.adopted.items())),
         }
