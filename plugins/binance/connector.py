@@ -216,10 +216,14 @@ class BinanceConnector:
         """Open orders found at start go to the cache at once, so each instance sees the ones
         its client order ids name in ``open_orders()`` before it may trade; counted per owner
         (``-``: not placed by tradeloop)."""
+        prior_fills = getattr(self.sink, "set_prior_fills", None)
         for order in orders:
             owner = self.owner_of(order.client_order_id) or "-"
             self.adopted[owner] = self.adopted.get(owner, 0) + 1
             self._acknowledged(order)
+            if prior_fills is not None and order.executed_qty:
+                # filled before this run watched it: history, as reconciliation seeds it
+                prior_fills(order.symbol, order.order_id, order.executed_qty)
         if orders:
             logger.info(
                 "open orders adopted at start: {}",
