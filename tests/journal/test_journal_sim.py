@@ -139,7 +139,7 @@ async def test_degraded_mode_is_journaled(bot_factory: BotFactory, tmp_path: Pat
         )
     )
     await bot.stop()
-    store = SQLiteStore(tmp_path / "journal.sqlite3")
+    store = SQLiteStore(tmp_path / "journal-sim.sqlite3")
     await store.open()
     try:
         rows = await store.degraded_periods(0, 10**13)
