@@ -41,6 +41,8 @@ async def _bot(
     bot = await sim_bot(
         plugins=plugins, overrides={"strategies": [_entry(i) for i in ids or ("keeper",)]}, sim=sim
     )
+    # Orders are checked against the symbol's filters, the price band needs a mark price.
+    await until(lambda: "BTCUSDT" in bot.ctx.last_ticks)
     keepers = []
     for sid in ids or ("keeper",):
         plugin = bot.ctx.plugin(f"strategy:{sid}")
@@ -49,7 +51,8 @@ async def _bot(
     return bot, keepers
 
 
-def _resting(price: str = "60000") -> OrderRequest:
+def _resting(price: str = "63000") -> OrderRequest:
+    """A BUY that rests: under the start price 65000, inside its 5 % price band."""
     return OrderRequest(
         symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.002"), price=Decimal(price)
     )
@@ -92,14 +95,14 @@ async def test_an_intent_is_sent_once_in_a_run_and_after_a_restart(
     bot, (keeper,) = await _bot(sim_bot, sim_exchange, path)
     orders = keeper.orders(bot.ctx)
     first = await orders.place(_resting(), intent="entry-1")
-    again = await orders.place(_resting("60100"), intent="entry-1")  # decided again: no send
+    again = await orders.place(_resting("63100"), intent="entry-1")  # decided again: no send
     assert again.client_order_id == first.client_order_id
     assert len(sim_exchange.engine.orders) == 1
     await bot.stop()
     bot, (keeper,) = await _bot(sim_bot, sim_exchange, path)
-    replay = await keeper.orders(bot.ctx).place(_resting("60200"), intent="entry-1")
+    replay = await keeper.orders(bot.ctx).place(_resting("63200"), intent="entry-1")
     assert replay.order_id == first.order_id
-    await keeper.orders(bot.ctx).place(_resting("60300"), intent="entry-2")
+    await keeper.orders(bot.ctx).place(_resting("63300"), intent="entry-2")
     assert len(sim_exchange.engine.orders) == 2
     summary = await bot.stop()
     assert summary["recovery"]["orders"]["replayed"] == 1
@@ -126,7 +129,7 @@ async def test_an_order_whose_answer_was_lost_is_found_at_start(
             (
                 record,
                 '{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","quantity":"0.002",'
-                '"price":"60000","client_order_id":"' + record + '"}',
+                '"price":"63000","client_order_id":"' + record + '"}',
             ),
         )
     bot, (keeper,) = await _bot(sim_bot, sim_exchange, path)
@@ -148,9 +151,9 @@ async def test_open_orders_of_an_earlier_run_are_adopted_by_their_owner(
     bot, (short, long_) = await _bot(sim_bot, sim_exchange, None, "short", LONG_ID)
     mine = await long_.orders(bot.ctx).place(_resting())
     assert "." in mine.client_order_id  # the long id is hashed in the client order id
-    await short.orders(bot.ctx).place(_resting("60100"))
+    await short.orders(bot.ctx).place(_resting("63100"))
     await sim_exchange.place_order(
-        "BTCUSDT", "BUY", Decimal("0.002"), order_type="LIMIT", price=Decimal("60200")
+        "BTCUSDT", "BUY", Decimal("0.002"), order_type="LIMIT", price=Decimal("63200")
     )
     await bot.stop()
     bot, (short, long_) = await _bot(sim_bot, sim_exchange, None, "short", LONG_ID)
