@@ -23,6 +23,7 @@ from framework.exchange import (
     ExchangeConnector,
     ExchangeEndpoint,
     FillHistory,
+    FrameTap,
     StreamHealth,
     TradeHistory,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "FilterBreach",
     "FilterRefused",
     "FlattenResult",
+    "FrameTap",
     "Freshness",
     "Hooks",
     "IntervalJob",

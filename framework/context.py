@@ -13,7 +13,7 @@ from framework.bus import HookBus
 from framework.cache import AccountCache, AccountView
 from framework.clock import Clock
 from framework.errors import CacheWriteDenied
-from framework.exchange import ExchangeConnector, ExchangeEndpoint
+from framework.exchange import ExchangeConnector, ExchangeEndpoint, FrameTap
 from framework.hooks import Hooks
 from framework.intents import IntentBook
 from framework.killswitch import KillSwitch
@@ -89,6 +89,7 @@ class BotContext:
         self._plugin_lookup = plugin_lookup
         self._exchange: ExchangeConnector | None = None
         self._endpoint: ExchangeEndpoint | None = None
+        self._frame_taps: list[FrameTap] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_requested: asyncio.Event | None = None
         self.stop_reason = ""
@@ -225,6 +226,21 @@ class BotContext:
     def rules_known(self) -> bool:
         """True once the exchange's connector published its rules."""
         return self._rules_provider is not None
+
+    @property
+    def frame_taps(self) -> tuple[FrameTap, ...]:
+        """The taps registered for the connector's raw frames (``add_frame_tap``)."""
+        return tuple(self._frame_taps)
+
+    def add_frame_tap(self, tap: FrameTap) -> None:
+        """Hand every raw frame the connector receives to ``tap`` too (``FrameTap``); call it
+        in ``lifespan`` before the connector starts. ``remove_frame_tap`` at stop."""
+        self._frame_taps.append(tap)
+
+    def remove_frame_tap(self, tap: FrameTap) -> None:
+        """Stop handing frames to ``tap`` in connectors started from now on."""
+        if tap in self._frame_taps:
+            self._frame_taps.remove(tap)
 
     def subscribed_symbols(self) -> tuple[str, ...]:
         """``exchange.symbols`` plus the symbols every enabled strategy instance trades.

@@ -30,6 +30,42 @@ class ExchangeEndpoint:
     """The plugin that published it (for logs and errors)."""
 
 
+class FrameTap(Protocol):
+    """Receives the raw bytes a connector gets from the exchange, before it decodes them (the
+    ``recorder`` plugin writes them to a file; ``tradeloop replay`` follows them).
+
+    A plugin registers one with ``ctx.add_frame_tap`` in its ``lifespan`` start, before the
+    connector starts (by ``start_priority``); the connector reads ``ctx.frame_taps`` once, at
+    its start. Without a tap the connector's receive path is unchanged: a tap costs nothing
+    unless one is registered. Every method is called on the event loop and must return at once
+    (buffer, never write a file or wait); an exception from a tap is the connector's to log.
+    """
+
+    def stream_frames(self, stream: str) -> Callable[[bytes], None]:
+        """The callable the connector hands every WebSocket message of ``stream`` (``market``,
+        ``user_data``, ...) to, just before decoding it."""
+        ...
+
+    def rest_sent(self) -> float:
+        """Called as a REST request leaves; the stamp (the tap's clock) comes back in
+        ``rest_answered``."""
+        ...
+
+    def rest_answered(
+        self,
+        stamp: float,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        status: int,
+        body: bytes,
+    ) -> None:
+        """A REST answer: the request's method, path and parameters (never the signature,
+        nor the API key, which travels in a header), the HTTP status (0: no answer, the
+        transport failed) and the body as received."""
+        ...
+
+
 @runtime_checkable
 class ExchangeConnector(Protocol):
     """An exchange as the core sees it, provided by a plugin through ``provide_exchange``.

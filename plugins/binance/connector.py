@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 from loguru import logger
 
+from framework.exchange import FrameTap
 from framework.rules import SymbolRules
 from framework.types import (
     AccountSnapshot,
@@ -46,6 +47,7 @@ from .rules import RulesService
 from .signing import make_signer, mask_key
 from .sink import AccountSink
 from .user_stream import UserDataStream
+from .ws import StreamRunner
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 StatusCallback = Callable[[StreamStatus], None]
@@ -95,9 +97,11 @@ class BinanceConnector:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         publish_rules: Callable[[list[SymbolRules]], None] | None = None,
         owners: Sequence[str] = (),
+        taps: Sequence[FrameTap] = (),
     ) -> None:
         """``owners``: the strategy instance ids, so ids of earlier runs map back to them."""
         self.endpoints = endpoints
+        self.taps = tuple(taps)  # raw frames and REST answers go to these too (recorder)
         self.config = config
         self.symbols = list(dict.fromkeys(s.upper() for s in symbols))
         self.sink = sink
@@ -119,6 +123,7 @@ class BinanceConnector:
             wall_time=exchange_time,
             counters=self.counters,
             names=self.names,
+            taps=self.taps,
         )
         self.ids = ClientOrderIds(config.order_id_prefix, now_ms=self.rest.time.now_ms)
         self.orders = OrderService(
@@ -185,6 +190,7 @@ class BinanceConnector:
                 rng=self._rng,
                 names=self.names,
             )
+            self._tap(self.user.runner)
             self._spawn(self.user.runner.run(), "user-data")
             self._spawn(self.user.keepalive_loop(), "listenkey-keepalive")
         if market_data and self.symbols:
@@ -210,6 +216,7 @@ class BinanceConnector:
                     horizon=self.rest.horizon(),
                 )
                 self.markets.append(stream)
+                self._tap(stream.runner)
                 self._spawn(stream.runner.run(), label)
 
     def adopt(self, orders: Sequence[Order]) -> None:
@@ -229,6 +236,11 @@ class BinanceConnector:
                 "open orders adopted at start: {}",
                 ", ".join(f"{owner} {n}" for owner, n in sorted(self.adopted.items())),
             )
+
+    def _tap(self, runner: StreamRunner) -> None:
+        """Hand the runner's raw messages to every tap too (none: the read path is unchanged)."""
+        for tap in self.taps:
+            runner.add_tap(tap.stream_frames(runner.name))
 
     async def listed_symbols(self) -> frozenset[str]:
         """The symbols ``GET /fapi/v1/exchangeInfo`` lists with status ``TRADING`` (reloads

@@ -190,6 +190,7 @@ class BinancePlugin:
             # The symbols' filters and leverage brackets, for ctx.rules() and the order API.
             publish_rules=lambda rules: ctx.publish_rules(self, rules),
             owners=[s.id for s in ctx.settings.strategies if s.enabled],
+            taps=ctx.frame_taps,
         )
         self.connector = connector
 

@@ -23,8 +23,8 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any, NoReturn, TypeVar, cast
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -49,6 +49,9 @@ from .governor import RateGovernor, retry_after_of
 from .rows import BadAnswer, OneReader, Problem, RowReader, Rows
 from .signing import Signer, encode_params, mask_key, signed_query
 from .timesync import TimeOffset
+
+if TYPE_CHECKING:
+    from framework.exchange import FrameTap
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,8 +89,10 @@ class RestClient:
         wall_time: Callable[[], float] = time.time,
         counters: EventCounters | None = None,
         names: Names | None = None,
+        taps: Sequence[FrameTap] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.taps = tuple(taps)  # who also gets every answer, as received (recorder)
         self.counters = counters or EventCounters()
         self.names = names or Names()
         self._api_key = api_key
@@ -278,6 +283,8 @@ class RestClient:
         url = f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}"
         headers = {API_KEY_HEADER: self._api_key} if with_key else None
         self.stats.requests += 1
+        taps = self.taps
+        stamps = [tap.rest_sent() for tap in taps]
         try:
             async with self.session.request(method, url, headers=headers) as resp:
                 status = resp.status
@@ -285,10 +292,14 @@ class RestClient:
                 body = await self._read_body(resp, name)
         except TimeoutError:
             self.stats.transport_errors += 1
+            self._tap_answer(stamps, method, path, query_params, 0, b"timed out")
             raise TransportError(name, "timed out") from None
         except aiohttp.ClientError as exc:
             self.stats.transport_errors += 1
+            self._tap_answer(stamps, method, path, query_params, 0, type(exc).__name__.encode())
             raise TransportError(name, type(exc).__name__) from None
+        if taps:
+            self._tap_answer(stamps, method, path, query_params, status, body)
         self.governor.observe(resp_headers)
         if status < 300:
             try:
@@ -316,6 +327,26 @@ class RestClient:
             waited = self.governor.on_rate_limited(status, retry_after, msg)
             retry_after = waited
         raise api_error(status, code, msg, request=name, retry_after=retry_after or 0.0)
+
+    def _tap_answer(
+        self,
+        stamps: list[float],
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        status: int,
+        body: bytes,
+    ) -> None:
+        """Hand an answer to the taps: the parameters as sent, without the signature (which
+        ``signed_query`` adds to the query string only); a failing tap is logged, never raised."""
+        if not stamps:
+            return
+        shown = {key: str(value) for key, value in params.items() if key != "signature"}
+        for tap, stamp in zip(self.taps, stamps, strict=True):
+            try:
+                tap.rest_answered(stamp, method, path, shown, status, body)
+            except Exception as exc:  # noqa: BLE001 - a tap never fails a request
+                logger.opt(exception=exc).error("REST tap failed: {!r}", exc)
 
     async def _read_body(self, resp: aiohttp.ClientResponse, name: str) -> bytes:
         """The body, refused (``ResponseTooLarge``) as soon as it is longer than the limit."""

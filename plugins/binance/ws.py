@@ -98,6 +98,22 @@ class StreamRunner:
         self.connected = asyncio.Event()
         self._stopping = False
 
+    def add_tap(self, tap: MessageHandler) -> None:
+        """Hand every message to ``tap`` before the handler (``framework.FrameTap``); call it
+        before ``run``. Without a tap the read loop is unchanged."""
+        handle = self._on_message
+
+        name = self.name
+
+        def tapped(data: bytes) -> None:
+            try:
+                tap(data)
+            except Exception as exc:  # noqa: BLE001 - a failing tap never stops the stream
+                logger.opt(exception=exc).error("{} stream: frame tap failed: {!r}", name, exc)
+            handle(data)
+
+        self._on_message = tapped
+
     # --------------------------------------------------------------------------- control
 
     def request_switch(self, reason: str, *, resync: bool) -> None:
