@@ -72,6 +72,26 @@ class ManualClock:
         self._now = target
         await self._settle()
 
+    @property
+    def next_wake(self) -> float | None:
+        """The earliest deadline a task sleeps until, or ``None``."""
+        sleepers = self._sleepers
+        while sleepers and sleepers[0][2].done():  # cancelled while asleep
+            heapq.heappop(sleepers)
+        return sleepers[0][0] if sleepers else None
+
+    async def advance_to(self, when: float) -> None:
+        """Move the clock to ``when`` (never back), as ``advance`` does; when no sleeper is due
+        by then it returns at once, without letting other tasks run (a replay moves the clock
+        for every one of thousands of messages a second)."""
+        if when <= self._now:
+            return
+        sleepers = self._sleepers
+        if not sleepers or sleepers[0][0] > when:
+            self._now = when
+            return
+        await self.advance(when - self._now)
+
     @staticmethod
     async def _settle() -> None:
         """Let woken tasks run until they block again (on the clock or on I/O)."""
