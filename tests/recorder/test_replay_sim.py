@@ -1,0 +1,94 @@
+"""A live run against the simulator, recorded, then replayed: the same fills, reconcile results
+and final cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from framework import ManualClock
+from framework.testing import BotFactory, HookRecorder
+from plugins.recorder.format import Frame, Header, Outcome, Rest, Stop, read_records
+from plugins.recorder.testing import replay_recording
+from plugins.sim.testing import until
+from tests.strategies.helpers import move, ready, sim_settings
+from tests.strategies.test_grid import book, cached, grid, ladder
+
+
+# Lost, duplicated and reordered user events (reconciliation repairs the cache), listenKeys that
+# expire (a new key, a new socket) and dropped connections (reconnects, resyncs).
+FAULTS = {
+    "drop_user_events": 0.3,
+    "duplicate_user_events": 0.2,
+    "reorder_user_events": 0.2,
+    "expire_listen_key_every": 20.0,
+    "disconnect_every": 25.0,
+}
+
+
+def recording_settings(tmp_path: Path, faults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The grid on the embedded simulator, reconciliation on, the recorder on."""
+    settings = sim_settings(tmp_path, grid(), faults=faults or {})
+    settings["plugins"]["recorder"] = {"enabled": True, "flush_interval": 0.05}
+    settings["plugins"]["reconciliation"] = {"interval": 60}
+    return settings
+
+
+async def record_grid_run(
+    bot_factory: BotFactory,
+    manual_clock: ManualClock,
+    tmp_path: Path,
+    faults: dict[str, Any] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Trade the grid through fills, a replacement, a re-centre and the stop; the recording
+    and the run summary."""
+    bot = await bot_factory(
+        recording_settings(tmp_path, faults), entry_points=True, clock=manual_clock, start=False
+    )
+    results = HookRecorder().attach(bot)
+    await bot.start()
+    sim = await ready(bot)
+    await move(bot, "65000")
+    expected = ladder("B64990", "B64980", "S65010", "S65020")
+    await until(lambda: book(sim) == expected and cached(bot) == expected)
+    await move(bot, "64985")  # the buy at 64990 fills; a sell replaces it
+    expected = ladder("B64980", "S65000", "S65010", "S65020")
+    await until(lambda: book(sim) == expected and cached(bot) == expected)
+    await move(bot, "65055")  # three sells fill
+    await until(lambda: len(book(sim)) == 4 and cached(bot) == book(sim))
+    for _ in range(120):  # a scheduled reconcile (its re-checks sleep) and the re-centring
+        await manual_clock.advance(1)
+        if len(results.of("on_reconcile_result")) >= 2:
+            break
+    await until(lambda: cached(bot) == book(sim) and len(book(sim)) == 4)
+    summary = await bot.stop()
+    files = summary["recorder"]["files"]
+    assert len(files) == 1
+    return Path(files[0]), summary
+
+
+@pytest.mark.parametrize("faults", [{}, FAULTS], ids=["clean", "faults"])
+async def test_a_replayed_run_equals_the_live_run(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path, faults: dict[str, Any]
+) -> None:
+    path, live = await record_grid_run(bot_factory, manual_clock, tmp_path, faults)
+    records = list(read_records(path))
+    assert isinstance(records[0], Header)
+    assert isinstance(records[-1], Outcome)
+    assert any(isinstance(r, Stop) for r in records)
+    recorded = records[-1].outcome
+    assert len(recorded["fills"]) == live["fills"] >= 4
+    assert len(recorded["reconcile"]) >= 2
+
+    result = await replay_recording(path)
+
+    assert result.differences == []
+    assert result.outcome == recorded
+    assert result.unanswered == []
+    assert result.frames == sum(isinstance(r, Frame) for r in records)
+    assert result.rest == sum(isinstance(r, Rest) for r in records)
+    assert result.summary["fills"] == live["fills"]
+    assert result.summary["cache"] == live["cache"]
+    assert result.summary["realized_pnl"] == live["realized_pnl"]
