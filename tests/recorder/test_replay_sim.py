@@ -16,7 +16,6 @@ from plugins.sim.testing import until
 from tests.strategies.helpers import move, ready, sim_settings
 from tests.strategies.test_grid import book, cached, grid, ladder
 
-
 # Lost, duplicated and reordered user events (reconciliation repairs the cache), listenKeys that
 # expire (a new key, a new socket) and dropped connections (reconnects, resyncs).
 FAULTS = {

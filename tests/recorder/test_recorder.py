@@ -1,0 +1,175 @@
+"""The flight recorder: what it writes, what it leaves out, rotation, torn files, off by
+default, and a connector without taps reading as before."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+from framework import ManualClock
+from framework.testing import BotFactory, HookRecorder
+from plugins.binance import BinancePlugin
+from plugins.recorder.format import (
+    BLOCK_HEAD,
+    MAGIC,
+    Frame,
+    Header,
+    ReadStats,
+    Rest,
+    State,
+    parts_of,
+    read_records,
+)
+from plugins.recorder.recorder import Recorder
+from plugins.recorder.settings import RecorderSettings
+from plugins.sim.testing import SimBotFactory, until
+from tests.strategies.helpers import move, ready, sim_settings
+from tests.strategies.test_grid import grid
+
+KEY_LIKE = re.compile(rb"[A-Za-z0-9]{40,}")  # a listenKey or an API key or secret
+
+
+def payloads(path: Path) -> bytes:
+    """Every block of every part, decompressed and joined (what the disk holds, readable)."""
+    out = []
+    for part in parts_of(path):
+        data = part.read_bytes()[len(MAGIC) :]
+        while data:
+            _, size = BLOCK_HEAD.unpack(data[: BLOCK_HEAD.size])
+            out.append(zlib.decompress(data[BLOCK_HEAD.size : BLOCK_HEAD.size + size]))
+            data = data[BLOCK_HEAD.size + size :]
+    return b"".join(out)
+
+
+async def test_the_recording_holds_frames_and_answers_but_no_secret(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    key, secret = "K3y" * 22, "S3cr3t" * 11
+    settings = sim_settings(
+        tmp_path,
+        grid(),
+        faults={"expire_listen_key_every": 5.0},
+        api_key=key,
+        api_secret=secret,
+    )
+    settings["exchange"] = {"api_key": key, "api_secret": secret}
+    settings["plugins"]["recorder"] = {"enabled": True, "directory": str(tmp_path / "rec")}
+    bot = await bot_factory(settings, entry_points=True, clock=manual_clock, start=False)
+    states = HookRecorder().attach(bot)
+    await bot.start()
+    await ready(bot)
+    await move(bot, "65000")
+    connector: Any = getattr(bot.ctx.plugin("binance"), "connector", None)
+    keys = {connector.user.listen_key}
+    for _ in range(12):  # the simulator expires the key; the connector makes a new one
+        await manual_clock.advance(1)
+        await until(lambda: connector.user.listen_key != "")
+        keys.add(connector.user.listen_key)
+    await until(lambda: connector.user.listen_key_renewals >= 1)
+    keys.add(connector.user.listen_key)
+    summary = await bot.stop()
+
+    path = Path(summary["recorder"]["files"][0])
+    assert path.parent == tmp_path / "rec"
+    records = list(read_records(path))
+    header = records[0]
+    assert isinstance(header, Header)
+    assert header.settings["exchange"]["api_key"] == "***"
+    assert header.settings["exchange"]["api_secret"] == "***"
+    assert header.settings["plugins"]["sim"]["api_secret"] == "***"
+    frames = [r for r in records if isinstance(r, Frame)]
+    answers = [r for r in records if isinstance(r, Rest)]
+    assert {f.stream for f in frames} == {"market", "user_data"}
+    assert summary["recorder"]["frames"] == len(frames)
+    assert {(r.method, r.path) for r in answers} >= {
+        ("GET", "/fapi/v1/time"),
+        ("POST", "/fapi/v1/listenKey"),
+        ("GET", "/fapi/v3/balance"),
+        ("POST", "/fapi/v1/order"),
+    }
+    placed = next(r for r in answers if r.path == "/fapi/v1/order")
+    assert placed.params["symbol"] == "BTCUSDT"
+    assert "timestamp" in placed.params
+    assert "signature" not in placed.params
+    assert any(isinstance(r, State) for r in records)
+    assert len(states.of("on_stream_state")) == sum(isinstance(r, State) for r in records)
+
+    disk = payloads(path)
+    assert b"listenKeyExpired" in disk  # the event is kept, its key masked
+    assert b"listenkey-1" in disk
+    assert b"listenkey-2" in disk
+    for hidden in (key, secret, *keys):
+        assert hidden
+        assert hidden.encode() not in disk
+    assert b"signature" not in disk
+    assert KEY_LIKE.search(disk) is None
+
+
+def frame(i: int) -> bytes:
+    return b'{"i":%d,"noise":"%s"}' % (i, os.urandom(60).hex().encode())
+
+
+def test_files_rotate_by_size_and_read_back_in_order(tmp_path: Path) -> None:
+    config = RecorderSettings(max_file_bytes=64 * 1024, flush_interval=0.01, block_records=100)
+    recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={"env": "t"}, version="x")
+    recorder.start()
+    tap = recorder.stream_frames("market")
+    for i in range(3000):  # ~430 kB of frames that do not compress well
+        tap(frame(i))
+    recorder.close()
+
+    assert len(recorder.paths) >= 5
+    assert all(p.stat().st_size <= 64 * 1024 + 20_000 for p in recorder.paths)
+    stats = ReadStats()
+    records = list(read_records(recorder.paths[0], stats))
+    headers = [r for r in records if isinstance(r, Header)]
+    assert [h.part for h in headers] == list(range(len(recorder.paths)))
+    seen = [int(r.data.split(b",")[0][5:]) for r in records if isinstance(r, Frame)]
+    assert seen == list(range(3000))
+    assert stats.files == [str(p) for p in recorder.paths]
+    assert stats.torn == 0
+    # from a later part on: that part and the ones after it
+    assert len(list(read_records(recorder.paths[2]))) < len(records)
+
+
+def test_a_torn_last_block_is_skipped_and_counted(tmp_path: Path) -> None:
+    config = RecorderSettings(flush_interval=0.01, block_records=10)
+    recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={}, version="x")
+    recorder.start()
+    tap = recorder.stream_frames("user_data")
+    for i in range(100):
+        tap(frame(i))
+    recorder.close()
+    path = recorder.paths[0]
+    whole = [r for r in read_records(path) if isinstance(r, Frame)]
+    path.write_bytes(path.read_bytes()[:-7])  # killed while writing its last block
+    stats = ReadStats()
+    frames = [r for r in read_records(path, stats) if isinstance(r, Frame)]
+    assert stats.torn == 1
+    assert len(whole) == 100
+    assert 0 < len(frames) < 100
+    assert frames == whole[: len(frames)]
+
+
+async def test_off_by_default_and_no_tap_leaves_the_read_path_as_it_was(
+    sim_bot: SimBotFactory, tmp_path: Path
+) -> None:
+    bot = await sim_bot(entry_points=True)
+    plugin = bot.ctx.plugin("binance")
+    assert isinstance(plugin, BinancePlugin)
+    assert plugin.connector is not None
+    assert bot.ctx.plugin("recorder") is None
+    assert bot.ctx.frame_taps == ()
+    for market in plugin.connector.markets:
+        assert market.runner._on_message == market.handle  # no wrapper: nothing per frame
+    user = plugin.connector.user
+    assert user is not None
+    assert user.runner._on_message == user.handle
+    assert plugin.connector.rest.taps == ()
+    summary = await bot.stop()
+    assert "recorder" not in summary
+    assert not await asyncio.to_thread(lambda: list(tmp_path.rglob("*.tlrec")))
