@@ -18,7 +18,7 @@ from typing import Any
 
 from loguru import logger
 
-from framework import BotContext, Fill, ReconcileResult, StreamStatus, hookimpl
+from framework import BotContext, Fill, ReconcileResult, StreamStatus, SystemClock, hookimpl
 from framework.settings import masked
 
 from .outcome import cache_of, fill_row, outcome_of, reconcile_row
@@ -65,7 +65,7 @@ class RecorderPlugin:
         recorder = Recorder(
             self.config,
             Path(self.config.directory) if self.config.directory else default,
-            clock=ctx.clock.time,
+            clock=None if isinstance(ctx.clock, SystemClock) else ctx.clock.time,
             settings=masked(ctx.settings.as_dict()),
             version=tradeloop_version(),
         )

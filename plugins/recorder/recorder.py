@@ -1,18 +1,22 @@
 """The flight recorder: a ``FrameTap`` that buffers raw frames on the loop and a thread that
 writes them (``format``), rotated by size, secrets left out.
 
-On the loop, per frame: one tuple appended to a ``deque`` (the kind, the stream, the bot's clock,
-``time.monotonic_ns()``, the bytes). A writer thread wakes every ``flush_interval``, takes what
-is there, masks listenKeys and writes compressed blocks; the loop never waits on the disk.
+On the loop, per frame: one tuple appended to a ``deque`` (the kind, the stream,
+``time.monotonic_ns()``, the bytes; on a clock other than the system's, its time too). A writer
+thread wakes every ``flush_interval``, takes what is there in one C-level pass, encodes it with
+msgspec and compresses it with zstd (which lets the loop run meanwhile) and appends the blocks;
+the loop never waits on the disk, and the writer does no Python work per frame.
 
 Not recorded: the API key (a header the connector adds; the tap never sees it), signatures
 (added to the query string only, after the parameters the tap gets), listenKeys (each replaced
 by ``listenkey-<n>``, the same text for the same key within a run, in REST answers, parameters
-and stream events).
+and stream events; checked on the loop for user-data frames and REST answers only, since market
+frames carry none).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import threading
@@ -25,11 +29,27 @@ from typing import Any
 
 from loguru import logger
 
-from .format import FRAME, MAGIC, REST, STATE, STOP, SUFFIX, VERSION, Header, Outcome, encode_block
+from .format import (
+    ANCHOR,
+    BARE,
+    FRAME,
+    MAGIC,
+    REST,
+    STATE,
+    STOP,
+    SUFFIX,
+    TIMED_FRAME,
+    VERSION,
+    Header,
+    Outcome,
+    encode_block,
+)
 from .settings import RecorderSettings
 
 LISTEN_KEY_JSON = re.compile(rb'"listenKey"\s*:\s*"([^"]*)"')
 LISTEN_KEY_PARAM = "listenKey"
+USER_DATA = "user_data"  # the stream whose frames may carry a listenKey
+_END = object()  # the writer's marker in the queue: take everything before it
 
 
 @dataclass
@@ -83,14 +103,17 @@ class Recorder:
         config: RecorderSettings,
         directory: Path,
         *,
-        clock: Callable[[], float],
+        clock: Callable[[], float] | None,
         settings: Mapping[str, Any],
         version: str,
     ) -> None:
+        """``clock``: the bot's clock; ``None`` for the system clock (``time.time``), whose
+        reading per frame is then derived from the monotonic one (see ``format``)."""
         self.config = config
         self.directory = directory
         self.run = ""  # named at ``start``
-        self._clock = clock
+        self._system_clock = clock is None
+        self._clock = clock or time.time
         self._settings = dict(settings)
         self._version = version
         self._queue: deque[Any] = deque(maxlen=config.max_buffered)
@@ -100,6 +123,11 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._file: Any = None
         self._size = 0
+        self._others = 0  # records that are not frames, queued so far
+        self._marks = 0  # time marks queued so far
+        self._taken = 0  # queued items the writer took
+        self._bare: str | None = None  # the stream whose frames are queued as bare bytes
+        self._stamper: asyncio.TimerHandle | None = None
         self.part = -1
         self.paths: list[Path] = []
         self.stats = RecorderStats()
@@ -109,13 +137,53 @@ class Recorder:
     def stream_frames(self, stream: str) -> Callable[[bytes], None]:
         """The per-message callable for ``stream``: one append, no I/O."""
         append = self._queue.append
-        now = self._clock
         mono = time.monotonic_ns
+        mask = self._mask.bytes
+        if self._system_clock:
+            if self._bare is None and stream != USER_DATA:
+                # The busiest stream's frames go into the queue as they are: the tap is the
+                # deque's own C ``append``, no Python call per frame. Their time is the latest
+                # time mark (``_stamp``, every ``stamp_interval``), their order exact.
+                self._bare = stream
+                self._others += 1
+                append((BARE, stream))
+                self._start_stamps()
+                return append
+            if stream == USER_DATA:
 
-        def record(data: bytes) -> None:
+                def record_user(data: bytes) -> None:
+                    if b"listenKey" in data:
+                        data = mask(data)
+                    append((TIMED_FRAME, stream, mono(), data))
+
+                return record_user
+
+            def record(data: bytes) -> None:
+                append((TIMED_FRAME, stream, mono(), data))
+
+            return record
+        now = self._clock
+
+        def record_timed(data: bytes) -> None:
+            if b"listenKey" in data:
+                data = mask(data)
             append((FRAME, stream, now(), mono(), data))
 
-        return record
+        return record_timed
+
+    def _start_stamps(self) -> None:
+        """Append a time mark every ``stamp_interval`` on the running loop, until ``close``."""
+        loop = asyncio.get_running_loop()
+        interval = self.config.stamp_interval
+        append = self._queue.append
+        wall, mono = time.time, time.monotonic_ns
+
+        def stamp() -> None:
+            self._marks += 1
+            append((ANCHOR, wall(), mono()))
+            self._stamper = loop.call_later(interval, stamp)
+
+        stamp()
 
     def rest_sent(self) -> float:
         """The bot's clock as the request leaves."""
@@ -130,25 +198,41 @@ class Recorder:
         status: int,
         body: bytes,
     ) -> None:
-        """Queue one REST answer (masked in the writer thread)."""
+        """Queue one REST answer (a listenKey in it masked)."""
+        mask = self._mask
+        self._others += 1
+        self.stats.rest += 1
         self._queue.append(
-            (REST, stamp, self._clock(), time.monotonic_ns(), method, path, params, status, body)
+            (
+                REST,
+                stamp,
+                self._clock(),
+                time.monotonic_ns(),
+                method,
+                path,
+                mask.params(params),
+                status,
+                mask.bytes(body),
+            )
         )
 
     # ---------------------------------------------------------------- other records
 
     def state(self, stream: str, state: str, reason: str, resync: bool) -> None:
         """Queue a stream's state change."""
+        self._others += 1
         self._queue.append(
             (STATE, self._clock(), time.monotonic_ns(), stream, state, reason, resync)
         )
 
     def stop_marker(self) -> None:
         """Queue the point where the bot began to stop."""
+        self._others += 1
         self._queue.append((STOP, self._clock(), time.monotonic_ns()))
 
     def outcome(self, outcome: dict[str, Any]) -> None:
         """Queue the run's outcome (the last record)."""
+        self._others += 1
         self._queue.append(Outcome(at=self._clock(), outcome=outcome))
 
     # ----------------------------------------------------------------------- life
@@ -165,6 +249,9 @@ class Recorder:
 
     def close(self) -> None:
         """Write what is left and close the file (blocks: call it off the loop)."""
+        stamper, self._stamper = self._stamper, None
+        if stamper is not None:
+            stamper.cancel()
         self._stopping = True
         self._wake.set()
         if self._thread is not None:
@@ -200,35 +287,19 @@ class Recorder:
                 "the oldest are lost; the disk is too slow for this rate",
                 len(queue),
             )
+        others, marks = self._others, self._marks
+        queue.append(_END)
+        batch = list(iter(queue.popleft, _END))  # what came before the marker, in C
+        if not batch:
+            return
+        self._taken += len(batch)
+        self.stats.records = self._taken - marks
+        self.stats.frames = self._taken - marks - others
+        if self._system_clock:  # the clocks, read together, for the frames of this batch
+            batch.append((ANCHOR, time.time(), time.monotonic_ns()))
         limit = self.config.block_records
-        while queue:
-            batch: list[Any] = []
-            popleft = queue.popleft
-            try:
-                while len(batch) < limit:
-                    batch.append(self._masked(popleft()))
-            except IndexError:
-                pass
-            self._write_block(batch)
-
-    def _masked(self, record: Any) -> Any:
-        if type(record) is tuple:
-            kind = record[0]
-            if kind == FRAME:
-                self.stats.frames += 1
-                data = record[4]
-                if b"listenKey" in data:
-                    return (*record[:4], self._mask.bytes(data))
-            elif kind == REST:
-                self.stats.rest += 1
-                body = record[8]
-                return (
-                    *record[:6],
-                    self._mask.params(record[6]),
-                    record[7],
-                    self._mask.bytes(body) if isinstance(body, bytes) else body,
-                )
-        return record
+        for start in range(0, len(batch), limit):
+            self._write_block(batch[start : start + limit])
 
     def _write_block(self, batch: list[Any]) -> None:
         block = encode_block(batch, self.config.compress_level)
@@ -239,7 +310,6 @@ class Recorder:
         self._file.flush()
         self._size += len(block)
         self.stats.blocks += 1
-        self.stats.records += len(batch)
         self.stats.bytes_written += len(block)
 
     def _path(self, part: int) -> Path:

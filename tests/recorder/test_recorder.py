@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import zlib
+import time
 from pathlib import Path
 from typing import Any
+
+import zstandard
 
 from framework import ManualClock
 from framework.testing import BotFactory, HookRecorder
@@ -30,6 +32,7 @@ from plugins.sim.testing import SimBotFactory, until
 from tests.strategies.helpers import move, ready, sim_settings
 from tests.strategies.test_grid import grid
 
+unzstd = zstandard.ZstdDecompressor().decompress
 KEY_LIKE = re.compile(rb"[A-Za-z0-9]{40,}")  # a listenKey or an API key or secret
 
 
@@ -40,7 +43,7 @@ def payloads(path: Path) -> bytes:
         data = part.read_bytes()[len(MAGIC) :]
         while data:
             _, size = BLOCK_HEAD.unpack(data[: BLOCK_HEAD.size])
-            out.append(zlib.decompress(data[BLOCK_HEAD.size : BLOCK_HEAD.size + size]))
+            out.append(unzstd(data[BLOCK_HEAD.size : BLOCK_HEAD.size + size]))
             data = data[BLOCK_HEAD.size + size :]
     return b"".join(out)
 
@@ -118,11 +121,11 @@ def test_files_rotate_by_size_and_read_back_in_order(tmp_path: Path) -> None:
     recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={"env": "t"}, version="x")
     recorder.start()
     tap = recorder.stream_frames("market")
-    for i in range(3000):  # ~430 kB of frames that do not compress well
+    for i in range(3000):  # ~430 kB of frames that compress about 2x
         tap(frame(i))
     recorder.close()
 
-    assert len(recorder.paths) >= 5
+    assert len(recorder.paths) >= 3
     assert all(p.stat().st_size <= 64 * 1024 + 20_000 for p in recorder.paths)
     stats = ReadStats()
     records = list(read_records(recorder.paths[0], stats))
@@ -173,3 +176,30 @@ async def test_off_by_default_and_no_tap_leaves_the_read_path_as_it_was(
     summary = await bot.stop()
     assert "recorder" not in summary
     assert not await asyncio.to_thread(lambda: list(tmp_path.rglob("*.tlrec")))
+
+
+async def test_on_the_system_clock_frames_keep_their_order_and_get_times(
+    tmp_path: Path,
+) -> None:
+    config = RecorderSettings(flush_interval=0.01, stamp_interval=0.001)
+    recorder = Recorder(config, tmp_path, clock=None, settings={}, version="x")
+    before = time.time()
+    await asyncio.to_thread(recorder.start)
+    market = recorder.stream_frames("market")  # bare bytes, times from the marks
+    user = recorder.stream_frames("user_data")  # its own monotonic time
+    sent = []
+    for i in range(60):
+        stream, tap = ("user_data", user) if i % 3 == 0 else ("market", market)
+        tap(frame(i))
+        sent.append((stream, i))
+        await asyncio.sleep(0.002)
+    await asyncio.to_thread(recorder.close)
+    after = time.time()
+    frames = [r for r in read_records(recorder.paths[0]) if isinstance(r, Frame)]
+    assert [(f.stream, int(f.data.split(b",")[0][5:])) for f in frames] == sent
+    assert recorder.stats.frames == 60
+    times = [f.at for f in frames]
+    assert times == sorted(times)
+    assert before - 0.01 <= times[0]
+    assert times[-1] <= after
+    assert times[-1] - times[0] >= 0.1  # 59 sleeps of at least 2 ms, less a mark's 1 ms
