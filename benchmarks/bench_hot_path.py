@@ -42,10 +42,12 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -87,7 +89,8 @@ def run_consumer(
     lines = [x for x in out.stdout.splitlines() if x.startswith('{"consumer"')]
     line = json.loads(lines[-1])
     row = {k: line[k] for k in (*FIELDS, "n", "loop")}
-    for key in ("hooks_per_msg", "scrapes", "scrape_ms", "scrape_cpu_ms"):
+    extras = ("scrape_ms", "scrape_cpu_ms", "recorded_frames", "recorder_overflows")
+    for key in ("hooks_per_msg", "scrapes", *extras):
         if key in line:
             row[key] = line[key]
     if line.get("errors"):
@@ -159,6 +162,8 @@ def scrape_cost(results: dict[str, Any]) -> dict[str, Any]:
 # plus 10 %; bookTicker keeps at least 0.9x the reference's throughput.
 DECIMAL_ALLOWANCE = 1.10
 BOOK_TICKER_FLOOR = 0.9
+# Issue 18: recording every frame costs under 3 % of the hot path's throughput.
+RECORDING_BUDGET = 0.03
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +190,23 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
                 if not c.startswith(("reference", "python_binance"))
                 and not c.endswith("_account_cache")
             },
+        }
+    recording = {}
+    for mode in ("account", "bookTicker"):
+        med = results.get(f"{mode}/firehose", {}).get("median", {})
+        plain, recorded = med.get("tradeloop", {}), med.get("tradeloop_recording", {})
+        if plain.get("msgs_per_s") and recorded.get("msgs_per_s"):
+            ratio = recorded["msgs_per_s"] / plain["msgs_per_s"]
+            recording[mode] = {
+                "msgs_per_s_ratio": round(ratio, 3),
+                "cost": round(1 - ratio, 3),
+                "cpu_ratio": round(recorded["cpu_us_per_msg"] / plain["cpu_us_per_msg"], 3),
+                "ok": 1 - ratio < RECORDING_BUDGET,
+            }
+    if recording:
+        out["recording"] = {
+            "rule": "tradeloop_recording msgs/s >= 0.97 x tradeloop, same run",
+            **recording,
         }
     book = results.get("bookTicker/firehose", {})
     if book.get("ratios"):
@@ -214,6 +236,11 @@ def main() -> None:
         default=[],
         metavar="LABEL=DIR",
         help="also run DIR/benchmarks/peers_tradeloop.py (another checkout)",
+    )
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="also run tradeloop with the flight recorder recording every frame",
     )
     p.add_argument(
         "--scrape",
@@ -246,6 +273,14 @@ def main() -> None:
         consumers["tradeloop_scraped"] = ([*tradeloop, "--sink", "dict", *scrape], ROOT, None)
         consumers["tradeloop_account_cache_scraped"] = (
             [*tradeloop, "--sink", "cache", *scrape],
+            ROOT,
+            None,
+        )
+    record_dir = None
+    if args.record:  # the same consumer with the flight recorder's tap (docs/replay.md)
+        record_dir = tempfile.mkdtemp(prefix="tradeloop-bench-recording-")
+        consumers["tradeloop_recording"] = (
+            [*tradeloop, "--sink", "dict", "--record", record_dir],
             ROOT,
             None,
         )
@@ -347,6 +382,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if record_dir is not None:
+            shutil.rmtree(record_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -235,6 +235,12 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
             config=config,
             rng=random.Random(1),
         )
+        recorder = None
+        if args.record:  # the flight recorder's tap, as the connector adds it (docs/replay.md)
+            recorder = start_recorder(args.record)
+            runner.add_tap(
+                recorder.stream_frames("user_data" if args.mode == "account" else "market")
+            )
         task = asyncio.get_running_loop().create_task(runner.run())
         scraper = None
         if args.scrape > 0:  # the http plugin's /metrics rendered on this loop, as Prometheus would
@@ -245,10 +251,32 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
             scraper.cancel()
         await asyncio.gather(task, *([scraper] if scraper else []), return_exceptions=True)
         await runner.stop()
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
+            extra["recorded_bytes"] = recorder.stats.bytes_written
+            extra["recorded_frames"] = recorder.stats.frames
+            extra["recorder_overflows"] = recorder.stats.overflows
     if counters.malformed or counters.unknown or counters.dispatch_errors:
         raise RuntimeError(f"bad messages: {counters}")
     extra["hooks_per_msg"] = round(sum(bus.counts.values()) / max(1, n), 2)
     return st
+
+
+def start_recorder(directory: str) -> Any:
+    """The ``recorder`` plugin's ``Recorder`` with its default settings, writing to
+    ``directory`` (its writer thread started)."""
+    from plugins.recorder.recorder import Recorder
+    from plugins.recorder.settings import RecorderSettings
+
+    recorder = Recorder(
+        RecorderSettings(),
+        Path(directory),
+        clock=None,  # the bot's SystemClock
+        settings={},
+        version="bench",
+    )
+    recorder.start()
+    return recorder
 
 
 async def scrape_every(seconds: float, ctx: Any, extra: dict[str, Any]) -> None:
@@ -289,12 +317,19 @@ def main() -> None:
     p.add_argument(
         "--scrape", type=float, default=0.0, help="render /metrics every this many seconds"
     )
+    p.add_argument(
+        "--record",
+        default="",
+        metavar="DIR",
+        help="also record every frame with the flight recorder, into DIR",
+    )
     args = p.parse_args()
     extra: dict[str, Any] = {"sink": args.sink}
     st = common.run(lambda: consume(args, extra), args)
     extra.update(msgspec=msgspec.__version__, aiohttp=aiohttp.__version__)
     label = "tradeloop" + ("_account_cache" if args.sink == "cache" else "")
-    st.emit(args, label + ("_scraped" if args.scrape > 0 else ""), extra)
+    suffix = ("_scraped" if args.scrape > 0 else "") + ("_recording" if args.record else "")
+    st.emit(args, label + suffix, extra)
 
 
 if __name__ == "__main__":
