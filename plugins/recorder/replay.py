@@ -7,12 +7,16 @@ webhook, status, logging, the simulator and the recorder are off) and pointed at
 
 * a ``Frame``: the clock is moved to the frame's receive time, the frame is sent on its stream's
   socket, and the driver waits until the connector has taken it (the replay's frame tap), then
-  lets the tasks it woke run;
-* a ``Rest`` answer: the clock is moved to the time the request left, the driver waits for the
-  bot to send the same request (method, path and parameters, without timestamp and signature),
-  moves the clock to the answer's time and answers it with the recorded status and body;
+  lets the tasks it woke run; frames the live connector took in one go (the busiest market
+  stream's frames under one time mark) are sent together, as they came;
+* a ``Rest`` answer: the driver waits for the bot to send the same request (method, path and
+  parameters, without timestamp and signature; meanwhile the clock wakes the sleepers due by
+  the time the live request left, and no later), moves the clock to the answer's time, answers
+  with the recorded status and body and waits until the connector has read it;
 * a ``State`` of a dropped connection: that socket is closed (the connector reconnects);
-* ``Stop``: the bot is stopped here, while the rest (its shutdown's requests) is still served.
+* ``Stop``: the bot is stopped here, while the rest (its shutdown's requests) is still served:
+  each request gets the first unused recorded answer that matches it, in any order (which of
+  the shutdown's tasks ends first is up to timing), frames go in order while taken.
 
 Client order ids the bot makes in the replay differ from the live ones when the clock read at
 the first order differs; each recorded id is mapped to the bot's new one at the request that
@@ -36,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType
+from aiohttp import WSMsgType, web
 from loguru import logger
 
 from framework import BotContext, ExchangeEndpoint, Fill, ReconcileResult, hookimpl
@@ -75,6 +79,7 @@ OFF = (
     "smart_logging",
 )
 DOWN = frozenset({"disconnected", "stale"})
+STOP_PATIENCE = 0.5  # seconds to wait for the bot while it stops (see Driver._patience)
 POLL = 0.005  # seconds between looks for a sleeper the bot began while a request is awaited
 REPLAY_KEY = "tl-replay-demo-key-0000000000000000"  # a demo credential, as the sim's
 # The connector reconnects at once in a replay (a dropped live socket is replayed as a close).
@@ -105,6 +110,8 @@ class ReplayResult:
     files: list[str] = field(default_factory=list)
     torn_blocks: int = 0
     unanswered: list[str] = field(default_factory=list)
+    skipped: int = 0
+    """Records of the shutdown the replayed bot did not take (it stopped a task sooner)."""
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -159,6 +166,8 @@ class ReplayPlugin:
         self.fills: list[dict[str, Any]] = []
         self.results: list[dict[str, Any]] = []
         self.ctx: BotContext | None = None
+        self.answered = 0
+        self._answer_wait: tuple[int, asyncio.Future[None]] | None = None
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
@@ -215,7 +224,23 @@ class ReplayPlugin:
         status: int,
         body: bytes,
     ) -> None:
-        """Unused: the driver answered it."""
+        """Count the answers the connector has read; wake the driver waiting for one."""
+        self.answered += 1
+        wait = self._answer_wait
+        if wait is not None and self.answered >= wait[0] and not wait[1].done():
+            wait[1].set_result(None)
+
+    async def answered_by(self, count: int, within: float) -> None:
+        """Until the connector has read ``count`` REST answers."""
+        if self.answered >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answer_wait = (count, future)
+        try:
+            async with asyncio.timeout(within):
+                await future
+        finally:
+            self._answer_wait = None
 
     async def taken_by(self, stream: str, count: int, within: float) -> None:
         """Until the connector has taken ``count`` frames of ``stream``."""
@@ -276,17 +301,29 @@ class Driver:
         self.live: dict[str, Any] | None = None
         self.stopping: asyncio.Task[dict[str, Any]] | None = None
         self.starting: asyncio.Task[None] | None = None
+        self.skipped = 0  # records of the shutdown the replayed bot no longer took
 
     async def run(self, starting: asyncio.Task[None]) -> None:
         """Play every record; stop the bot at the ``Stop`` record (or at the end)."""
         self.starting = starting
+        batch: list[Frame] = []
         for index, record in enumerate(self.records):
-            self.index = index
             kind = type(record)
             if kind is Frame:
                 assert isinstance(record, Frame)
-                await self._frame(record)
-            elif kind is Rest:
+                if batch and (
+                    record.mono_ns != batch[0].mono_ns or record.stream != batch[0].stream
+                ):
+                    await self._frames(batch)
+                    batch = []
+                batch.append(record)
+                self.index = index
+                continue
+            if batch:
+                await self._frames(batch)
+                batch = []
+            self.index = index
+            if kind is Rest:
                 assert isinstance(record, Rest)
                 await self._rest(record)
             elif kind is State:
@@ -297,39 +334,53 @@ class Driver:
                 await starting
                 await self.clock.advance_to(record.at)
                 self.stopping = asyncio.get_running_loop().create_task(self.bot.stop())
+                await self._shutdown(list(self.records))
+                break
             elif kind is Outcome:
                 assert isinstance(record, Outcome)
                 self.live = record.outcome
             else:
                 assert isinstance(record, Header)
+        if batch:
+            await self._frames(batch)
         await starting
 
     async def _let_run(self) -> None:
         for _ in range(self.settle):
             await asyncio.sleep(0)
 
-    async def _frame(self, record: Frame) -> None:
-        await self.clock.advance_to(record.at)
-        stream = record.stream
+    async def _frames(self, batch: list[Frame]) -> None:
+        """Send frames the live connector took in one go (one stream, one time mark: see
+        ``format``) back to back; each other frame alone. Then wait until the connector has
+        taken them and let the tasks they woke run."""
+        first = batch[0]
+        await self.clock.advance_to(first.at)
+        stream = first.stream
         ws = self.server.sockets.get(stream)
         if ws is None or ws.closed:
             ws = await self._socket(stream)
-        data = record.data
-        if stream == "user_data":
-            data = self.ids.bytes(data)
-        count = self.sent[stream] = self.sent.get(stream, 0) + 1
-        await ws.send_frame(data, WSMsgType.TEXT)
+        if ws is None:
+            self.skipped += len(batch)
+            return
+        user = stream == "user_data"
+        for record in batch:
+            data = self.ids.bytes(record.data) if user else record.data
+            await ws.send_frame(data, WSMsgType.TEXT)
+        count = self.sent[stream] = self.sent.get(stream, 0) + len(batch)
         try:
-            await self.plugin.taken_by(stream, count, self.within)
+            await self.plugin.taken_by(stream, count, self._patience)
         except TimeoutError:
-            raise self._diverged(f"the connector did not take the {stream} frame") from None
-        self.frames += 1
+            if self.stopping is None:
+                raise self._diverged(f"the connector did not take the {stream} frame") from None
+            self.skipped += len(batch)
+            return
+        self.frames += len(batch)
         await self._let_run()
 
-    async def _socket(self, stream: str) -> Any:
+    async def _socket(self, stream: str) -> web.WebSocketResponse | None:
         """The connection of ``stream``, once the connector opened it."""
         try:
-            async with asyncio.timeout(self.within):
+            async with asyncio.timeout(self._patience):
                 while True:
                     ws = self.server.sockets.get(stream)
                     if ws is not None and not ws.closed:
@@ -337,24 +388,79 @@ class Driver:
                     self.server.changed.clear()
                     await self.server.changed.wait()
         except TimeoutError:
+            if self.stopping is not None:
+                return None  # closed by the shutdown
             raise self._diverged(f"the connector did not open the {stream} stream") from None
+
+    async def _shutdown(self, remaining: list[Record]) -> None:
+        """The recording after ``Stop``: the bot's shutdown. Its tasks end in an order the
+        timing decides (a job cancelled, a strategy cancelling its orders), so each request
+        gets the first recorded answer that matches it, in any order; frames go in order, as
+        long as the connector still takes them."""
+        assert self.stopping is not None
+        rests = [r for r in remaining if isinstance(r, Rest)]
+        used: set[int] = set()
+        for record in remaining:
+            self.answer_any(rests, used)
+            if isinstance(record, Frame):
+                await self._frames([record])
+            elif isinstance(record, State) and record.state in DOWN:
+                await self.server.drop(record.stream)
+            elif isinstance(record, Outcome):
+                self.live = record.outcome
+        while not self.stopping.done():
+            self.answer_any(rests, used)
+            await asyncio.wait({self.stopping}, timeout=POLL)
+        self.skipped += len(rests) - len(used)
+
+    def answer_any(self, rests: list[Rest], used: set[int]) -> None:
+        """Answer every waiting request that an unused recorded answer matches."""
+        for request in list(self.server.pending):
+            for i, record in enumerate(rests):
+                want = {k: v for k, v in record.params.items() if k not in VOLATILE}
+                if i in used or not self._matches(request, record.method, record.path, want):
+                    continue
+                used.add(i)
+                self.server.pending.remove(request)
+                body = self.ids.bytes(record.body) if record.body else record.body
+                request.answer.set_result((record.status, body))
+                self.rest += 1
+                break
+
+    @property
+    def _patience(self) -> float:
+        """How long to wait for the bot: ``within``; while it stops, at most ``STOP_PATIENCE``
+        (its shutdown may cancel what the live one still finished: skipped, not diverged)."""
+        return self.within if self.stopping is None else min(self.within, STOP_PATIENCE)
 
     async def _rest(self, record: Rest) -> None:
         request = await self._request(record)
+        if request is None:
+            self.skipped += 1
+            return
         await self.clock.advance_to(record.at)
         self.server.pending.remove(request)
         body = self.ids.bytes(record.body) if record.body else record.body
+        target = self.plugin.answered + 1
         request.answer.set_result((record.status, body))
+        try:  # the connector has read it (and its caller goes on) before the next record
+            await self.plugin.answered_by(target, self._patience)
+        except TimeoutError:
+            if self.stopping is None:
+                raise self._diverged(
+                    f"the connector did not read the answer to {record.path}"
+                ) from None
+            # while stopping, the caller may have been cancelled: the live one was later
         self.rest += 1
         await self._let_run()
 
-    async def _request(self, record: Rest) -> Pending:
+    async def _request(self, record: Rest) -> Pending | None:
         """The bot's request that the recorded answer belongs to, once it was sent."""
         want = {k: v for k, v in record.params.items() if k not in VOLATILE}
         server = self.server
         clock = self.clock
         try:
-            async with asyncio.timeout(self.within):
+            async with asyncio.timeout(self._patience):
                 while True:
                     for request in server.pending:
                         if self._matches(request, record.method, record.path, want):
@@ -371,6 +477,8 @@ class Driver:
                         async with asyncio.timeout(POLL):
                             await server.arrived.wait()
         except TimeoutError:
+            if self.stopping is not None:
+                return None  # a job the shutdown cancelled earlier than the live one's
             waiting = ", ".join(f"{p.method} {p.path}" for p in server.pending) or "none"
             raise self._diverged(
                 f"the bot did not send {record.method} {record.path} {want} "
@@ -489,6 +597,7 @@ async def replay_file(
         files=stats.files,
         torn_blocks=stats.torn,
         unanswered=unanswered,
+        skipped=driver.skipped,
         summary=summary,
     )
 
