@@ -90,6 +90,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "messages_per_s": round(result.messages_per_second),
             "equal_to_live": result.live is not None and not result.differences,
             "differences": result.differences,
+            "unanswered": result.unanswered,
+            "skipped": result.skipped,
             "fills": len(result.outcome["fills"]),
             "reconcile_results": len(result.outcome["reconcile"]),
         },
