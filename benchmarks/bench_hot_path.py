@@ -24,6 +24,9 @@ interleaved (A B C A B C ...) so a noisy neighbour hits them all alike:
   (``BinanceSocketManager.futures_user_socket()`` / ``futures_multiplex_socket()``), on the same
   event loop as the others and, as ``python_binance_asyncio``, on asyncio (its default: it does
   not install uvloop). Firehose only. Skipped, and said so, when python-binance is not installed.
+* ``--record`` adds ``tradeloop_recording``: ``tradeloop`` with the flight recorder's tap on its
+  stream (``plugins.recorder``, default settings, writing to a temporary folder); the JSON's
+  ``verdicts.recording`` compares its msgs/s median with ``tradeloop``'s (issue 18: under 3 %).
 * ``--compare LABEL=DIR`` adds ``DIR/benchmarks/peers_tradeloop.py`` (another checkout, e.g. the
   code before a change) as one more consumer (``LABEL`` and, on ACCOUNT_UPDATE,
   ``LABEL_account_cache``).
