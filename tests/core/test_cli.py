@@ -56,14 +56,12 @@ def test_plugins_json_lists_builtins_and_third_party(tmp_path: Path, plugin_site
     assert rows["hello"]["enabled"] is False
     assert rows["hello"]["hooks"] == []
     for row in rows.values():
-        if row["source"] == "built-in" and row["name"] not in (
-            "binance",
-            "webhook",
-            "http",
-            "telegram",
-        ):
+        opt_in = ("binance", "webhook", "http", "telegram", "recorder")
+        if row["source"] == "built-in" and row["name"] not in opt_in:
             assert row["enabled"] is True
     assert rows["webhook"]["enabled"] is False  # an opt-in built-in: it needs a URL
+    assert rows["recorder"]["enabled"] is False  # the flight recorder: off by default
+    assert rows["replay"]["enabled"] is True  # its `tradeloop replay` command: always there
     assert rows["webhook"]["source"] == "built-in"
 
 
