@@ -35,7 +35,8 @@ PAGE = Path(__file__).resolve().parent.parent / "docs" / "settings-reference.md"
 # Meanings of core keys whose structs carry no attribute docstrings (a stale key fails a test).
 NOTES: dict[str, str] = {
     "exchange.name": "The exchange to trade on; the connector plugin checks the name "
-    "(`binance`: `sim`, the simulated exchange, or `binance_futures`).",
+    "(`binance`: `sim`, the simulated exchange; `paper`, the simulated exchange on a venue's "
+    "live public prices; or `binance_futures`).",
     "exchange.testnet": "`binance_futures` only: the testnet instead of production.",
     "exchange.symbols": "Market streams always subscribed; strategies add their own.",
     "exchange.rest_url": "Override the REST base URL (e.g. a standalone `tradeloop sim`).",

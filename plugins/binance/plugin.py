@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # imported in ``lifespan``: aiohttp stays out of ``--help`` a
 
 LIVE = "binance_futures"
 SIMULATED = "sim"
-EXCHANGE_NAMES = (SIMULATED, LIVE)
+PAPER = "paper"  # the simulator's exchange on a venue's live prices (published by plugin sim)
+EXCHANGE_NAMES = (SIMULATED, PAPER, LIVE)
 
 
 class BinancePlugin:
@@ -59,8 +60,15 @@ class BinancePlugin:
             raise SettingsError(
                 "exchange.name",
                 exchange.name,
-                f"{SIMULATED} (a simulated exchange) or {LIVE} (Binance USD-M futures), the "
-                "names the binance connector speaks",
+                f"{SIMULATED} (a simulated exchange), {PAPER} (paper trading on live prices) or "
+                f"{LIVE} (Binance USD-M futures), the names the binance connector speaks",
+            )
+        sim_block = settings.plugins.get(SIMULATED, {})
+        if exchange.name == PAPER and sim_block.get("enabled") is False:
+            raise SettingsError(
+                "plugins.sim.enabled",
+                False,
+                f"true when exchange.name is {PAPER}: plugin sim runs the paper exchange",
             )
         if exchange.name == LIVE:
             for key in ("api_key", "api_secret"):
@@ -71,7 +79,6 @@ class BinancePlugin:
                         "a value, from TRADELOOP_EXCHANGE__"
                         f"{key.upper()} or .secrets.yaml, when exchange.name is {LIVE}",
                     )
-        sim_block = settings.plugins.get(SIMULATED, {})
         if exchange.name == SIMULATED and sim_block.get("enabled") is False:
             if not exchange.rest_url:
                 raise SettingsError(
@@ -101,6 +108,12 @@ class BinancePlugin:
         published = ctx.exchange_endpoint
         api_key, api_secret = exchange.api_key, exchange.api_secret
         exchange_time = self._exchange_time or time.time
+        if exchange.name == PAPER:  # no keys are read: only the local paper exchange's own
+            if published is None:
+                raise SettingsError(
+                    "plugins.sim.enabled", False, f"true when exchange.name is {PAPER}"
+                )
+            api_key, api_secret = published.api_key, published.api_secret
         if published is not None:
             endpoints = _endpoints_of(published, self.config)
             api_key = api_key or published.api_key

@@ -28,6 +28,7 @@ FORMAT_VERSION = 1
 # Closed orders, trades and incomes kept in the file (newest first kept); open orders always.
 HISTORY_LIMIT = 10_000
 ACCOUNT_DIR = "sim"
+PAPER_ACCOUNT_DIR = "paper"  # exchange.name: paper keeps its account apart from the simulator's
 ACCOUNT_FILE = "account.json"
 
 
@@ -56,9 +57,9 @@ class SavedAccount(msgspec.Struct, forbid_unknown_fields=True):
         return held | {o.symbol for o in self.orders if o.is_open}
 
 
-def account_path(data_dir: str | os.PathLike[str]) -> Path:
-    """Where the simulator keeps its account under ``data_dir``."""
-    return Path(data_dir) / ACCOUNT_DIR / ACCOUNT_FILE
+def account_path(data_dir: str | os.PathLike[str], *, paper: bool = False) -> Path:
+    """Where the simulator (or, ``paper``, the paper exchange) keeps its account."""
+    return Path(data_dir) / (PAPER_ACCOUNT_DIR if paper else ACCOUNT_DIR) / ACCOUNT_FILE
 
 
 def capture(engine: Engine, now_ms: int) -> SavedAccount:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -55,6 +56,29 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     clock_skew_ms: Annotated[int, msgspec.Meta(ge=-int(DAY * 1000), le=int(DAY * 1000))] = 0
 
 
+BINANCE_PUBLIC_REST = "https://fapi.binance.com"
+BINANCE_PUBLIC_STREAMS = "wss://fstream.binance.com"
+
+
+class PaperSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``exchange.name: paper``: where the live prices come from (public endpoints, no keys)."""
+
+    rest_url: str = BINANCE_PUBLIC_REST
+    """Public REST of the venue: ``exchangeInfo`` (filters), ``ticker/bookTicker`` and 1-minute
+    ``klines`` (the past before the start) are read from it."""
+    stream_url: str = BINANCE_PUBLIC_STREAMS
+    """Public market streams of the venue: ``<symbol>@bookTicker`` and ``<symbol>@aggTrade``."""
+    stale_after: Seconds = 10.0
+    """No message from the venue for this long: prices are stale, strategies are held and the
+    connection is replaced."""
+    reconnect_base: Seconds = 0.5
+    """First wait before reconnecting to the venue's streams; doubles on each failure."""
+    reconnect_cap: Seconds = 30.0
+    """Longest wait between reconnects."""
+    history_minutes: Annotated[int, msgspec.Meta(ge=0, le=1500)] = 1500
+    """1-minute candles of the venue's past loaded at start (0: none)."""
+
+
 def _default_balances() -> dict[str, Decimal]:
     return {"USDT": Decimal("10000")}
 
@@ -102,6 +126,8 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     save_interval: Seconds = 10.0
     """Seconds between saves of a changed account while running (and always at stop)."""
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
+    paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
+    """Used with ``exchange.name: paper`` only."""
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -120,18 +146,43 @@ def parse_sim_settings(raw: Mapping[str, Any]) -> SimSettings:
     return settings
 
 
-def check_settings(settings: SimSettings) -> None:
-    """Raise ``SettingsError`` for values a type check cannot catch (unknown symbols, no USDT)."""
-    unknown = [s for s in settings.symbols if s not in SYMBOL_CATALOGUE]
+def check_settings(
+    settings: SimSettings, catalogue: Mapping[str, object] = SYMBOL_CATALOGUE
+) -> None:
+    """Raise ``SettingsError`` for values a type check cannot catch (symbols ``catalogue``
+    lacks, no USDT)."""
+    unknown = [s for s in settings.symbols if s not in catalogue]
     if unknown or not settings.symbols or len(set(settings.symbols)) != len(settings.symbols):
         raise SettingsError(
             f"{SETTINGS_PREFIX}.symbols",
             settings.symbols,
-            f"a non-empty list of distinct symbols from {sorted(SYMBOL_CATALOGUE)}",
+            f"a non-empty list of distinct symbols from {sorted(catalogue)}",
         )
+    check_paper(settings.paper)
     if "USDT" not in settings.balances:
         raise SettingsError(
             f"{SETTINGS_PREFIX}.balances",
             settings.balances,
             "a mapping of asset to a non-negative amount that includes USDT",
+        )
+
+
+def check_paper(paper: PaperSettings) -> None:
+    """The venue's URLs are absolute http(s) and ws(s) URLs; the reconnect cap is not below
+    its base."""
+    prefix = f"{SETTINGS_PREFIX}.paper"
+    for key, schemes in (("rest_url", ("http", "https")), ("stream_url", ("ws", "wss"))):
+        url = getattr(paper, key)
+        parts = urlsplit(url)
+        if parts.scheme not in schemes or not parts.hostname or parts.query or parts.fragment:
+            raise SettingsError(
+                f"{prefix}.{key}",
+                url,
+                f"an absolute {' or '.join(schemes)} URL of the venue, without query",
+            )
+    if paper.reconnect_cap < paper.reconnect_base:
+        raise SettingsError(
+            f"{prefix}.reconnect_cap",
+            paper.reconnect_cap,
+            f"at least plugins.sim.paper.reconnect_base ({paper.reconnect_base})",
         )

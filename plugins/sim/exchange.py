@@ -12,7 +12,7 @@ import string
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +26,7 @@ from aiohttp import web
 from framework.tasks import cancel_and_wait
 
 from . import account, market_wire, wire
-from .candles import INTERVALS, SymbolCandles, open_time_of, seed_history
+from .candles import INTERVALS, Candle, SymbolCandles, open_time_of, seed_history
 from .config import FaultSettings, SimSettings, check_settings
 from .engine import (
     MARGIN_ASSET,
@@ -50,7 +50,7 @@ from .prices import VOLATILITY_PER_SQRT_SECOND, PricePath, Tick
 from .ratelimit import RateLimiter
 from .rest import RestApi
 from .streams import StreamHub, StreamsContext
-from .symbols import SYMBOL_CATALOGUE
+from .symbols import SYMBOL_CATALOGUE, SymbolSpec
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +134,22 @@ class SimExchange:
         *,
         clock: Callable[[], float] | None = None,
         account_file: Path | None = None,
+        specs: Mapping[str, SymbolSpec] | None = None,
+        history: Mapping[str, list[Candle]] | None = None,
     ) -> None:
         """``account_file``: where the paper account lives across runs (``None``: a fresh
-        account that is not saved). A damaged file raises ``AccountFileError`` naming it."""
-        check_settings(settings)
+        account that is not saved). A damaged file raises ``AccountFileError`` naming it.
+
+        ``specs``: the contracts it may list instead of the catalogue (paper trading: the
+        venue's own filters, its price now as ``start_price``); ``history``: 1-minute candles
+        before the start per symbol instead of the seeded random past (the venue's own)."""
+        catalogue: Mapping[str, SymbolSpec] = SYMBOL_CATALOGUE if specs is None else specs
+        check_settings(settings, catalogue)
         self.account_file = account_file
         saved = account.load(account_file) if account_file is not None else None
         if saved is not None:
             unlisted = sorted(saved.symbols() - set(settings.symbols))
-            unknown = [s for s in unlisted if s not in SYMBOL_CATALOGUE]
+            unknown = [s for s in unlisted if s not in catalogue]
             if unknown:
                 raise account.AccountFileError(
                     f"the simulator account {account_file} holds {unknown}, which the "
@@ -156,14 +163,16 @@ class SimExchange:
         self.injector = FaultInjector(settings.faults, seed)
         self.late_orders = LateOrders(self.injector)
         self.paths = {
-            s: PricePath(SYMBOL_CATALOGUE[s], seed, settings.updates_per_second)
-            for s in settings.symbols
+            s: PricePath(catalogue[s], seed, settings.updates_per_second) for s in settings.symbols
         }
         start_ms = int(self.clock() * 1000)
         # Candles of every interval, from the trades streamed, after a seeded history.
         self.candles: dict[str, SymbolCandles] = {}
         for s, path in self.paths.items():
             candles = self.candles[s] = SymbolCandles()
+            if history is not None and s in history:
+                candles.seed(history[s])
+                continue
             candles.seed(
                 seed_history(
                     seed=seed,
@@ -179,7 +188,7 @@ class SimExchange:
             s: deque(maxlen=AGG_TRADES_KEPT) for s in self.paths
         }
         self.engine = Engine(
-            {s: SYMBOL_CATALOGUE[s] for s in settings.symbols},
+            {s: catalogue[s] for s in settings.symbols},
             dict(settings.balances),
             leverage=settings.leverage,
             maker_fee=settings.maker_fee,
@@ -521,6 +530,32 @@ class SimExchange:
         now = self.server_ms()
         self._on_tick(symbol, path.jump(Decimal(price)), now, asyncio.get_running_loop().time())
 
+    def apply_quote(
+        self, symbol: str, bid: Decimal, bid_qty: Decimal, ask: Decimal, ask_qty: Decimal
+    ) -> None:
+        """Take a top of book from elsewhere (paper trading: the venue's live quote): publish
+        it and fill the resting orders it crosses, as a tick of the price path would."""
+        path = self.paths[symbol]
+        pp, qp = path.pp, path.qp
+        tick = path.set_quote(
+            int(bid.scaleb(pp)),
+            int(bid_qty.scaleb(qp)),
+            int(ask.scaleb(pp)),
+            int(ask_qty.scaleb(qp)),
+        )
+        self._on_quote(symbol, tick, self.server_ms(), asyncio.get_running_loop().time())
+
+    def apply_trade(
+        self, symbol: str, price: Decimal, qty: Decimal, buyer_maker: bool, trades: int
+    ) -> None:
+        """Record a trade from elsewhere (paper trading: the venue's aggTrade) in the candles
+        and the aggTrade stream; the book and the account are not touched."""
+        path = self.paths[symbol]
+        tick = path.set_trade(
+            int(price.scaleb(path.pp)), int(qty.scaleb(path.qp)), buyer_maker, trades
+        )
+        self._on_trade(symbol, tick, self.server_ms(), asyncio.get_running_loop().time())
+
     # ------------------------------------------------------------------ listenKey
 
     def _valid_listen_key(self, key: str) -> bool:
@@ -639,6 +674,11 @@ class SimExchange:
             await asyncio.sleep(max(MIN_MARKET_WAKE, min(due.values()) - loop.time()))
 
     def _on_tick(self, symbol: str, tick: Tick, now_ms: int, loop_now: float) -> None:
+        self._on_quote(symbol, tick, now_ms, loop_now)
+        self._on_trade(symbol, tick, now_ms, loop_now)
+
+    def _on_quote(self, symbol: str, tick: Tick, now_ms: int, loop_now: float) -> None:
+        """A new top of book: match, then publish bookTicker, markPrice and depth."""
         path = self.paths[symbol]
         events = self.engine.on_quote(symbol, path.quote(), now_ms)
         if events:
@@ -649,8 +689,6 @@ class SimExchange:
             raw = orjson.dumps(wire.book_ticker(path, tick, now_ms))
             hub.publish(names.book, raw)
             hub.publish("!bookTicker", raw)
-        if hub.has_subscribers(names.agg):
-            hub.publish(names.agg, orjson.dumps(wire.agg_trade(path, tick, now_ms)))
         last_1s, last_3s = self._last_mark.get(symbol, (-1e9, -1e9))
         if loop_now - last_1s >= 1.0 or loop_now - last_3s >= 3.0:
             raw = orjson.dumps(wire.mark_price_update(path, tick, now_ms))
@@ -661,8 +699,15 @@ class SimExchange:
                 last_3s = loop_now
                 hub.publish(names.mark, raw)
             self._last_mark[symbol] = (last_1s, last_3s)
-        self._candles(symbol, path, tick, now_ms, loop_now)
         self._depth(symbol, tick, now_ms, loop_now)
+
+    def _on_trade(self, symbol: str, tick: Tick, now_ms: int, loop_now: float) -> None:
+        """The tick's trade: publish aggTrade, add it to the candles."""
+        path = self.paths[symbol]
+        name = self._stream_names[symbol].agg
+        if self.hub.has_subscribers(name):
+            self.hub.publish(name, orjson.dumps(wire.agg_trade(path, tick, now_ms)))
+        self._candles(symbol, path, tick, now_ms, loop_now)
 
     def _candles(
         self, symbol: str, path: PricePath, tick: Tick, now_ms: int, loop_now: float

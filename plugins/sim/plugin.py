@@ -5,6 +5,9 @@ When ``exchange.name`` is ``sim`` its ``lifespan`` starts a ``SimExchange`` on l
 publishes where it is through the core's seam, ``ctx.publish_exchange_endpoint``: URLs, the
 demo credentials and the exchange's clock. It starts before the connector (``start_priority``)
 and so stops after it. It never touches the account cache.
+
+With ``exchange.name: paper`` it runs the same exchange on the venue's live prices instead of
+the random walk (``paper``): the real connector, cache and reconciliation run unchanged against it.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from framework import BotContext, Command, ExchangeEndpoint, Settings, SettingsE
 
 from . import account
 from .config import SimSettings, check_settings
+from .paper_settings import check_paper_exchange
 from .strategy_symbols import check_configured_symbols, listed_symbols, unlisted
 
 if TYPE_CHECKING:  # the exchange (aiohttp) is imported when it starts, not with the CLI
     from .exchange import SimExchange
+    from .upstream import UpstreamFeed
 
 NAME = "sim"
 EXCHANGE_NAME = "sim"
+PAPER = "paper"
 LOOPBACK = "127.0.0.1"
 # Lower than a connector's default (100), higher than logging's (0): the exchange is up before
 # the connector starts and goes down after it stopped.
@@ -75,6 +81,8 @@ class SimPlugin:
         self.config = config or SimSettings()
         # The embedded exchange while it runs (tests read its ``truth()`` and ``engine``).
         self.exchange: SimExchange | None = None
+        # ``exchange.name: paper``: the feed of the venue's live prices while it runs.
+        self.feed: UpstreamFeed | None = None
 
     @staticmethod
     @hookimpl
@@ -87,6 +95,8 @@ class SimPlugin:
         """Symbols, balances and fees a type check cannot catch; on the simulator, every
         symbol the settings trade is one it lists."""
         check_settings(self.config)
+        if settings.exchange.name == PAPER:
+            check_paper_exchange(settings)
         if settings.exchange.name == EXCHANGE_NAME:
             check_configured_symbols(
                 settings, listed_symbols(settings, self._own_symbols(settings))
@@ -132,11 +142,17 @@ class SimPlugin:
         """Where the paper account lives (``None`` with ``persist: false``)."""
         if not self.config.persist:
             return None
-        return account.account_path(settings.runtime.data_dir)
+        paper = settings.exchange.name == PAPER
+        return account.account_path(settings.runtime.data_dir, paper=paper)
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None] | None:
-        """Start the embedded exchange (or point at a standalone one) and publish it."""
+        """Start the embedded exchange (or point at a standalone one) and publish it; with
+        ``exchange.name: paper``, on the venue's live prices."""
+        if ctx.settings.exchange.name == PAPER:
+            from .paper import paper_lifespan
+
+            return paper_lifespan(self, ctx)
         if ctx.settings.exchange.name != EXCHANGE_NAME:
             return None
         return self._lifespan(ctx)

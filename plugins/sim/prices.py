@@ -72,6 +72,49 @@ class PricePath:
         self.mid_ticks = max(float(price / self.spec.tick_size), 2.0)
         return self._make_tick()
 
+    def set_quote(self, bid: int, bid_qty: int, ask: int, ask_qty: int) -> Tick:
+        """Take a top of book from elsewhere (paper trading: the venue's live quote), in units;
+        the tick's trade fields repeat the last trade (quotes carry none)."""
+        self.mid_ticks = max((bid + ask) / 2 / self.tick_units, 2.0)
+        last = self.last
+        self.update_id += 1
+        self.last = Tick(
+            bid,
+            bid_qty,
+            ask,
+            ask_qty,
+            last.trade_price,
+            last.trade_qty,
+            last.buyer_maker,
+            last.agg_id,
+            last.first_trade_id,
+            last.last_trade_id,
+            self.update_id,
+        )
+        return self.last
+
+    def set_trade(self, price: int, qty: int, buyer_maker: bool, trades: int) -> Tick:
+        """Record a trade from elsewhere (paper trading: the venue's aggTrade), in units; the
+        book stays as it is. Ids are this venue's own, so they stay increasing."""
+        last = self.last
+        self.agg_id += 1
+        first = self.trade_id + 1
+        self.trade_id += max(trades, 1)
+        self.last = Tick(
+            last.bid,
+            last.bid_qty,
+            last.ask,
+            last.ask_qty,
+            price,
+            qty,
+            buyer_maker,
+            self.agg_id,
+            first,
+            self.trade_id,
+            last.update_id,
+        )
+        return self.last
+
     def quote(self) -> Quote:
         """The current top of book as Decimals."""
         t = self.last

@@ -403,4 +403,6 @@ def _exchange_name(ctx: BotContext) -> str:
     name = str(getattr(ctx.exchange, "name", "") or type(ctx.exchange).__name__)
     if ctx.settings.exchange.name == "sim":
         return f"{name} (simulated)"
+    if ctx.settings.exchange.name == "paper":
+        return f"{name} (PAPER: live prices, orders matched locally)"
     return name
