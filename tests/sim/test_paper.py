@@ -102,6 +102,8 @@ async def test_prices_follow_the_venue_and_orders_fill_there_locally(
     )
     paper = paper_of(bot).exchange
     assert paper is not None
+    status = bot.ctx.plugin("status").model.snapshot(bot.ctx)
+    assert "PAPER" in status.exchange
     # The contract is the venue's, and so is the past before the start.
     assert paper.engine.specs["BTCUSDT"].tick_size == upstream.engine.specs["BTCUSDT"].tick_size
     assert [c.close for c in paper.candles["BTCUSDT"].series["1m"].closed] == [
