@@ -7,7 +7,9 @@ reconciliation and journal against the local paper exchange.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from framework.types import OrderRequest, Tick
 from plugins.sim import SimExchange, parse_sim_settings
 from plugins.sim.account import account_path
 from plugins.sim.plugin import SimPlugin
-from plugins.sim.testing import FAST_BINANCE, SimFactory, sim_settings, until
+from plugins.sim.testing import CONNECT_TIMEOUT, FAST_BINANCE, SimFactory, sim_settings, until
 from plugins.sim.upstream import UpstreamFeed
 from tests.support import run_cli
 
@@ -72,7 +74,8 @@ async def start_paper_bot(
 ) -> Bot:
     bot = await bot_factory(settings, plugins={"ticks": ticks}, clock=clock, entry_points=True)
     connector = bot.ctx.plugin("binance").connector
-    await connector.wait_connected()
+    async with asyncio.timeout(CONNECT_TIMEOUT):
+        await connector.wait_connected()
     return bot
 
 
@@ -306,3 +309,16 @@ async def test_a_symbol_the_venue_does_not_list_stops_the_start(
     cause = info.value.__cause__
     assert isinstance(cause, SettingsError)
     assert cause.key == "exchange.symbols[1]"
+    assert info.value.exit_code == 2  # a settings error, as tradeloop run reports it
+
+
+async def test_an_unreachable_venue_stops_the_start_naming_it(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    gone = SimExchange(sim_settings(updates_per_second=0))
+    await gone.start("127.0.0.1", 0)
+    await gone.stop()  # a port nobody serves now
+    settings = paper_settings(gone, tmp_path / "data")
+    with pytest.raises(PluginStartError, match=re.escape(gone.rest_url)):
+        await bot_factory(settings, clock=manual_clock, entry_points=True)
+    assert not (tmp_path / "data" / "paper").exists()
