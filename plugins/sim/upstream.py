@@ -111,6 +111,10 @@ def spec_of(
         multiplier_up=_dec(percent.get("multiplierUp", "1.0500")),
         multiplier_down=_dec(percent.get("multiplierDown", "0.9500")),
         max_num_orders=int(filters.get("MAX_NUM_ORDERS", {}).get("limit", 200)),
+        max_price=_dec(price_f.get("maxPrice", "4529764")),
+        min_price=_dec(price_f["minPrice"]) if "minPrice" in price_f else None,
+        market_step_size=_dec(market["stepSize"]) if "stepSize" in market else None,
+        market_min_qty=_dec(market["minQty"]) if "minQty" in market else None,
     )
 
 

@@ -26,7 +26,7 @@ from plugins.sim import SimExchange, parse_sim_settings
 from plugins.sim.account import account_path
 from plugins.sim.plugin import SimPlugin
 from plugins.sim.testing import CONNECT_TIMEOUT, FAST_BINANCE, SimFactory, sim_settings, until
-from plugins.sim.upstream import UpstreamFeed
+from plugins.sim.upstream import UpstreamFeed, load_venue
 from tests.support import run_cli
 
 LIVE_KEY = "live-key-that-paper-trading-must-never-read"
@@ -108,7 +108,23 @@ async def test_prices_follow_the_venue_and_orders_fill_there_locally(
     status = bot.ctx.plugin("status").model.snapshot(bot.ctx)
     assert "PAPER" in status.exchange
     # The contract is the venue's, and so is the past before the start.
-    assert paper.engine.specs["BTCUSDT"].tick_size == upstream.engine.specs["BTCUSDT"].tick_size
+    mine, venue = paper.engine.specs["BTCUSDT"], upstream.engine.specs["BTCUSDT"]
+    for field in (
+        "tick_size",
+        "step_size",
+        "min_qty",
+        "max_qty",
+        "market_max_qty",
+        "min_notional",
+        "multiplier_up",
+        "multiplier_down",
+        "max_num_orders",
+        "max_price",
+        "min_price_value",
+    ):
+        assert getattr(mine, field) == getattr(venue, field), field
+    assert mine.lot_step(market=True) == venue.lot_step(market=True)
+    assert mine.lot_min_qty(market=True) == venue.lot_min_qty(market=True)
     assert [c.close for c in paper.candles["BTCUSDT"].series["1m"].closed] == [
         c.close for c in upstream.candles["BTCUSDT"].series["1m"].closed
     ]
@@ -322,3 +338,15 @@ async def test_an_unreachable_venue_stops_the_start_naming_it(
     with pytest.raises(PluginStartError, match=re.escape(gone.rest_url)):
         await bot_factory(settings, clock=manual_clock, entry_points=True)
     assert not (tmp_path / "data" / "paper").exists()
+
+
+async def test_the_paper_contract_is_the_venues_filter_for_filter(sim_factory: SimFactory) -> None:
+    upstream = await sim_factory(updates_per_second=0, symbols=["XRPUSDT"])
+    venue = await load_venue(upstream.rest_url, ["XRPUSDT"], history_minutes=0, now_ms=0)
+    mine, theirs = venue.specs["XRPUSDT"], upstream.engine.specs["XRPUSDT"]
+    for market in (True, False):  # XRPUSDT's MARKET_LOT_SIZE differs from its LOT_SIZE
+        assert mine.lot_step(market=market) == theirs.lot_step(market=market)
+        assert mine.lot_min_qty(market=market) == theirs.lot_min_qty(market=market)
+        assert mine.lot_max_qty(market=market) == theirs.lot_max_qty(market=market)
+    assert (mine.min_price_value, mine.max_price) == (theirs.min_price_value, theirs.max_price)
+    assert venue.history == {}
