@@ -1,0 +1,180 @@
+"""The backtest report as Markdown, JSON and an HTML page, and two results side by side."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+HEADLINE = (
+    ("starting balance", "starting_balance"),
+    ("final equity", "final_equity"),
+    ("PnL", "pnl"),
+    ("return %", "return_pct"),
+    ("max drawdown", "max_drawdown"),
+    ("max drawdown %", "max_drawdown_pct"),
+    ("Sharpe (daily, annualized)", "sharpe"),
+    ("Sortino (daily, annualized)", "sortino"),
+    ("win rate %", "win_rate_pct"),
+    ("profit factor", "profit_factor"),
+    ("exposure %", "exposure_pct"),
+    ("trades", "trades"),
+    ("fees", "fees"),
+    ("realized PnL", "realized_pnl"),
+    ("unrealized PnL", "unrealized_pnl"),
+    ("buy and hold %", "buy_and_hold_pct"),
+    ("buy and hold PnL", "buy_and_hold_pnl"),
+    ("ticks", "ticks"),
+)
+
+
+def _v(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def to_json(results: dict[str, Any]) -> bytes:
+    """Indented JSON, keys sorted (the same results give the same bytes)."""
+    return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    """The report as Markdown: headline, per strategy, per symbol, gaps, every trade."""
+    s = results["summary"]
+    period = results["period"]
+    lines = [f"# Backtest {period['from']} to {period['to']}", ""]
+    lines += ["| figure | value |", "|---|---|"]
+    lines += [f"| {label} | {_v(s.get(key))} |" for label, key in HEADLINE]
+    cols = ("trades", "realized_pnl", "fees", "net_realized_pnl", "win_rate_pct", "profit_factor")
+    lines += ["", "## By strategy", "", "| strategy | " + " | ".join(cols) + " |"]
+    lines.append("|---" * (len(cols) + 1) + "|")
+    for sid, row in results["by_strategy"].items():
+        lines.append(f"| {sid} | " + " | ".join(_v(row[c]) for c in cols) + " |")
+    sym_cols = (*cols, "unrealized_pnl", "buy_and_hold_pct")
+    lines += ["", "## By symbol", "", "| symbol | " + " | ".join(sym_cols) + " |"]
+    lines.append("|---" * (len(sym_cols) + 1) + "|")
+    for symbol, row in results["by_symbol"].items():
+        lines.append(f"| {symbol} | " + " | ".join(_v(row[c]) for c in sym_cols) + " |")
+    lines += ["", "## Gaps in the data", ""]
+    if results["gaps"]:
+        lines += ["| symbol | from | to | minutes |", "|---|---|---|---|"]
+        lines += [f"| {g['symbol']} | {g['from']} | {g['to']} | {g['minutes']} |" for g in results["gaps"]]
+    else:
+        lines.append("none")
+    trade_cols = ("time", "strategy", "symbol", "side", "qty", "price", "fee", "realized_pnl", "maker")
+    lines += ["", f"## Trades ({len(results['trades'])})", ""]
+    lines += ["| " + " | ".join(trade_cols) + " |", "|---" * len(trade_cols) + "|"]
+    lines += ["| " + " | ".join(_v(t[c]) for c in trade_cols) + " |" for t in results["trades"]]
+    return "\n".join(lines) + "\n"
+
+
+Bounds = tuple[float, float, float, float]
+
+
+def _polyline(
+    points: list[tuple[float, float]],
+    width: int,
+    height: int,
+    color: str,
+    bounds: Bounds | None = None,
+) -> str:
+    if not points:
+        return ""
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    x0, x1, y0, y1 = bounds or (min(xs), max(xs), min(ys), max(ys))
+    dx = (x1 - x0) or 1.0
+    dy = (y1 - y0) or 1.0
+    coords = " ".join(
+        f"{(x - x0) / dx * (width - 60) + 50:.1f},{height - 20 - (y - y0) / dy * (height - 40):.1f}"
+        for x, y in points
+    )
+    return (
+        f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{coords}"/>'
+        f'<text x="2" y="14" font-size="11">{y1:.6g}</text>'
+        f'<text x="2" y="{height - 22}" font-size="11">{y0:.6g}</text>'
+    )
+
+
+def _svg(title: str, body: str, width: int = 900, height: int = 240) -> str:
+    return (
+        f"<h2>{html.escape(title)}</h2>"
+        f'<svg width="{width}" height="{height}" style="border:1px solid #ccc">{body}</svg>'
+    )
+
+
+def _epoch(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def to_html(results: dict[str, Any]) -> str:
+    """A self-contained page: headline, equity curve, drawdown, trades on each symbol's price."""
+    width, height = 900, 240
+    equity = [(_epoch(p["time"]), float(p["equity"])) for p in results["equity"]]
+    drawdown = [(_epoch(p["time"]), float(p["drawdown"])) for p in results["equity"]]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Backtest</title>",
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:right}"
+        "table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>",
+        f"<h1>Backtest {html.escape(results['period']['from'])} to "
+        f"{html.escape(results['period']['to'])}</h1><table>",
+    ]
+    s = results["summary"]
+    parts += [f"<tr><th>{html.escape(label)}</th><td>{html.escape(_v(s.get(key)))}</td></tr>" for label, key in HEADLINE]
+    parts.append("</table>")
+    parts.append(_svg("Equity", _polyline(equity, width, height, "#1f77b4")))
+    parts.append(_svg("Drawdown", _polyline(drawdown, width, height, "#d62728")))
+    for symbol, points in results["prices"].items():
+        line = [(_epoch(p["time"]), float(p["price"])) for p in points]
+        trades = [t for t in results["trades"] if t["symbol"] == symbol]
+        body = _polyline(line, width, height, "#555")
+        if line and trades:
+            xs = [x for x, _ in line]
+            prices = [y for _, y in line] + [float(t["price"]) for t in trades]
+            x0, x1, y0, y1 = min(xs), max(xs), min(prices), max(prices)
+            body = _polyline(line, width, height, "#555", (x0, x1, y0, y1))
+            dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+            for t in trades:
+                x = (min(max(_epoch(t["time"]), x0), x1) - x0) / dx * (width - 60) + 50
+                y = height - 20 - (float(t["price"]) - y0) / dy * (height - 40)
+                color = "#2ca02c" if t["side"] == "BUY" else "#d62728"
+                body += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+        parts.append(_svg(f"{symbol}: price and trades (buy green, sell red)", body))
+    parts.append(f"<h2>Trades ({len(results['trades'])})</h2><table><tr>")
+    cols = ("time", "strategy", "symbol", "side", "qty", "price", "fee", "realized_pnl")
+    parts.append("".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+    for t in results["trades"]:
+        parts.append("<tr>" + "".join(f"<td>{html.escape(_v(t[c]))}</td>" for c in cols) + "</tr>")
+    parts.append("</table></body></html>\n")
+    return "".join(parts)
+
+
+def write_reports(results: dict[str, Any], folder: Path) -> list[Path]:
+    """``results.json``, ``report.md`` and ``report.html`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = [folder / "results.json", folder / "report.md", folder / "report.html"]
+    out[0].write_bytes(to_json(results))
+    out[1].write_text(to_markdown(results), encoding="utf-8")
+    out[2].write_text(to_html(results), encoding="utf-8")
+    return out
+
+
+def compare(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> str:
+    """Two results' headline figures side by side, with their periods and settings."""
+    rows = [("period", f"{a['period']['from']} .. {a['period']['to']}", f"{b['period']['from']} .. {b['period']['to']}")]
+    rows += [(label, _v(a["summary"].get(key)), _v(b["summary"].get(key))) for label, key in HEADLINE]
+    for key in sorted(set(a.get("settings", {})) | set(b.get("settings", {}))):
+        va, vb = a.get("settings", {}).get(key), b.get("settings", {}).get(key)
+        if va != vb:
+            rows.append((f"setting {key}", _v(va), _v(vb)))
+    for sid in sorted(set(a["by_strategy"]) | set(b["by_strategy"])):
+        ra, rb = a["by_strategy"].get(sid, {}), b["by_strategy"].get(sid, {})
+        rows.append((f"{sid} net realized", _v(ra.get("net_realized_pnl")), _v(rb.get("net_realized_pnl"))))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows + [("", names[0], "")])
+    lines = [f"{'':<{w0}}  {names[0]:<{w1}}  {names[1]}"]
+    lines += [f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}" for r in rows]
+    return "\n".join(lines) + "\n"
