@@ -128,7 +128,9 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
     await bot.start()
     try:
         venue: BacktestVenue = plugin.venue
+        looped = time.perf_counter()
         await _drive(bot, venue, clock, feeds, symbols, recorder, request)
+        looped = time.perf_counter() - looped
     finally:
         summary = await bot.stop()
     elapsed = time.perf_counter() - started
@@ -156,6 +158,8 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
         "elapsed_s": round(elapsed, 3),
         "ticks": recorder.ticks,
         "ticks_per_s": round(recorder.ticks / elapsed) if elapsed else None,
+        "loop_s": round(looped, 3),
+        "loop_ticks_per_s": round(recorder.ticks / looped) if looped else None,
         "strategies_paused": {k: v for k, v in summary.get("strategies", {}).items() if v.get("state") != "running"},
     }
     return results, out, perf
@@ -186,8 +190,9 @@ async def _drive(
     recorder: Recorder,
     request: Request,
 ) -> None:
-    """Each price in time order: the venue's quote (resting orders fill), the clock (due jobs
-    and sleepers run), the tick to every plugin, then the loop runs until the venue is still."""
+    """Each instant in time order: the clock moves (due jobs and sleepers run), then each price
+    of that instant moves the venue's quote (resting orders it crosses fill) and goes to every
+    plugin as a tick; then the loop runs the tasks they started until the venue is still."""
     on_tick = bot.ctx.hooks.on_tick
     sleep = asyncio.sleep
     on_price = venue.on_price
@@ -206,18 +211,31 @@ async def _drive(
             turns += 1
 
     ticks = 0
+    last_t = request.start_ms
+    seen = venue.activity
     next_minute = recorder.next_minute
     for t, index, price in merged(feeds):
+        if t != last_t:
+            # Every price of one instant is out: let the tasks it started run first.
+            await sleep(0)
+            if seen != venue.activity:
+                await settle()
+            seen = venue.activity
+            if bot.ctx.stop_reason:
+                logger.warning("backtest stopped early: {}", bot.ctx.stop_reason)
+                break
+            while t >= next_minute:
+                recorder.sample(next_minute, venue.equity(), venue.exposed())
+                next_minute = recorder.next_minute
+            last_t = t
+            now = t / 1000
+            if clock.due(now):
+                await clock.move_to(now, settle)
+                seen = venue.activity
+            else:
+                clock.set_time(now)
         symbol = symbols[index]
-        while t >= next_minute:
-            recorder.sample(next_minute, venue.equity(), venue.exposed())
-            next_minute = recorder.next_minute
         on_price(symbol, price, t)
-        now = t / 1000
-        if clock.due(now):
-            await clock.move_to(now, settle)
-        else:
-            clock.set_time(now)
         ticks += 1
         if symbol not in first_price:
             first_price[symbol] = price
@@ -234,13 +252,7 @@ async def _drive(
                 update_id=ticks,
             )
         )
-        seen = venue.activity
-        await sleep(0)
-        if seen != venue.activity:
-            await settle()
-        if bot.ctx.stop_reason:
-            logger.warning("backtest stopped early: {}", bot.ctx.stop_reason)
-            break
+    await settle()
     end = request.end_ms
     while next_minute <= end:
         recorder.sample(next_minute, venue.equity(), venue.exposed())

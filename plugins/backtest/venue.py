@@ -167,7 +167,9 @@ class BacktestVenue:
 
     def on_price(self, symbol: str, price: Decimal, now: int) -> None:
         """A new price: the quote moves and resting orders it crosses fill."""
-        events = self.engine.on_quote(symbol, self._quote(symbol, price), now)
+        qty = self.specs[symbol].top_qty
+        quote = Quote(price, qty, price + self.spreads[symbol], qty)
+        events = self.engine.on_quote(symbol, quote, now)
         if events:
             self._apply(events)
 
