@@ -46,7 +46,7 @@ default:
   exchange: {{symbols: [{symbols}]}}
   strategies:
     - {{id: ma_btc, use: ma_crossover, params: {{symbol: BTCUSDT, fast: 5, slow: 15, interval: 60, quantity: "0.002"}}}}
-    - {{id: grid_eth, use: grid, params: {{symbol: ETHUSDT, levels: 2, step: "5", quantity: "0.005", recenter_every: 300}}}}
+    - {{id: grid_eth, use: grid, params: {{symbol: ETHUSDT, levels: 2, step: "5", quantity: "0.01", recenter_every: 300}}}}
 """
 
 

@@ -66,9 +66,9 @@ class Gap:
 
 
 def iso(ms: int) -> str:
-    """A UTC time in ISO form, to the minute (seconds when not on a minute)."""
+    """A UTC time in ISO form, to the minute (seconds or ms when not on one)."""
     moment = datetime.fromtimestamp(ms / 1000, UTC)
-    spec = "minutes" if ms % 60_000 == 0 else "seconds"
+    spec = "minutes" if ms % 60_000 == 0 else "seconds" if ms % 1000 == 0 else "milliseconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
