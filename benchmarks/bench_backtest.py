@@ -45,8 +45,12 @@ default:
   runtime: {{data_dir: {run}}}
   exchange: {{symbols: [{symbols}]}}
   strategies:
-    - {{id: ma_btc, use: ma_crossover, params: {{symbol: BTCUSDT, fast: 5, slow: 15, interval: 60, quantity: "0.002"}}}}
-    - {{id: grid_eth, use: grid, params: {{symbol: ETHUSDT, levels: 2, step: "5", quantity: "0.01", recenter_every: 300}}}}
+    - id: ma_btc
+      use: ma_crossover
+      params: {{symbol: BTCUSDT, fast: 5, slow: 15, interval: 60, quantity: "0.002"}}
+    - id: grid_eth
+      use: grid
+      params: {{symbol: ETHUSDT, levels: 2, step: "5", quantity: "0.01", recenter_every: 300}}
 """
 
 
@@ -59,9 +63,9 @@ def generate(folder: Path, days: int) -> None:
 
 def child(data: Path, work: Path, days: int) -> dict[str, Any]:
     """One period in this process: the bare decode loop, then the backtest."""
+    from framework.runtime import run_async
     from plugins.backtest.data import day_start
     from plugins.backtest.feed import SymbolFeed, locate, merged
-    from framework.runtime import run_async
     from plugins.backtest.runner import Request, run_backtest
 
     start = day_start(FIRST)
@@ -79,7 +83,11 @@ def child(data: Path, work: Path, days: int) -> dict[str, Any]:
     return {
         "days": days,
         "symbols": len(symbols),
-        "bare_decode": {"ticks": bare, "seconds": round(bare_s, 3), "ticks_per_s": round(bare / bare_s)},
+        "bare_decode": {
+            "ticks": bare,
+            "seconds": round(bare_s, 3),
+            "ticks_per_s": round(bare / bare_s),
+        },
         "backtest": {
             "ticks": perf["ticks"],
             "seconds": perf["elapsed_s"],
@@ -92,10 +100,14 @@ def child(data: Path, work: Path, days: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=31, help="the long period (days)")
     parser.add_argument("--short-days", type=int, default=7, help="the short period (days)")
-    parser.add_argument("--child", nargs=3, metavar=("DATA", "WORK", "DAYS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("DATA", "WORK", "DAYS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         data, work, days = args.child

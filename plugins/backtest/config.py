@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -14,12 +14,16 @@ class BacktestSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How ``tradeloop backtest`` reads data and fills orders."""
 
     data_dir: str = ""
-    """Empty: ``<runtime.data_dir>/market``. Folder of candle (and aggTrades) files in Binance's public-archive layout
-    (``tradeloop download-data`` writes there; ``--data`` overrides)."""
-    interval: str = "1m"
+    """Folder of candle (and aggTrades) files in Binance's public-archive layout; empty:
+    ``<runtime.data_dir>/market`` (``tradeloop download-data`` writes there; ``--data``
+    overrides)."""
+    interval: Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"] = (
+        "1m"
+    )
     """Candle interval of the files the backtest reads (``BTCUSDT-1m-2026-01-01.csv``)."""
     results_dir: str = ""
-    """Empty: ``<runtime.data_dir>/backtests``. Where each backtest writes its results folder (``--out`` overrides)."""
+    """Where each backtest writes its results folder; empty: ``<runtime.data_dir>/backtests``
+    (``--out`` overrides)."""
     balance: PositiveAmount = Decimal("10000")
     """Starting USDT wallet balance."""
     leverage: Annotated[int, msgspec.Meta(ge=1, le=125)] = 20
@@ -35,4 +39,3 @@ class BacktestSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     of then); cancels too."""
     spread_ticks: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
     """The quote's ask is the price plus this many ticks; the bid is the price."""
-

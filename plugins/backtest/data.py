@@ -62,7 +62,8 @@ class Gap:
     def describe(self) -> str:
         """``BTCUSDT: no data from ... to ... (N min)``."""
         minutes = (self.end_ms - self.start_ms) // 60_000
-        return f"{self.symbol}: no data from {iso(self.start_ms)} to {iso(self.end_ms)} ({minutes} min)"
+        span = f"from {iso(self.start_ms)} to {iso(self.end_ms)}"
+        return f"{self.symbol}: no data {span} ({minutes} min)"
 
 
 def iso(ms: int) -> str:

@@ -47,7 +47,9 @@ class SymbolData:
     trades: dict[date, Path] = field(default_factory=dict)
 
 
-def locate(folder: Path, symbols: list[str], interval: str, start_ms: int, end_ms: int) -> list[SymbolData]:
+def locate(
+    folder: Path, symbols: list[str], interval: str, start_ms: int, end_ms: int
+) -> list[SymbolData]:
     """Each symbol's files for the period; ``DataError`` naming the symbol when it has no data
     at all, or none in the period. Days without a file are logged (a gap, in the results)."""
     if interval not in INTERVAL_MS:

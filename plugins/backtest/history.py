@@ -40,7 +40,11 @@ class CandleHistory:
                 break
             path: Path | None = by_day.get(day)
             if path is not None:
-                rows = [c for c in read_full_klines(path, symbol, self.interval) if c.close_time < now_ms and day_of(c.open_time) == day]
+                rows = [
+                    c
+                    for c in read_full_klines(path, symbol, self.interval)
+                    if c.close_time < now_ms and day_of(c.open_time) == day
+                ]
                 found[:0] = rows
             day -= timedelta(1)
         if factor == 1:
@@ -52,7 +56,11 @@ def _aggregate(candles: list[Candle], interval: str, step: int, now_ms: int) -> 
     out: list[Candle] = []
     group: list[Candle] = []
     for candle in candles:
-        if group and candle.open_time - candle.open_time % step != group[0].open_time - group[0].open_time % step:
+        if (
+            group
+            and candle.open_time - candle.open_time % step
+            != group[0].open_time - group[0].open_time % step
+        ):
             out.append(_merge(group, interval, step))
             group = []
         group.append(candle)

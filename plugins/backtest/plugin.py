@@ -32,7 +32,9 @@ class BacktestPlugin:
     def __init__(self, config: BacktestSettings | None = None) -> None:
         self.config = config or BacktestSettings()
         self.venue: BacktestVenue | None = None
-        self._prepared: tuple[dict[str, SymbolSpec], Mapping[str, Decimal], CandleSource] | None = None
+        self._prepared: tuple[dict[str, SymbolSpec], Mapping[str, Decimal], CandleSource] | None = (
+            None
+        )
 
     @staticmethod
     @hookimpl
@@ -41,7 +43,10 @@ class BacktestPlugin:
         return BacktestSettings
 
     def prepare(
-        self, specs: dict[str, SymbolSpec], first_prices: Mapping[str, Decimal], candles: CandleSource
+        self,
+        specs: dict[str, SymbolSpec],
+        first_prices: Mapping[str, Decimal],
+        candles: CandleSource,
     ) -> None:
         """Used by the backtest runner before the bot starts: the contracts and first prices
         the venue opens with, and where its candle history comes from."""
@@ -108,12 +113,18 @@ class BacktestPlugin:
 def _configure_backtest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", metavar="TIME", help="UTC date or time: 2026-01-01")
     parser.add_argument("--to", dest="end", metavar="TIME", help="UTC date or time (excluded)")
-    parser.add_argument("--data", type=Path, metavar="DIR", help="the data folder (plugins.backtest.data_dir)")
+    parser.add_argument(
+        "--data", type=Path, metavar="DIR", help="the data folder (plugins.backtest.data_dir)"
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the results go")
     parser.add_argument("--symbols", metavar="LIST", help="comma-separated (exchange.symbols)")
     parser.add_argument("--settings", metavar="PATH", help="settings file")
     parser.add_argument(
-        "--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), help="print two results side by side"
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.json", "B.json"),
+        help="print two results side by side",
     )
 
 
@@ -148,7 +159,8 @@ async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     markdown = to_markdown(results)
     print(markdown.split("\n## By strategy")[0], end="")
     for gap in results["gaps"]:
-        print(f"gap: {gap['symbol']}: no data from {gap['from']} to {gap['to']} ({gap['minutes']} min)", file=sys.stderr)
+        span = f"from {gap['from']} to {gap['to']} ({gap['minutes']} min)"
+        print(f"gap: {gap['symbol']}: no data {span}", file=sys.stderr)
     print(f"\n{perf['ticks']} ticks in {perf['elapsed_s']} s ({perf['ticks_per_s']} ticks/s)")
     print("results: " + ", ".join(str(f) for f in files))
     return EXIT_OK

@@ -59,10 +59,22 @@ def to_markdown(results: dict[str, Any]) -> str:
     lines += ["", "## Gaps in the data", ""]
     if results["gaps"]:
         lines += ["| symbol | from | to | minutes |", "|---|---|---|---|"]
-        lines += [f"| {g['symbol']} | {g['from']} | {g['to']} | {g['minutes']} |" for g in results["gaps"]]
+        lines += [
+            f"| {g['symbol']} | {g['from']} | {g['to']} | {g['minutes']} |" for g in results["gaps"]
+        ]
     else:
         lines.append("none")
-    trade_cols = ("time", "strategy", "symbol", "side", "qty", "price", "fee", "realized_pnl", "maker")
+    trade_cols = (
+        "time",
+        "strategy",
+        "symbol",
+        "side",
+        "qty",
+        "price",
+        "fee",
+        "realized_pnl",
+        "maker",
+    )
     lines += ["", f"## Trades ({len(results['trades'])})", ""]
     lines += ["| " + " | ".join(trade_cols) + " |", "|---" * len(trade_cols) + "|"]
     lines += ["| " + " | ".join(_v(t[c]) for c in trade_cols) + " |" for t in results["trades"]]
@@ -123,7 +135,10 @@ def to_html(results: dict[str, Any]) -> str:
         f"{html.escape(results['period']['to'])}</h1><table>",
     ]
     s = results["summary"]
-    parts += [f"<tr><th>{html.escape(label)}</th><td>{html.escape(_v(s.get(key)))}</td></tr>" for label, key in HEADLINE]
+    parts += [
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(_v(s.get(key)))}</td></tr>"
+        for label, key in HEADLINE
+    ]
     parts.append("</table>")
     parts.append(_svg("Equity", _polyline(equity, width, height, "#1f77b4")))
     parts.append(_svg("Drawdown", _polyline(drawdown, width, height, "#d62728")))
@@ -164,17 +179,27 @@ def write_reports(results: dict[str, Any], folder: Path) -> list[Path]:
 
 def compare(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> str:
     """Two results' headline figures side by side, with their periods and settings."""
-    rows = [("period", f"{a['period']['from']} .. {a['period']['to']}", f"{b['period']['from']} .. {b['period']['to']}")]
-    rows += [(label, _v(a["summary"].get(key)), _v(b["summary"].get(key))) for label, key in HEADLINE]
+    rows = [
+        (
+            "period",
+            f"{a['period']['from']} .. {a['period']['to']}",
+            f"{b['period']['from']} .. {b['period']['to']}",
+        )
+    ]
+    rows += [
+        (label, _v(a["summary"].get(key)), _v(b["summary"].get(key))) for label, key in HEADLINE
+    ]
     for key in sorted(set(a.get("settings", {})) | set(b.get("settings", {}))):
         va, vb = a.get("settings", {}).get(key), b.get("settings", {}).get(key)
         if va != vb:
             rows.append((f"setting {key}", _v(va), _v(vb)))
     for sid in sorted(set(a["by_strategy"]) | set(b["by_strategy"])):
         ra, rb = a["by_strategy"].get(sid, {}), b["by_strategy"].get(sid, {})
-        rows.append((f"{sid} net realized", _v(ra.get("net_realized_pnl")), _v(rb.get("net_realized_pnl"))))
+        rows.append(
+            (f"{sid} net realized", _v(ra.get("net_realized_pnl")), _v(rb.get("net_realized_pnl")))
+        )
     w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows + [("", names[0], "")])
+    w1 = max(len(r[1]) for r in [*rows, ("", names[0], "")])
     lines = [f"{'':<{w0}}  {names[0]:<{w1}}  {names[1]}"]
     lines += [f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}" for r in rows]
     return "\n".join(lines) + "\n"

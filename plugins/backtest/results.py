@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -138,11 +139,9 @@ def build_results(
     daily = [e for _, e in recorder.daily]
     if not daily or daily[-1] != final_equity or len(daily) == 1:
         daily = [*daily, final_equity]
-    returns = [float((b - a) / a) for a, b in zip(daily, daily[1:], strict=False) if a]
+    returns = [float((b - a) / a) for a, b in itertools.pairwise(daily) if a]
     all_fills = [f for f, _ in fills]
-    by_strategy = {
-        sid: _pnl([f for f, owner in fills if owner == sid]) for sid in strategies
-    }
+    by_strategy = {sid: _pnl([f for f, owner in fills if owner == sid]) for sid in strategies}
     by_symbol: dict[str, Any] = {}
     for symbol in recorder.symbols:
         own = [f for f in all_fills if f.symbol == symbol]
@@ -158,7 +157,11 @@ def build_results(
     pnl = final_equity - balance
     total = _pnl(all_fills)
     return {
-        "period": {"from": iso(start_ms), "to": iso(end_ms), "days": round((end_ms - start_ms) / DAY_MS, 4)},
+        "period": {
+            "from": iso(start_ms),
+            "to": iso(end_ms),
+            "days": round((end_ms - start_ms) / DAY_MS, 4),
+        },
         "settings": settings,
         "data": data,
         "summary": {
@@ -177,7 +180,9 @@ def build_results(
             **total,
             "unrealized_pnl": str(sum(unrealized.values(), ZERO)),
             "buy_and_hold_pct": hold_pct,
-            "buy_and_hold_pnl": str((balance * Decimal(str(hold_pct)) / 100).quantize(Decimal("0.01")))
+            "buy_and_hold_pnl": str(
+                (balance * Decimal(str(hold_pct)) / 100).quantize(Decimal("0.01"))
+            )
             if hold_pct is not None
             else None,
         },
@@ -185,11 +190,20 @@ def build_results(
         "by_strategy": by_strategy,
         "by_symbol": by_symbol,
         "gaps": [
-            {"symbol": g.symbol, "from": iso(g.start_ms), "to": iso(g.end_ms), "minutes": (g.end_ms - g.start_ms) // MINUTE_MS}
+            {
+                "symbol": g.symbol,
+                "from": iso(g.start_ms),
+                "to": iso(g.end_ms),
+                "minutes": (g.end_ms - g.start_ms) // MINUTE_MS,
+            }
             for g in gaps
         ],
-        "equity": [{"time": iso(t), "equity": e, "drawdown": d} for t, e, d in recorder.equity_points],
-        "prices": {s: [{"time": iso(t), "price": p} for t, p in pts] for s, pts in recorder.prices.items()},
+        "equity": [
+            {"time": iso(t), "equity": e, "drawdown": d} for t, e, d in recorder.equity_points
+        ],
+        "prices": {
+            s: [{"time": iso(t), "price": p} for t, p in pts] for s, pts in recorder.prices.items()
+        },
         "trades": [
             {
                 "time": iso(f.event_time),

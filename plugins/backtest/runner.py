@@ -52,7 +52,9 @@ def parse_time(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise DataError(f"{text!r} is not a date (2026-01-01) or a UTC time (2026-01-01T12:00)") from None
+        raise DataError(
+            f"{text!r} is not a date (2026-01-01) or a UTC time (2026-01-01T12:00)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
@@ -96,7 +98,9 @@ def _first_price(data: SymbolData, start: int, end: int) -> Decimal:
 async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str, Any]]:
     """Run it; the results, the folder they belong in, and the run's performance figures."""
     if request.end_ms <= request.start_ms:
-        raise DataError(f"--to ({iso(request.end_ms)}) must be after --from ({iso(request.start_ms)})")
+        raise DataError(
+            f"--to ({iso(request.end_ms)}) must be after --from ({iso(request.start_ms)})"
+        )
     # Settings first (for the folders), then again with the results folder's journal path.
     probe_settings, probe_loaded = load(request, Path("."))
     config = probe_loaded.configs.get(PLUGIN)
@@ -160,7 +164,9 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
         "ticks_per_s": round(recorder.ticks / elapsed) if elapsed else None,
         "loop_s": round(looped, 3),
         "loop_ticks_per_s": round(recorder.ticks / looped) if looped else None,
-        "strategies_paused": {k: v for k, v in summary.get("strategies", {}).items() if v.get("state") != "running"},
+        "strategies_paused": {
+            k: v for k, v in summary.get("strategies", {}).items() if v.get("state") != "running"
+        },
     }
     return results, out, perf
 
@@ -176,7 +182,9 @@ def _settings_of(config: BacktestSettings, settings: Settings) -> dict[str, Any]
         "spread_ticks": config.spread_ticks,
         "interval": config.interval,
         "strategies": [
-            {"id": s.id, "use": s.use, "params": dict(s.params)} for s in settings.strategies if s.enabled
+            {"id": s.id, "use": s.use, "params": dict(s.params)}
+            for s in settings.strategies
+            if s.enabled
         ],
     }
 

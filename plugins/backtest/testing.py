@@ -48,7 +48,9 @@ def write_days(
             low = min(price, *moves)
             if minute not in skipped:
                 t = start + minute * 60_000
-                o, h, lo, c = (str(Decimal(repr(v)).quantize(quant)) for v in (price, high, low, close))
+                o, h, lo, c = (
+                    str(Decimal(repr(v)).quantize(quant)) for v in (price, high, low, close)
+                )
                 rows.append(f"{t},{o},{h},{lo},{c},12.5,{t + 59_999},812500.0,100,6.1,396500.0,0")
             price = close
         name = kline_name(symbol, "1m", day)

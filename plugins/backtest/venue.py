@@ -222,7 +222,9 @@ class BacktestVenue:
         if self.latency:
             await self.clock.sleep(self.latency)
         self.activity += 1
-        order = self.engine.find_order(symbol, None, client_order_id) if symbol in self.specs else None
+        order = (
+            self.engine.find_order(symbol, None, client_order_id) if symbol in self.specs else None
+        )
         if order is None:
             raise VenueRejected(-2011, "Unknown order sent.")
         try:
@@ -245,7 +247,15 @@ class BacktestVenue:
         now = self._now()
         engine = self.engine
         wallet = engine.wallet[MARGIN_ASSET]
-        balances = (Balance(asset=MARGIN_ASSET, wallet_balance=wallet, cross_wallet_balance=wallet, event_time=now, available_balance=engine.available_balance()),)
+        balances = (
+            Balance(
+                asset=MARGIN_ASSET,
+                wallet_balance=wallet,
+                cross_wallet_balance=wallet,
+                event_time=now,
+                available_balance=engine.available_balance(),
+            ),
+        )
         positions = tuple(
             _position(s, p.amount, p.entry_price, engine.unrealized(s), now)
             for s, p in sorted(engine.positions.items())
@@ -256,7 +266,9 @@ class BacktestVenue:
             for symbol in sorted(engine.open_orders)
             for o in engine.open_orders[symbol].values()
         )
-        return AccountSnapshot(balances=balances, positions=positions, open_orders=orders, snapshot_time=now)
+        return AccountSnapshot(
+            balances=balances, positions=positions, open_orders=orders, snapshot_time=now
+        )
 
     async def fetch_candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         """The candles of the data before the clock's time (the last one may be forming)."""
@@ -305,11 +317,23 @@ class BacktestVenue:
                 sink.begin_event()
                 for asset, wallet, cross in event.balances:
                     sink.apply_balance(
-                        Balance(asset=asset, wallet_balance=wallet, cross_wallet_balance=cross, event_time=event.time)
+                        Balance(
+                            asset=asset,
+                            wallet_balance=wallet,
+                            cross_wallet_balance=cross,
+                            event_time=event.time,
+                        )
                     )
                 for view in event.positions:
                     sink.apply_position(
-                        _position(view.symbol, view.amount, view.entry_price, view.unrealized, event.time, view.break_even_price)
+                        _position(
+                            view.symbol,
+                            view.amount,
+                            view.entry_price,
+                            view.unrealized,
+                            event.time,
+                            view.break_even_price,
+                        )
                     )
                 sink.end_event()
 

@@ -19,8 +19,12 @@ default:
   plugins:
     backtest: {{maker_fee: "0.0002"{extra}}}
   strategies:
-    - {{id: ma_btc, use: ma_crossover, params: {{symbol: BTCUSDT, fast: 5, slow: 15, interval: 60, quantity: "0.002"}}}}
-    - {{id: grid_eth, use: grid, params: {{symbol: ETHUSDT, levels: 2, step: "5", quantity: "0.01", recenter_every: 600}}}}
+    - id: ma_btc
+      use: ma_crossover
+      params: {{symbol: BTCUSDT, fast: 5, slow: 15, interval: 60, quantity: "0.002"}}
+    - id: grid_eth
+      use: grid
+      params: {{symbol: ETHUSDT, levels: 2, step: "5", quantity: "0.01", recenter_every: 600}}
 """
 
 
@@ -38,7 +42,9 @@ def two_symbols(folder: Path, days: int = 1, **btc: Any) -> Path:
     return folder
 
 
-def backtest(tmp_path: Path, out: str, *extra: str, start: str = "2026-01-01", end: str = "2026-01-02") -> int:
+def backtest(
+    tmp_path: Path, out: str, *extra: str, start: str = "2026-01-01", end: str = "2026-01-02"
+) -> int:
     """``tradeloop backtest`` over ``tmp_path/data`` into ``tmp_path/out``."""
     return main(
         [

@@ -39,10 +39,13 @@ def test_backtest_runs_both_strategies_and_writes_every_report(
     assert set(found["by_symbol"]) == {"BTCUSDT", "ETHUSDT"}
     assert found["by_symbol"]["BTCUSDT"]["buy_and_hold_pct"] is not None
     page = (out / "report.html").read_text()
-    assert "<svg" in page and "Drawdown" in page and "ETHUSDT: price and trades" in page
+    assert "<svg" in page
+    assert "Drawdown" in page
+    assert "ETHUSDT: price and trades" in page
     assert "| trades |" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
-    assert "ticks/s" in printed and "results.json" in printed
+    assert "ticks/s" in printed
+    assert "results.json" in printed
 
 
 def test_same_data_and_settings_give_the_same_results(tmp_path: Path) -> None:
@@ -55,14 +58,17 @@ def test_same_data_and_settings_give_the_same_results(tmp_path: Path) -> None:
     assert results(tmp_path, "a")["summary"]["trades"] > 0
 
 
-def test_fees_slippage_and_latency_are_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fees_slippage_and_latency_are_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     two_symbols(tmp_path / "data")
     settings_file(tmp_path)
     assert backtest(tmp_path, "plain") == 0
-    settings_file(tmp_path, extra=", slippage_bps: 5, latency_ms: 250, taker_fee: \"0.001\"")
+    settings_file(tmp_path, extra=', slippage_bps: 5, latency_ms: 250, taker_fee: "0.001"')
     assert backtest(tmp_path, "costly") == 0
     plain, costly = results(tmp_path, "plain"), results(tmp_path, "costly")
-    assert costly["settings"]["slippage_bps"] == 5 and costly["settings"]["latency_ms"] == 250
+    assert costly["settings"]["slippage_bps"] == 5
+    assert costly["settings"]["latency_ms"] == 250
     assert Decimal(costly["summary"]["fees"]) > Decimal(plain["summary"]["fees"])
     # A market order's first fill: later (latency) and worse (slippage) than without.
     first_plain = next(t for t in plain["trades"] if t["strategy"] == "ma_btc")
@@ -71,9 +77,20 @@ def test_fees_slippage_and_latency_are_settings(tmp_path: Path, capsys: pytest.C
     capsys.readouterr()
     from framework.cli import main
 
-    assert main(["backtest", "--compare", str(tmp_path / "plain/results.json"), str(tmp_path / "costly/results.json")]) == 0
+    assert (
+        main(
+            [
+                "backtest",
+                "--compare",
+                str(tmp_path / "plain/results.json"),
+                str(tmp_path / "costly/results.json"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
-    assert "results.json" in printed and "setting slippage_bps" in printed
+    assert "results.json" in printed
+    assert "setting slippage_bps" in printed
     assert "profit factor" in printed
 
 
@@ -95,16 +112,24 @@ def test_a_missing_day_is_a_gap_naming_the_symbol(tmp_path: Path) -> None:
     settings_file(tmp_path)
     assert backtest(tmp_path, "out", end="2026-01-04") == 0
     assert results(tmp_path, "out")["gaps"] == [
-        {"symbol": "BTCUSDT", "from": "2026-01-02T00:00Z", "to": "2026-01-03T00:00Z", "minutes": 1440}
+        {
+            "symbol": "BTCUSDT",
+            "from": "2026-01-02T00:00Z",
+            "to": "2026-01-03T00:00Z",
+            "minutes": 1440,
+        }
     ]
 
 
-def test_a_symbol_without_data_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_symbol_without_data_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     two_symbols(tmp_path / "data")
     settings_file(tmp_path, symbols="BTCUSDT, ETHUSDT, SOLUSDT")
     assert backtest(tmp_path, "out") == 2
     err = capsys.readouterr().err
-    assert "SOLUSDT: no data in" in err and "SOLUSDT-1m-2026-01-01.csv" in err
+    assert "SOLUSDT: no data in" in err
+    assert "SOLUSDT-1m-2026-01-01.csv" in err
 
 
 def test_a_period_outside_the_data_exits_2_naming_symbol_and_range(
@@ -118,27 +143,37 @@ def test_a_period_outside_the_data_exits_2_naming_symbol_and_range(
     assert "2026-01-01 to 2026-01-01" in err
 
 
-def test_overlapping_files_exit_2_naming_both(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_overlapping_files_exit_2_naming_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     two_symbols(tmp_path / "data")
     write_days(tmp_path / "data", "BTCUSDT", DAY1, 1, as_zip=True)
     settings_file(tmp_path)
     assert backtest(tmp_path, "out") == 2
     err = capsys.readouterr().err
     assert "BTCUSDT: overlapping files for 2026-01-01" in err
-    assert "BTCUSDT-1m-2026-01-01.csv" in err and "BTCUSDT-1m-2026-01-01.zip" in err
+    assert "BTCUSDT-1m-2026-01-01.csv" in err
+    assert "BTCUSDT-1m-2026-01-01.zip" in err
 
 
-def test_repeated_candles_exit_2_as_overlapping_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_repeated_candles_exit_2_as_overlapping_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     two_symbols(tmp_path / "data")
     path = tmp_path / "data" / "BTCUSDT-1m-2026-01-01.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines[:10], lines[5], *lines[10:]]) + "\n")
     settings_file(tmp_path)
     assert backtest(tmp_path, "out") == 2
-    assert "BTCUSDT: the candle at 2026-01-01T00:05Z in BTCUSDT-1m-2026-01-01.csv repeats" in capsys.readouterr().err
+    assert (
+        "BTCUSDT: the candle at 2026-01-01T00:05Z in BTCUSDT-1m-2026-01-01.csv repeats"
+        in capsys.readouterr().err
+    )
 
 
-def test_no_file_is_written_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_file_is_written_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     two_symbols(tmp_path / "data")
     settings_file(tmp_path)
     cwd = tmp_path / "cwd"

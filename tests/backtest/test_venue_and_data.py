@@ -48,31 +48,43 @@ def _venue(slippage_bps: float = 0.0) -> tuple[BacktestVenue, AccountCache]:
 async def test_market_orders_fill_with_slippage_and_taker_fee_into_the_cache() -> None:
     venue, cache = _venue(slippage_bps=10)
     order = await venue.place_order(
-        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01")), owner="s1"
+        OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01")),
+        owner="s1",
     )
     assert order.status == "FILLED"
     # ask 65000.1, 10 bps worse = 65065.1001 -> up to the tick: 65065.2
     assert order.avg_price == Decimal("65065.2")
     fill, owner = venue.fills[0]
-    assert owner == "s1" and venue.owner_of(fill.client_order_id) == "s1"
+    assert owner == "s1"
+    assert venue.owner_of(fill.client_order_id) == "s1"
     assert fill.fee == Decimal("0.32532600")  # 0.01 * 65065.2 * 0.0005
     position = cache.view.position("BTCUSDT")
-    assert position is not None and position.amount == Decimal("0.01")
+    assert position is not None
+    assert position.amount == Decimal("0.01")
     assert cache.view.balances["USDT"].wallet_balance == Decimal("10000") - fill.fee
 
 
 async def test_resting_limit_fills_as_maker_when_the_price_crosses() -> None:
     venue, cache = _venue()
     order = await venue.place_order(
-        OrderRequest(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal("64900")),
+        OrderRequest(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            quantity=Decimal("0.01"),
+            price=Decimal("64900"),
+        ),
         owner="s1",
     )
-    assert order.is_open and len(cache.view.open_orders) == 1
+    assert order.is_open
+    assert len(cache.view.open_orders) == 1
     venue.on_price("BTCUSDT", Decimal("64950.0"), START + 1000)
     assert not venue.fills
     venue.on_price("BTCUSDT", Decimal("64899.0"), START + 2000)
     fill = venue.fills[0][0]
-    assert fill.is_maker and fill.price == Decimal("64900") and fill.fee == Decimal("0.12980000")
+    assert fill.is_maker
+    assert fill.price == Decimal("64900")
+    assert fill.fee == Decimal("0.12980000")
     assert not cache.view.open_orders
 
 
@@ -80,11 +92,13 @@ async def test_filters_are_the_simulators() -> None:
     venue, _ = _venue()
     with pytest.raises(VenueRejected, match="-4164"):
         await venue.place_order(
-            OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001")), owner="s"
+            OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001")),
+            owner="s",
         )
     with pytest.raises(VenueRejected, match="-1121"):
         await venue.place_order(
-            OrderRequest(symbol="NOPEUSDT", side="BUY", type="MARKET", quantity=Decimal("1")), owner="s"
+            OrderRequest(symbol="NOPEUSDT", side="BUY", type="MARKET", quantity=Decimal("1")),
+            owner="s",
         )
 
 
@@ -96,7 +110,10 @@ def test_candle_path_visits_the_nearer_extreme_first() -> None:
 
 def test_feed_streams_the_path_with_its_times(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT-1m-2026-01-01.csv"
-    path.write_text(f"{START},100,103,90,95,1,{START + 59999},1,1,1,1,0\n{START + 60000},95,99,94,98,1,0,1,1,1,1,0\n")
+    path.write_text(
+        f"{START},100,103,90,95,1,{START + 59999},1,1,1,1,0\n"
+        f"{START + 60000},95,99,94,98,1,0,1,1,1,1,0\n"
+    )
     data = SymbolData("BTCUSDT", index_folder(tmp_path, "1m")["BTCUSDT"])
     gaps: list = []
     ticks = list(SymbolFeed(data, 0, "1m", START, START + 120_000, gaps))
@@ -140,7 +157,9 @@ def test_history_holds_only_candles_closed_before_now(tmp_path: Path) -> None:
     assert hours[-1].close_time == START - 1
 
 
-def test_the_ma_crossover_warms_up_from_the_day_before(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_ma_crossover_warms_up_from_the_day_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     write_days(data, "BTCUSDT", date(2025, 12, 31), 2)
     write_days(data, "ETHUSDT", DAY1, 1, price=3500.0, decimals=2)
