@@ -100,12 +100,20 @@ class BacktestPlugin:
     @hookimpl
     def register_commands(self) -> list[Command]:
         """``tradeloop backtest`` and ``tradeloop download-data``."""
+        from .download import configure_download, run_download
+
         return [
             Command(
                 "backtest",
                 "run the configured strategies over candle data (or --compare two results)",
                 _run_backtest,
                 _configure_backtest,
+            ),
+            Command(
+                "download-data",
+                "download klines (and aggTrades) into the data folder, resumable",
+                run_download,
+                configure_download,
             ),
         ]
 
