@@ -5,6 +5,7 @@ user-data stream's would."""
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -37,6 +38,9 @@ from plugins.sim.errors import BinanceError
 from plugins.sim.symbols import SYMBOL_CATALOGUE, SymbolSpec
 
 CLIENT_ID_MAX = 36
+KEEP_CLOSED = 10_000
+"""Closed orders the venue still answers about (``query_order``, ``owner_of``); older ones are
+forgotten, so memory does not grow with the number of orders of a long backtest."""
 BIG_QTY = Decimal("1000000000")
 
 
@@ -139,6 +143,7 @@ class BacktestVenue:
         self.activity = 0  # grows with every request and event: the loop settles until still
         self._next_id = 1
         self.counts: dict[str, int] = {"orders": 0, "rejected": 0, "cancels": 0, "events": 0}
+        self._closed: deque[tuple[str, int, str]] = deque()
 
     def _quote(self, symbol: str, price: Decimal) -> Quote:
         qty = self.specs[symbol].top_qty
@@ -285,6 +290,21 @@ class BacktestVenue:
         self._next_id += 1
         return (prefix + owner)[:CLIENT_ID_MAX]
 
+    def _forget_later(self, order: Order) -> None:
+        """Keep the last ``KEEP_CLOSED`` closed orders; the engine's trade and income lists
+        are not read by the venue (it keeps its own fills): emptied as they fill."""
+        closed = self._closed
+        closed.append((order.symbol, order.order_id, order.client_order_id))
+        engine = self.engine
+        while len(closed) > KEEP_CLOSED:
+            symbol, order_id, client_id = closed.popleft()
+            engine.orders.pop((symbol, order_id), None)
+            engine.client_ids.pop((symbol, client_id), None)
+            self.owners.pop(client_id, None)
+        if len(engine.trades) > 1000:
+            engine.trades.clear()
+            engine.incomes.clear()
+
     def _apply(self, events: list[Event]) -> None:
         """Engine events to the cache, each one whole, as the user-data stream sends them."""
         sink = self.sink
@@ -293,6 +313,8 @@ class BacktestVenue:
         for event in events:
             if isinstance(event, OrderEvent):
                 order = _order(event.order, event.time)
+                if not event.order.is_open:
+                    self._forget_later(order)
                 sink.begin_event()
                 sink.apply_order(order)
                 if event.execution_type == "TRADE":
