@@ -72,25 +72,33 @@ def child(data: Path, work: Path, days: int) -> dict[str, Any]:
     end = start + days * 86_400_000
     symbols = list(SYMBOLS)
     began = time.perf_counter()
+    cpu = time.process_time()
     located = locate(data, symbols, "1m", start, end)
     feeds = [SymbolFeed(d, i, "1m", start, end, []) for i, d in enumerate(located)]
     bare = sum(1 for _ in merged(feeds))
     bare_s = time.perf_counter() - began
+    bare_cpu = time.process_time() - cpu
     settings = work / "settings.yaml"
     settings.write_text(SETTINGS.format(run=work / "run", symbols=", ".join(symbols)))
     request = Request(start, end, settings_file=str(settings), data_dir=data, out=work / "out")
+    cpu = time.process_time()
     results, _, perf = run_async(run_backtest(request), use_uvloop=True)
+    backtest_cpu = time.process_time() - cpu
     return {
         "days": days,
         "symbols": len(symbols),
         "bare_decode": {
             "ticks": bare,
             "seconds": round(bare_s, 3),
+            "cpu_seconds": round(bare_cpu, 3),
+            "ticks_per_cpu_s": round(bare / bare_cpu),
             "ticks_per_s": round(bare / bare_s),
         },
         "backtest": {
             "ticks": perf["ticks"],
             "seconds": perf["elapsed_s"],
+            "cpu_seconds": round(backtest_cpu, 3),
+            "ticks_per_cpu_s": round(perf["ticks"] / backtest_cpu),
             "ticks_per_s": perf["ticks_per_s"],
             "trades": results["summary"]["trades"],
             "paused": perf["strategies_paused"],
