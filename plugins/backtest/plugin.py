@@ -169,6 +169,8 @@ async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     for gap in results["gaps"]:
         span = f"from {gap['from']} to {gap['to']} ({gap['minutes']} min)"
         print(f"gap: {gap['symbol']}: no data {span}", file=sys.stderr)
+    for sid, state in perf["strategies_paused"].items():
+        print(f"strategy {sid} was paused: {state.get('reason')}", file=sys.stderr)
     print(f"\n{perf['ticks']} ticks in {perf['elapsed_s']} s ({perf['ticks_per_s']} ticks/s)")
     print("results: " + ", ".join(str(f) for f in files))
     return EXIT_OK

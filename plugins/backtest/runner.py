@@ -20,7 +20,7 @@ from framework.types import Tick
 
 from .clock import BacktestClock
 from .config import BacktestSettings
-from .data import DataError, Gap, iso, read_klines, read_trades
+from .data import DataError, Gap, day_of, iso, read_klines, read_trades
 from .feed import SymbolData, SymbolFeed, locate, merged
 from .history import CandleHistory
 from .results import Recorder, build_results
@@ -82,7 +82,8 @@ def load(request: Request, out: Path) -> tuple[Settings, LoadedPlugins]:
 
 
 def _first_price(data: SymbolData, start: int, end: int) -> Decimal:
-    for day in sorted(set(data.klines) | set(data.trades)):
+    first = day_of(start)
+    for day in sorted(d for d in set(data.klines) | set(data.trades) if d >= first):
         trades = data.trades.get(day)
         if trades is not None:
             for t, price in read_trades(trades):
