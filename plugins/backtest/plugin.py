@@ -21,7 +21,7 @@ from framework.types import Candle
 from plugins.sim.symbols import SymbolSpec
 
 from .config import BacktestSettings
-from .venue import BacktestVenue
+from .venue import BacktestVenue, rules_of
 
 CandleSource = Callable[[str, str, int, int], list[Candle]]
 
@@ -85,6 +85,7 @@ class BacktestPlugin:
             candles=candles,
         )
         self.venue.seed()
+        ctx.publish_rules(self, [rules_of(spec) for spec in specs.values()])
         yield
 
     @hookimpl

@@ -13,6 +13,7 @@ from typing import Any
 from framework.cache import AccountCache
 from framework.clock import Clock
 from framework.errors import TradeloopError
+from framework.rules import SymbolRules
 from framework.types import (
     AccountSnapshot,
     Balance,
@@ -51,6 +52,26 @@ class VenueRejected(TradeloopError):
         super().__init__(f"backtest venue rejected the request: {code} {msg}")
         self.code = code
         self.msg = msg
+
+
+def rules_of(spec: SymbolSpec) -> SymbolRules:
+    """The core's ``SymbolRules`` of a contract: the filters the venue enforces."""
+    return SymbolRules(
+        symbol=spec.symbol,
+        tick_size=spec.tick_size,
+        min_price=spec.min_price if spec.min_price is not None else spec.tick_size,
+        max_price=spec.max_price,
+        step_size=spec.step_size,
+        min_qty=spec.min_qty,
+        max_qty=spec.max_qty,
+        market_step_size=spec.market_step_size or spec.step_size,
+        market_min_qty=spec.market_min_qty or spec.min_qty,
+        market_max_qty=spec.market_max_qty,
+        min_notional=spec.min_notional,
+        multiplier_up=spec.multiplier_up,
+        multiplier_down=spec.multiplier_down,
+        max_num_orders=spec.max_num_orders,
+    )
 
 
 def spec_for(symbol: str, price: Decimal) -> SymbolSpec:

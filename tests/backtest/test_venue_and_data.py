@@ -16,7 +16,7 @@ from plugins.backtest.data import day_start, index_folder
 from plugins.backtest.feed import SymbolData, SymbolFeed, candle_path
 from plugins.backtest.history import CandleHistory
 from plugins.backtest.testing import write_days
-from plugins.backtest.venue import BacktestVenue, VenueRejected, spec_for
+from plugins.backtest.venue import BacktestVenue, VenueRejected, rules_of, spec_for
 
 from .helpers import DAY1, backtest, results, settings_file, two_symbols
 
@@ -100,6 +100,15 @@ async def test_filters_are_the_simulators() -> None:
             OrderRequest(symbol="NOPEUSDT", side="BUY", type="MARKET", quantity=Decimal("1")),
             owner="s",
         )
+
+
+def test_the_venue_publishes_the_rules_it_enforces() -> None:
+    rules = rules_of(spec_for("BTCUSDT", Decimal("65000")))
+    assert rules.tick_size == Decimal("0.10")
+    assert rules.min_notional == Decimal("100")
+    derived = rules_of(spec_for("DOGEUSDT", Decimal("0.12345")))
+    assert derived.tick_size == Decimal("0.00001")
+    assert derived.min_notional == Decimal(5)
 
 
 def test_candle_path_visits_the_nearer_extreme_first() -> None:
