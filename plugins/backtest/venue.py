@@ -239,6 +239,12 @@ class BacktestVenue:
         self._apply(result.events)
         return _order(result.final, self._now())
 
+    def new_client_order_id(self, owner: str) -> str:
+        """A client order id for ``owner`` never used before in this backtest."""
+        client_id = self._client_id(owner)
+        self.owners[client_id] = owner
+        return client_id
+
     def owner_of(self, client_order_id: str) -> str | None:
         """The owner a client order id was made for."""
         return self.owners.get(client_order_id)
