@@ -429,7 +429,8 @@ class BotContext:
         if store is None:
             if self.strategy_names:
                 logger.warning(
-                    "no state store (the journal plugin is off): strategy state and order "
+                    "no state store (the journal is off, or plugins.journal.strategy_state is "
+                    "false): strategy state and order "
                     "intents are kept in memory for this run only, not across restarts"
                 )
             return

@@ -63,7 +63,12 @@ def parse_time(text: str) -> int:
 def overrides_for(request: Request, out: Path) -> dict[str, Any]:
     """Settings a backtest runs with over the user's: the venue, its own journal."""
     plugins: dict[str, Any] = {name: {"enabled": False} for name in OFF}
-    plugins["journal"] = {"path": str(out / "journal.sqlite3"), "heartbeat_every": 300.0}
+    plugins["journal"] = {
+        "path": str(out / "journal.sqlite3"),
+        "heartbeat_every": 300.0,
+        # No restart to survive, and an order must not wait on the disk between two prices.
+        "strategy_state": False,
+    }
     overrides: dict[str, Any] = {
         "exchange": {"name": EXCHANGE},
         "plugins": plugins,

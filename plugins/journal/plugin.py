@@ -192,7 +192,9 @@ class Journal:
         try:
             await writer.flush()
             logger.info("journal {} (run {})", store.location, self.run_id)
-            if isinstance(store, StateStore):
+            if not self.config.strategy_state:
+                logger.info("strategy state and order intents are kept for this run only")
+            elif isinstance(store, StateStore):
                 ctx.publish_state_store(JournalState(store, writer.flush), NAME)
             else:
                 logger.warning(

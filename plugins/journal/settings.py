@@ -35,5 +35,9 @@ class JournalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Equity is this asset's wallet balance plus the unrealized PnL of every position."""
     snapshot_at_start: bool = True
     """Record a REST account snapshot at start while the cache has no balance yet."""
+    strategy_state: bool = True
+    """Keep strategy state and order intents in the journal, so they survive a restart
+    (``false``: in memory for the run only; a backtest runs so, since it never restarts and
+    must not wait on the disk between two prices)."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """SQLite ``synchronous``: NORMAL survives a process kill in WAL mode, FULL a power cut."""
