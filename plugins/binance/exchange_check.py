@@ -20,19 +20,8 @@ from .config import BinanceConfig, Endpoints
 from .ids import ClientOrderIds
 from .orders import OrderService
 from .rest import RestClient
+from .rules import RulesService
 from .signing import make_signer, mask_key
-
-
-class _Listed(msgspec.Struct, frozen=True):
-    symbol: str = ""
-    status: str = ""
-
-
-class _ExchangeInfo(msgspec.Struct, frozen=True):
-    """``GET /fapi/v1/exchangeInfo``, read only as far as the listed symbols."""
-
-    symbols: list[_Listed] = msgspec.field(default_factory=list)
-
 
 SKEW_WARNING_MS = 1000.0
 """A local clock this far from the exchange's fails signed requests without the offset."""
@@ -104,8 +93,9 @@ async def check_exchange(
                 or "none"
             )
         )
-        info = await rest.request("GET", "/fapi/v1/exchangeInfo", type=_ExchangeInfo, weight=1)
-        listed = {s.symbol for s in info.symbols if s.status == "TRADING"}
+        rules = RulesService(rest)  # the connector's own read of exchangeInfo
+        await rules.load(brackets=False)
+        listed = rules.listed
         ids = ClientOrderIds(config.order_id_prefix)
         orders = OrderService(rest, ids, resolve_attempts=1, not_found_spacing=1.0)
         for symbol in symbols:
