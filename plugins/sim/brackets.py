@@ -22,6 +22,13 @@ _TABLE: tuple[tuple[int, int, Decimal], ...] = (
 )
 
 
+def max_notional(leverage: int) -> Decimal:
+    """The largest position notional allowed at ``leverage``: the cap of the last bracket whose
+    initial leverage is at least ``leverage`` (beyond it an opening order is refused, -2027)."""
+    allowed = [cap for top, cap, _ in _TABLE if top >= leverage]
+    return Decimal(allowed[-1] if allowed else 0)
+
+
 def leverage_brackets(spec: SymbolSpec) -> dict[str, Any]:
     """One symbol's entry of ``GET /fapi/v1/leverageBracket`` (numbers, as Binance sends)."""
     brackets: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from .brackets import max_notional
 from .errors import BinanceError
 from .filters import Refusals, check_order
 from .symbols import SymbolSpec
@@ -461,6 +462,8 @@ class Engine:
                     "Due to the order could not be filled immediately, the FOK order has been "
                     "rejected. The order will not be recorded in the order history",
                 )
+        if not reduce_only:
+            self._check_position_cap(symbol, side, quantity, price)
         ref_price = price if price is not None else self._taker_reference(symbol, side)
         opening = max(ZERO, quantity - self._reducible(symbol, side)) if not reduce_only else ZERO
         required = opening * ref_price / self.positions[symbol].leverage
@@ -562,7 +565,33 @@ class Engine:
             price=price,
             reduce_only=reduce_only,
             mark=self.mark_price(spec.symbol),
+            best=self._taker_reference(spec.symbol, side),
         )
+
+    def _check_position_cap(
+        self, symbol: str, side: Side, quantity: Decimal, price: Decimal | None
+    ) -> None:
+        """-2027 when the position, with this order and the open orders of its side filled,
+        would grow beyond what the leverage's bracket allows (valued at the mark, or at the
+        order's price when that is higher)."""
+        pos = self.positions[symbol]
+        sign = _sign(side)
+        same_side = sum(
+            (
+                o.remaining
+                for o in self.open_orders[symbol].values()
+                if o.side is side and not o.reduce_only
+            ),
+            ZERO,
+        )
+        projected = pos.amount + sign * (quantity + same_side)
+        if abs(projected) <= abs(pos.amount):
+            return
+        value = max(self.mark_price(symbol), price or ZERO)
+        if abs(projected) * value > max_notional(pos.leverage):
+            raise BinanceError(
+                400, -2027, "Exceeded the maximum allowable position at current leverage."
+            )
 
     def depth(self, symbol: str, levels: int) -> tuple[list[tuple[Decimal, Decimal]], ...]:
         """``(bids, asks)``: up to ``levels`` price levels per side, best first, as the book is

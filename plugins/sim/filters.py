@@ -16,13 +16,18 @@ Checked in this order, the first broken rule answers:
 | ... ``(price - minPrice) % tickSize`` | -4014 | Price not increased by tick size. |
 | ``PERCENT_PRICE`` BUY above mark x multiplierUp | -4016 | Limit price can't be higher than %s. |
 | ... SELL below mark x multiplierDown | -4024 | Limit price can't be lower than %s. |
+| ... MARKET: best ask (BUY) / bid (SELL) outside the band | -4131 | The counterparty's best ... |
 | ``MIN_NOTIONAL`` (not reduce-only) | -4164 | Order's notional must be no smaller than %s ... |
+
+(-4131's message in full: "The counterparty's best price does not meet the PERCENT_PRICE filter
+limit.")
 
 ``LOT_SIZE`` applies to LIMIT orders, ``MARKET_LOT_SIZE`` to MARKET ones; a MARKET order's
 notional is valued at the mark price.
 
-``MAX_NUM_ORDERS`` (-2025 "Reach max open order limit.") is checked by the engine, which knows
-the open orders.
+``MAX_NUM_ORDERS`` (-2025 "Reach max open order limit.") and the leverage bracket's position cap
+(-2027 "Exceeded the maximum allowable position at current leverage.") are checked by the
+engine, which knows the open orders and the position.
 """
 
 from __future__ import annotations
@@ -35,7 +40,23 @@ from .errors import BinanceError
 from .symbols import SymbolSpec
 
 FILTER_CODES: Final = frozenset(
-    {-1111, -4001, -4002, -4003, -4004, -4005, -4013, -4014, -4016, -4023, -4024, -4164, -2025}
+    {
+        -1111,
+        -4001,
+        -4002,
+        -4003,
+        -4004,
+        -4005,
+        -4013,
+        -4014,
+        -4016,
+        -4023,
+        -4024,
+        -4131,
+        -4164,
+        -2025,
+        -2027,
+    }
 )
 """Codes of a refusal for one of the symbol's filters (counted apart by the simulator)."""
 
@@ -54,8 +75,12 @@ def check_order(
     price: Decimal | None,
     reduce_only: bool,
     mark: Decimal,
+    best: Decimal | None = None,
 ) -> None:
-    """Raise the ``BinanceError`` Binance answers for the first filter the order breaks."""
+    """Raise the ``BinanceError`` Binance answers for the first filter the order breaks.
+
+    ``best``: a MARKET order's counterparty best price (the best ask for a BUY, the best bid
+    for a SELL), checked against the ``PERCENT_PRICE`` band; ``None``: not checked."""
     if quantity <= 0:
         raise BinanceError(400, -4003, "Quantity less than or equal to zero.")
     if _decimals(quantity) > spec.quantity_precision or (
@@ -84,6 +109,14 @@ def check_order(
         if side == "SELL" and price < mark * spec.multiplier_down:
             limit = spec.fmt_price(mark * spec.multiplier_down)
             raise BinanceError(400, -4024, f"Limit price can't be lower than {limit}.")
+    elif market and best is not None:
+        up, down = mark * spec.multiplier_up, mark * spec.multiplier_down
+        if best > up if side == "BUY" else best < down:
+            raise BinanceError(
+                400,
+                -4131,
+                "The counterparty's best price does not meet the PERCENT_PRICE filter limit.",
+            )
     reference = price if price is not None else mark
     if not reduce_only and quantity * reference < spec.min_notional:
         raise BinanceError(

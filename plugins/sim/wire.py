@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from . import brackets
 from .engine import (
     MARGIN_ASSET,
     ZERO,
@@ -37,14 +38,8 @@ def plain(value: Decimal) -> str:
 
 
 def max_notional(leverage: int) -> str:
-    """Position notional allowed at a leverage (a simplified bracket table)."""
-    if leverage <= 20:
-        return "5000000"
-    if leverage <= 50:
-        return "1000000"
-    if leverage <= 100:
-        return "250000"
-    return "50000"
+    """Position notional allowed at a leverage (the bracket table, ``brackets.max_notional``)."""
+    return str(brackets.max_notional(leverage))
 
 
 # ----------------------------------------------------------------------------- orders

@@ -130,3 +130,45 @@ def test_the_core_check_passes_exactly_what_the_simulator_accepts(
     rules = RULES[request.symbol]
     local = rules.check(request, mark=mark)
     assert (local == ()) == _accepts(request.symbol, request, mark), local
+
+
+async def test_a_market_order_whose_best_counterparty_price_is_outside_the_band_is_refused(
+    make_sim: SimFactory, http: Any
+) -> None:
+    """-4131: the band is checked on the best ask (BUY) or bid (SELL) against the mark; a
+    book that wide only comes from outside (a venue's quote), so the test puts it there."""
+    sim = await make_sim(symbols=["BTCUSDT"])
+    client = Client(http, sim)
+    # mark (mid) 60000; the ask 6.5 % above it, the bid 6.5 % below: both outside 0.95..1.05
+    sim.apply_quote("BTCUSDT", D("56100"), D("5"), D("63900"), D("5"))
+    msg = await expect(client, order("BTCUSDT", "BUY", "0.010"), -4131)
+    assert msg == "The counterparty's best price does not meet the PERCENT_PRICE filter limit."
+    assert await expect(client, order("BTCUSDT", "SELL", "0.010"), -4131)
+    # a LIMIT order inside the band is not a market order: it rests
+    await client.order(**order("BTCUSDT", "BUY", "0.010", "59000.0"))
+    sim.apply_quote("BTCUSDT", D("59990"), D("5"), D("60010"), D("5"))
+    await client.order(**order("BTCUSDT", "BUY", "0.010"))
+    assert sim.engine.refusals.by_code[-4131] == 2
+    assert sim.engine.refusals.filters == 2
+
+
+async def test_an_order_beyond_the_leverage_brackets_position_cap_is_refused(
+    make_sim: SimFactory, http: Any
+) -> None:
+    """-2027: at 125x the bracket allows 50,000 of notional; the open orders of the side and
+    the position count, a reducing order does not."""
+    sim = await make_sim(symbols=["BTCUSDT"], balances={"USDT": "1000000"})
+    client = Client(http, sim)
+    sim.apply_quote("BTCUSDT", D("59990"), D("500"), D("60010"), D("500"))
+    await client.ok("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 125})
+    msg = await expect(client, order("BTCUSDT", "BUY", "0.900", "59000.0"), -2027)
+    assert msg == "Exceeded the maximum allowable position at current leverage."
+    await client.order(**order("BTCUSDT", "BUY", "0.500", "59000.0"))  # 30,000 resting
+    assert await expect(client, order("BTCUSDT", "BUY", "0.400"), -2027)  # + 24,000 > 50,000
+    await client.order(**order("BTCUSDT", "BUY", "0.300"))  # fills: position 18,000
+    assert await expect(client, order("BTCUSDT", "BUY", "0.050", "59000.0"), -2027)
+    await client.order(**order("BTCUSDT", "SELL", "0.300"))  # reduces: always allowed
+    await client.ok("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 20})
+    await client.order(**order("BTCUSDT", "BUY", "0.900", "59000.0"))  # 5,000,000 at 20x
+    assert sim.engine.refusals.by_code[-2027] == 3
+    assert sim.engine.refusals.filters == 3
