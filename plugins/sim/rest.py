@@ -182,6 +182,7 @@ class RestApi:
             "/fapi/v1/userTrades": {"GET": Endpoint(self.user_trades, signed, _w(5))},
             "/fapi/v1/income": {"GET": Endpoint(self.income, signed, _w(30))},
             "/fapi/v1/leverage": {"POST": Endpoint(self.leverage, signed, _w(1))},
+            "/fapi/v1/symbolConfig": {"GET": Endpoint(self.symbol_config, signed, _w(5))},
         }
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -360,6 +361,23 @@ class RestApi:
             "maxNotionalValue": wire.max_notional(leverage),
             "symbol": symbol,
         }
+
+    async def symbol_config(self, call: Call) -> Any:
+        """``GET /fapi/v1/symbolConfig``: each symbol's margin type, leverage and the position
+        notional that leverage allows (one symbol with ``symbol``)."""
+        only = self._optional_symbol(call.params)
+        engine = self.ex.engine
+        return [
+            {
+                "symbol": s,
+                "marginType": "CROSSED",
+                "isAutoAddMargin": "false",
+                "leverage": engine.positions[s].leverage,
+                "maxNotionalValue": wire.max_notional(engine.positions[s].leverage),
+            }
+            for s in engine.specs
+            if only is None or s == only
+        ]
 
     async def user_trades(self, call: Call) -> Any:
         """``GET /fapi/v1/userTrades``: the account's trades of one symbol, oldest first; with
