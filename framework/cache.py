@@ -83,6 +83,14 @@ class AccountView:
         """One position, or ``None`` if flat."""
         return self._cache.positions_view.get((symbol, side))
 
+    def position_time(self, symbol: str, side: str = "BOTH") -> int | None:
+        """Event time of the last update of one position: its own while open, the one that
+        closed it while flat (``None``: never seen in this run)."""
+        position = self._cache.positions_view.get((symbol, side))
+        if position is not None:
+            return position.event_time
+        return self._cache.flat_since(symbol, side)
+
     def order(self, symbol: str, order_id: int) -> Order | None:
         """The last state of an order, open or recently closed."""
         return self._cache.order(symbol, order_id)

@@ -25,6 +25,7 @@ FilterName = Literal[
     "MIN_NOTIONAL",
     "PERCENT_PRICE",
     "MAX_NUM_ORDERS",
+    "LEVERAGE_BRACKET",
     "SYMBOL_STATUS",
 ]
 FILTER_NAMES: Final[tuple[FilterName, ...]] = (
@@ -34,6 +35,7 @@ FILTER_NAMES: Final[tuple[FilterName, ...]] = (
     "MIN_NOTIONAL",
     "PERCENT_PRICE",
     "MAX_NUM_ORDERS",
+    "LEVERAGE_BRACKET",
     "SYMBOL_STATUS",
 )
 
@@ -87,8 +89,13 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
     * ``MIN_NOTIONAL``: ``price * quantity >= min_notional`` (market orders: the mark price),
       reduce-only orders exempt;
     * ``PERCENT_PRICE``: a limit BUY at most ``mark * multiplier_up``, a SELL at least
-      ``mark * multiplier_down``;
-    * ``MAX_NUM_ORDERS``: open orders of the account on the symbol, at most this many.
+      ``mark * multiplier_down``; a MARKET order's counterparty best price (the best ask for a
+      BUY, the best bid for a SELL) within the same band (Binance -4131);
+    * ``MAX_NUM_ORDERS``: open orders of the account on the symbol, at most this many;
+    * ``LEVERAGE_BRACKET`` (not an ``exchangeInfo`` filter: the leverage brackets and the
+      account's ``leverage`` on the symbol): a position growing beyond the notional cap of the
+      last bracket allowing that leverage is refused (Binance -2027); off while ``leverage``
+      is 0 (unknown) or no brackets are known.
     """
 
     symbol: str
@@ -107,6 +114,8 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
     multiplier_down: Decimal = ZERO
     max_num_orders: int = 0
     brackets: tuple[LeverageBracket, ...] = ()
+    leverage: int = 0
+    """The account's leverage on the symbol (0: not known)."""
 
     # ----------------------------------------------------------------------- rounding
 
@@ -150,13 +159,21 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
         mark: Decimal | None = None,
         mark_margin: Decimal = ZERO,
         open_orders: int = 0,
+        best: Decimal | None = None,
+        position: Decimal = ZERO,
+        same_side: Decimal = ZERO,
     ) -> tuple[FilterBreach, ...]:
         """Every filter ``request`` breaks (empty: it passes).
 
         ``mark``: the mark price as known (for example the last tick's mid), ``None`` if
         unknown; ``mark_margin``: how far (a fraction) the exchange's mark may be from it, so
-        ``PERCENT_PRICE`` and a market order's ``MIN_NOTIONAL`` are checked that much inside
-        their bounds. ``open_orders``: the account's open (and in-flight) orders on the symbol.
+        ``PERCENT_PRICE``, a market order's ``MIN_NOTIONAL`` and ``LEVERAGE_BRACKET`` are
+        checked that much inside their bounds. ``open_orders``: the account's open (and
+        in-flight) orders on the symbol. ``best``: a MARKET order's counterparty best price as
+        known (the best ask for a BUY, the best bid for a SELL; ``None``: not checked).
+        ``position``: the signed position on the symbol; ``same_side``: the quantity of the
+        open, in-flight and not yet reported orders on the request's side (not reduce-only)
+        that would grow it too.
         """
         out: list[FilterBreach] = []
         if request.symbol != self.symbol:
@@ -170,7 +187,11 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
             out.extend(self._price_breaches(price))
             if price is not None and price > 0:
                 out.extend(self._percent_breaches(request.side, price, mark, mark_margin))
+        elif best is not None and mark is not None:
+            out.extend(self._best_price_breaches(request.side, best, mark, mark_margin))
         out.extend(self._notional_breaches(request, mark, mark_margin))
+        if not request.reduce_only:
+            out.extend(self._position_breaches(request, mark, mark_margin, position, same_side))
         if self.max_num_orders > 0 and open_orders >= self.max_num_orders:
             out.append(
                 FilterBreach(
@@ -262,6 +283,66 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
                 ]
         return []
 
+    def _best_price_breaches(
+        self, side: OrderSide, best: Decimal, mark: Decimal, margin: Decimal
+    ) -> list[FilterBreach]:
+        if side == "BUY" and self.multiplier_up > 0:
+            cap = mark * (1 - margin) * self.multiplier_up
+            if best > cap:
+                return [
+                    FilterBreach(
+                        filter="PERCENT_PRICE",
+                        message=f"MARKET BUY: best ask {best} > {cap:.8f} (mark {mark} x "
+                        f"multiplierUp {self.multiplier_up}, {margin} margin)",
+                    )
+                ]
+        if side == "SELL" and self.multiplier_down > 0:
+            floor = mark * (1 + margin) * self.multiplier_down
+            if best < floor:
+                return [
+                    FilterBreach(
+                        filter="PERCENT_PRICE",
+                        message=f"MARKET SELL: best bid {best} < {floor:.8f} (mark {mark} x "
+                        f"multiplierDown {self.multiplier_down}, {margin} margin)",
+                    )
+                ]
+        return []
+
+    def _position_breaches(
+        self,
+        request: OrderRequest,
+        mark: Decimal | None,
+        margin: Decimal,
+        position: Decimal,
+        same_side: Decimal,
+    ) -> list[FilterBreach]:
+        cap = self.max_position_notional()
+        if cap is None or request.quantity <= 0:
+            return []
+        sign = 1 if request.side == "BUY" else -1
+        projected = position + sign * (request.quantity + same_side)
+        if abs(projected) <= abs(position):
+            return []
+        if mark is None:
+            return [
+                FilterBreach(
+                    filter="LEVERAGE_BRACKET",
+                    message=f"no mark price known for {self.symbol} yet to value the position",
+                )
+            ]
+        price = max(mark * (1 + margin), request.price or ZERO)
+        notional = abs(projected) * price
+        if notional > cap:
+            return [
+                FilterBreach(
+                    filter="LEVERAGE_BRACKET",
+                    message=f"position {projected:f} (now {position:f}, with the open orders of "
+                    f"its side) x price {price:f} = {notional:f} > {cap}, the most the leverage "
+                    f"brackets allow at {self.leverage}x",
+                )
+            ]
+        return []
+
     def _notional_breaches(
         self, request: OrderRequest, mark: Decimal | None, margin: Decimal
     ) -> list[FilterBreach]:
@@ -302,6 +383,15 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
             if bracket.notional_floor <= size < bracket.notional_cap:
                 return bracket
         return None
+
+    def max_position_notional(self) -> Decimal | None:
+        """The largest position notional allowed at ``leverage``: the cap of the last bracket
+        whose initial leverage is at least it (``None``: leverage or brackets unknown; 0: the
+        leverage is above every bracket's)."""
+        if self.leverage <= 0 or not self.brackets:
+            return None
+        allowed = [b.notional_cap for b in self.brackets if b.initial_leverage >= self.leverage]
+        return max(allowed) if allowed else ZERO
 
     def max_leverage(self, notional: Decimal) -> int | None:
         """The highest initial leverage allowed for a position of ``notional``, or ``None``."""

@@ -163,6 +163,8 @@ class StrategyOrders:
         self._pending: dict[tuple[str, str], Decimal] = {}  # (symbol, side) -> qty on its way
         # Acknowledged open by the exchange, not reported by the cache yet: (order, when).
         self._unseen: dict[tuple[str, int], tuple[Order, float]] = {}
+        # Answered with fills the cache has not reported yet (the position lags): (order, when).
+        self._unseen_fills: dict[tuple[str, int], tuple[Order, float]] = {}
         self.stats: Counter[str] = Counter()
 
     # ---------------------------------------------------------------------------- API
@@ -300,8 +302,11 @@ class StrategyOrders:
                 if in_flight[request.symbol] <= 0:
                     del in_flight[request.symbol]
         self.stats["placed"] += 1
+        now = self._ctx.clock.time()
         if order.is_open:
-            self._unseen[(order.symbol, order.order_id)] = (order, self._ctx.clock.time())
+            self._unseen[(order.symbol, order.order_id)] = (order, now)
+        if order.executed_qty > 0:
+            self._unseen_fills[(order.symbol, order.order_id)] = (order, now)
         return order
 
     async def cancel(self, symbol: str, client_order_id: str) -> Order:
@@ -404,12 +409,35 @@ class StrategyOrders:
         ctx = self._ctx
         symbol = request.symbol
         tick = self._last_tick(symbol)
+        best = None
+        if tick is not None and request.type == "MARKET":
+            best = tick.ask if request.side == "BUY" else tick.bid
         return rules.check(
             request,
             mark=tick.mid if tick is not None else None,
             mark_margin=Decimal(str(ctx.settings.exchange.mark_price_margin)),
             open_orders=len(ctx.cache.orders_for(symbol)) + ctx.orders_in_flight[symbol],
+            best=best,
+            position=self._position_now(symbol),
+            same_side=abs(self._same_side_exposure(request)) - request.quantity,
         )
+
+    def _position_now(self, symbol: str) -> Decimal:
+        """The one-way position as the cache has it, plus the fills of this instance's orders
+        the exchange answered with and the cache's position does not include yet (its last
+        update is older than the answer)."""
+        cache = self._ctx.cache
+        position = cache.position(symbol)
+        amount = position.amount if position is not None else Decimal(0)
+        now = self._ctx.clock.time()
+        for key, (order, at) in list(self._unseen_fills.items()):
+            # the position is as of its last update: one at or after the answer's includes it
+            as_of = cache.position_time(key[0])
+            if (as_of is not None and as_of >= order.event_time) or now - at > UNSEEN_ORDER_GRACE:
+                del self._unseen_fills[key]
+            elif key[0] == symbol:
+                amount += order.executed_qty if order.side == "BUY" else -order.executed_qty
+        return amount
 
     def _check_rules(self, request: OrderRequest, *, round_to_rules: bool) -> OrderRequest:
         """``request`` (rounded if asked) if it passes the symbol's filters; else

@@ -37,6 +37,7 @@ FILTER_CODES: dict[int, str] = {
     -4131: "PERCENT_PRICE",  # market order: counterparty's best price outside the band
     -4164: "MIN_NOTIONAL",
     -2025: "MAX_NUM_ORDERS",  # reach max open order limit
+    -2027: "LEVERAGE_BRACKET",  # the position would exceed the maximum at the current leverage
 }
 
 

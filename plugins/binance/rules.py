@@ -1,5 +1,6 @@
-"""Exchange rules: each symbol's filters (``GET /fapi/v1/exchangeInfo``) and leverage brackets
-(``GET /fapi/v1/leverageBracket``), read at the decode boundary into ``framework.SymbolRules``.
+"""Exchange rules: each symbol's filters (``GET /fapi/v1/exchangeInfo``), leverage brackets
+(``GET /fapi/v1/leverageBracket``) and the account's leverage (``GET /fapi/v1/symbolConfig``),
+read at the decode boundary into ``framework.SymbolRules``.
 
 Every entry is decoded and checked on its own with the connector's value checks (``checks``):
 an entry holding an insane value (a ``NaN`` tick, a negative step, a malformed name) is dropped,
@@ -30,6 +31,8 @@ EXCHANGE_INFO_PATH: Final = "/fapi/v1/exchangeInfo"
 EXCHANGE_INFO_WEIGHT: Final = 1  # FACTS.md §1.2
 BRACKETS_PATH: Final = "/fapi/v1/leverageBracket"
 BRACKETS_WEIGHT: Final = 1  # Notional-and-Leverage-Brackets (USER_DATA), weight 1
+SYMBOL_CONFIG_PATH: Final = "/fapi/v1/symbolConfig"
+SYMBOL_CONFIG_WEIGHT: Final = 5  # Symbol-Config (USER_DATA), weight 5
 REFRESH_SPACING: Final = 5.0
 """Seconds between two refreshes asked for by refused orders (a burst of refusals reads the
 rules once)."""
@@ -85,6 +88,13 @@ class WireSymbolBrackets(msgspec.Struct, frozen=True):
 
     symbol: str
     brackets: list[WireBracket] = msgspec.field(default_factory=list)
+
+
+class WireSymbolConfig(msgspec.Struct, frozen=True):
+    """One symbol of ``symbolConfig``: the account's leverage on it (the rest is not read)."""
+
+    symbol: str
+    leverage: int
 
 
 # ---------------------------------------------------------------------------- checks
@@ -161,6 +171,16 @@ def brackets_problem(entry: WireSymbolBrackets, names: Names, horizon: Horizon) 
     return None
 
 
+def config_problem(entry: WireSymbolConfig, names: Names, horizon: Horizon) -> str | None:
+    """What is wrong with one symbol's ``symbolConfig`` entry, or ``None``."""
+    problem = names.problem(entry.symbol)
+    if problem is not None:
+        return problem
+    if not 1 <= entry.leverage <= MAX_LEVERAGE:
+        return f"leverage: {entry.leverage} is out of range"
+    return None
+
+
 class InfoReader:
     """Decodes ``exchangeInfo`` into its symbols, each decoded and checked on its own (pure,
     thread-safe: a full answer of a few MB is decoded in a worker thread)."""
@@ -205,9 +225,11 @@ def bracket_of(b: WireBracket) -> LeverageBracket:
     )
 
 
-def rules_of(entry: WireSymbol, brackets: Iterable[LeverageBracket] = ()) -> SymbolRules:
+def rules_of(
+    entry: WireSymbol, brackets: Iterable[LeverageBracket] = (), leverage: int = 0
+) -> SymbolRules:
     """The framework ``SymbolRules`` of a checked ``exchangeInfo`` symbol (absent optional
-    filters are off: 0)."""
+    filters are off: 0; ``leverage`` 0: not known)."""
     filters = _by_type(entry)
     price = filters["PRICE_FILTER"]
     lot = filters["LOT_SIZE"]
@@ -232,6 +254,7 @@ def rules_of(entry: WireSymbol, brackets: Iterable[LeverageBracket] = ()) -> Sym
         multiplier_down=(percent.multiplierDown or ZERO) if percent is not None else ZERO,
         max_num_orders=(orders.limit or 0) if orders is not None else 0,
         brackets=tuple(brackets),
+        leverage=leverage,
     )
 
 
@@ -247,6 +270,7 @@ class RulesStats(msgspec.Struct, kw_only=True):
     after_refusal: int = 0
     dropped: int = 0
     bracket_failures: int = 0
+    config_failures: int = 0
     symbols: int = 0
 
 
@@ -269,16 +293,19 @@ class RulesService:
         self.listed: frozenset[str] = frozenset()  # TRADING symbols of the last load
         self.stats = RulesStats()
         self._brackets: dict[str, tuple[LeverageBracket, ...]] = {}
+        self._leverage: dict[str, int] = {}
         self._running: asyncio.Task[None] | None = None
         self._last_refusal_refresh = -REFRESH_SPACING
         self._loaded = asyncio.Event()
 
     async def load(self, *, brackets: bool = True) -> None:
-        """Read ``exchangeInfo`` (weight 1) and ``leverageBracket`` (weight 1, signed), keep
-        the sane entries (an insane one keeps its symbol's previous rules) and publish.
+        """Read ``exchangeInfo`` (weight 1), ``leverageBracket`` (weight 1, signed) and
+        ``symbolConfig`` (weight 5, signed), keep the sane entries (an insane one keeps its
+        symbol's previous rules) and publish.
 
         A failed ``exchangeInfo`` raises (at start the connector cannot check its symbols);
-        a failed ``leverageBracket`` is logged and the previous brackets are kept.
+        a failed ``leverageBracket`` or ``symbolConfig`` is logged and the previous brackets
+        and leverage are kept.
         """
         try:
             rows = await self.rest.request(
@@ -293,11 +320,14 @@ class RulesService:
             raise
         if brackets:
             await self._load_brackets()
+            await self._load_leverage()
         self.stats.loads += 1
         self.stats.dropped += len(rows.bad)
         rules = dict(self.rules)
         for entry in rows.good:
-            rules[entry.symbol] = rules_of(entry, self._brackets.get(entry.symbol, ()))
+            rules[entry.symbol] = rules_of(
+                entry, self._brackets.get(entry.symbol, ()), self._leverage.get(entry.symbol, 0)
+            )
         listed_now = {e.symbol for e in rows.good} | {b.symbol for b in rows.bad if b.symbol}
         # A symbol the venue no longer lists is gone; an unreadable one keeps its old rules.
         rules = {s: r for s, r in rules.items() if s in listed_now}
@@ -331,6 +361,23 @@ class RulesService:
             self._brackets[entry.symbol] = tuple(
                 bracket_of(b) for b in sorted(entry.brackets, key=lambda b: b.notionalFloor)
             )
+
+    async def _load_leverage(self) -> None:
+        try:
+            rows = await self.rest.request(
+                "GET",
+                SYMBOL_CONFIG_PATH,
+                type=Rows[WireSymbolConfig],
+                signed=True,
+                weight=SYMBOL_CONFIG_WEIGHT,
+                decode=self.rest.rows(WireSymbolConfig, config_problem),
+            )
+        except (BinanceError, RateLimitWaitTooLong) as exc:
+            self.stats.config_failures += 1
+            logger.warning("could not read the symbols' leverage (kept the last): {}", exc)
+            return
+        for entry in rows.good:
+            self._leverage[entry.symbol] = entry.leverage
 
     def refresh_soon(self, reason: str) -> None:
         """Reload in the background (after a refused order): at most once every

@@ -100,3 +100,25 @@ async def test_an_insane_entry_is_dropped_and_the_last_sane_rules_kept(
     assert conn.rules.stats.dropped == 2
     assert conn.counters.rejected_by["GET /fapi/v1/exchangeInfo"] == 2
     assert conn.rules.listed == {"BTCUSDT", "ETHUSDT"}
+
+
+async def test_the_leverage_is_read_and_a_position_cap_refusal_reloads_it(
+    sim_bot: SimBotFactory, sim_exchange: SimExchange
+) -> None:
+    """``symbolConfig`` gives the account's leverage, so the rules know the position cap;
+    the leverage changed behind the bot's back: the exchange's -2027 names the filter and
+    reloads it at once."""
+    bot = await sim_bot()
+    conn = connector(bot)
+    rules = bot.ctx.rules("BTCUSDT")
+    assert rules is not None
+    assert (rules.leverage, rules.max_position_notional()) == (20, D(5_000_000))
+    sim_exchange.set_leverage("BTCUSDT", 125)
+    request = OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=D("1"))
+    with pytest.raises(ExchangeFilterRejection) as refused:  # sent past the core on purpose
+        await conn.place_order(request)
+    assert refused.value.filter == "LEVERAGE_BRACKET"
+    await until(lambda: conn.rules.stats.loads == 2)
+    rules = bot.ctx.rules("BTCUSDT")
+    assert rules is not None
+    assert (rules.leverage, rules.max_position_notional()) == (125, D(50_000))

@@ -15,7 +15,7 @@ from framework import ExchangeFilterRejection, FilterRefused, OrderRequest, Stra
 from framework.runtime import Bot
 from plugins.binance import BinancePlugin
 from plugins.sim import SimExchange
-from plugins.sim.testing import SimBotFactory, until
+from plugins.sim.testing import SimBotFactory, SimFactory, until
 
 D = Decimal
 STRATEGY = {"strategies": [{"id": "a", "use": "tests.strategy.doubles:Recorder"}]}
@@ -138,3 +138,74 @@ async def test_only_the_exchange_provider_publishes_rules(sim_bot: SimBotFactory
     bot.ctx.publish_rules(connector, [msgspec.structs.replace(rules, tick_size=D("0.5"))])
     assert bot.ctx.rules("BTCUSDT") == msgspec.structs.replace(rules, tick_size=D("0.5"))
     assert bot.ctx.rules("ETHUSDT") is None  # a publication replaces the whole book
+
+
+async def static_sim_bot(
+    sim_factory: SimFactory, sim_bot: SimBotFactory, **sim: object
+) -> tuple[SimExchange, Bot, StrategyOrders]:
+    """A simulator whose prices move only when the test moves them, and a bot on it."""
+    exchange = await sim_factory(updates_per_second=0.0, symbols=["BTCUSDT"], **sim)
+    risk = {"max_order_notional": "1000000"}
+    strategy = {"strategies": [{**STRATEGY["strategies"][0], "risk": risk}]}
+    bot = await sim_bot(sim=exchange, overrides=strategy)
+    await quote(bot, exchange, "59999.9", "60000.1")
+    return exchange, bot, bot.ctx.orders("a")
+
+
+async def quote(bot: Bot, sim: SimExchange, bid: str, ask: str) -> None:
+    """Put the top of book at ``bid``/``ask`` and wait until the bot has seen it."""
+    sim.apply_quote("BTCUSDT", D(bid), D("5"), D(ask), D("5"))
+    await until(
+        lambda: "BTCUSDT" in bot.ctx.last_ticks and bot.ctx.last_ticks["BTCUSDT"].ask == D(ask)
+    )
+
+
+async def test_a_market_order_into_a_book_wider_than_the_band_is_refused_locally(
+    sim_factory: SimFactory, sim_bot: SimBotFactory
+) -> None:
+    """-4131: a MARKET order whose counterparty best price is outside PERCENT_PRICE."""
+    sim, bot, api = await static_sim_bot(sim_factory, sim_bot)
+    await quote(bot, sim, "56100.0", "63900.0")  # mid 60000, each side 6.5 % away
+    buy = OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=D("0.01"))
+    with pytest.raises(FilterRefused, match=r"PERCENT_PRICE: MARKET BUY: best ask 63900.0+ > "):
+        await api.place(buy)
+    sell = msgspec.structs.replace(buy, side="SELL")
+    with pytest.raises(FilterRefused, match=r"PERCENT_PRICE: MARKET SELL: best bid 56100.0+ < "):
+        await api.place(sell)
+    assert sim.engine.refusals.by_code == {}
+    # what the core would have stopped, the exchange refuses with -4131, named as a filter
+    plugin = bot.ctx.plugin("binance")
+    assert isinstance(plugin, BinancePlugin)
+    assert plugin.connector is not None
+    with pytest.raises(ExchangeFilterRejection) as refused:
+        await plugin.connector.place_order(buy)
+    assert refused.value.filter == "PERCENT_PRICE"
+    assert sim.engine.refusals.by_code == {-4131: 1}
+    await quote(bot, sim, "59999.9", "60000.1")
+    assert (await api.place(buy)).status == "FILLED"
+
+
+async def test_a_position_beyond_the_leverage_bracket_is_refused_locally(
+    sim_factory: SimFactory, sim_bot: SimBotFactory
+) -> None:
+    """-2027: at 125x the brackets allow 50,000 of position notional; the position, the open
+    orders of the side and fills the cache has not reported yet count, a reducing order does
+    not."""
+    sim, bot, api = await static_sim_bot(sim_factory, sim_bot, leverage=125)
+    rules = bot.ctx.rules("BTCUSDT")
+    assert rules is not None
+    assert (rules.leverage, rules.max_position_notional()) == (125, D(50000))
+    with pytest.raises(FilterRefused, match=r"LEVERAGE_BRACKET: position 0.900 .* > 50000, the "):
+        await api.place(limit("BUY", "0.900", "59000.0"))
+    await api.place(limit("BUY", "0.500", "59000.0"))  # 30,000 resting
+    market = OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=D("0.400"))
+    with pytest.raises(FilterRefused, match="LEVERAGE_BRACKET"):
+        await api.place(market)
+    filled = await api.place(msgspec.structs.replace(market, quantity=D("0.300")))
+    assert filled.executed_qty == D("0.300")
+    # at once, before the cache may have the position: the answer's fill counts
+    with pytest.raises(FilterRefused, match="LEVERAGE_BRACKET"):
+        await api.place(limit("BUY", "0.050", "59000.0"))
+    await api.place(OrderRequest(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=D("0.3")))
+    assert sim.engine.refusals.by_code == {}
+    assert api.stats["refused_filter_LEVERAGE_BRACKET"] == 3
