@@ -74,7 +74,7 @@ def capture(engine: Engine, now_ms: int) -> SavedAccount:
         saved_at=now_ms,
         wallet=dict(engine.wallet),
         balance_update_time=dict(engine.balance_update_time),
-        positions=list(engine.positions.values()),
+        positions=[*engine.positions.values(), *engine.sides.values()],
         orders=closed + opened,
         trades=engine.trades[-HISTORY_LIMIT:],
         incomes=engine.incomes[-HISTORY_LIMIT:],
@@ -89,7 +89,21 @@ def restore(engine: Engine, saved: SavedAccount) -> None:
     engine.wallet = dict(saved.wallet)
     engine.balance_update_time = {a: saved.balance_update_time.get(a, 0) for a in saved.wallet}
     for position in saved.positions:
-        if position.symbol in engine.positions:
+        if position.symbol not in engine.positions:
+            continue
+        hedge = position.side != "BOTH"
+        if hedge != engine.dual:
+            if position.amount:
+                mode = "hedge" if hedge else "one-way"
+                raise AccountFileError(
+                    f"the simulator account holds a {mode}-mode position on {position.symbol} "
+                    f"({position.side} {position.amount}); set plugins.sim.dual_side_position: "
+                    f"{str(hedge).lower()} to use it"
+                )
+            continue
+        if hedge:
+            engine.sides[(position.symbol, position.side)] = position
+        else:
             engine.positions[position.symbol] = position
     for order in saved.orders:
         engine.orders[(order.symbol, order.order_id)] = order

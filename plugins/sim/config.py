@@ -100,6 +100,9 @@ class SimSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Listed symbols. Embedded and not set: the bot's subscribed symbols the catalogue has."""
     balances: dict[Asset, Amount] = msgspec.field(default_factory=_default_balances)
     leverage: Annotated[int, msgspec.Meta(ge=1, le=125)] = 20
+    dual_side_position: bool = False
+    """Hedge mode: a LONG and a SHORT position per symbol, every order names its
+    ``positionSide`` and none may send ``reduceOnly`` (false: one-way mode, ``BOTH``)."""
     maker_fee: Rate = Decimal("0.0002")
     taker_fee: Rate = Decimal("0.0004")
     updates_per_second: Annotated[float, msgspec.Meta(ge=0, le=100_000)] = 5.0

@@ -1,4 +1,6 @@
-"""Matching and accounting for one USD-M account in one-way mode: pure, no I/O, no clock.
+"""Matching and accounting for one USD-M account, in one-way mode (a ``BOTH`` position per
+symbol) or hedge mode (``dual``: a ``LONG`` and a ``SHORT`` position per symbol, each order
+naming its position side): pure, no I/O, no clock.
 
 Money is ``Decimal`` throughout and every amount that reaches the wallet (fees, realized PnL) is
 rounded to 8 decimals first, so the rendered balances are exact and
@@ -92,6 +94,7 @@ class Order:
     time: int
     update_time: int
     status: Status = Status.NEW
+    position_side: str = "BOTH"
     executed_qty: Decimal = ZERO
     cum_quote: Decimal = ZERO
 
@@ -112,6 +115,19 @@ class Order:
         """True while the order rests on the book."""
         return self.status in OPEN_STATUSES
 
+    @property
+    def closes(self) -> bool:
+        """True for a hedge-mode order that closes its position side (a SELL of the LONG, a
+        BUY of the SHORT): it can only reduce, as a reduce-only order."""
+        return (self.position_side == "LONG" and self.side is Side.SELL) or (
+            self.position_side == "SHORT" and self.side is Side.BUY
+        )
+
+    @property
+    def reduces(self) -> bool:
+        """True when the order can only shrink a position (reduce-only, or a hedge close)."""
+        return self.reduce_only or self.closes
+
     def snapshot(self) -> Order:
         """A copy frozen at this moment (for events and responses)."""
         return dataclasses.replace(self)
@@ -119,7 +135,8 @@ class Order:
 
 @dataclass(slots=True)
 class Position:
-    """One-way (``BOTH``) position of one symbol."""
+    """One position of one symbol: ``BOTH`` in one-way mode, ``LONG`` (amount >= 0) or
+    ``SHORT`` (amount <= 0) in hedge mode."""
 
     symbol: str
     leverage: int
@@ -127,6 +144,7 @@ class Position:
     entry_price: Decimal = ZERO
     realized: Decimal = ZERO
     update_time: int = 0
+    side: str = "BOTH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +161,7 @@ class Trade:
     realized_pnl: Decimal
     maker: bool
     time: int
+    position_side: str = "BOTH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +204,7 @@ class PositionView:
     break_even_price: Decimal
     realized: Decimal
     unrealized: Decimal
+    side: str = "BOTH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,13 +270,22 @@ class Engine:
         maker_fee: Decimal,
         taker_fee: Decimal,
         quotes: dict[str, Quote],
+        dual: bool = False,
     ) -> None:
         self.specs = specs
+        self.dual = dual
         self.wallet: dict[str, Decimal] = {a: Decimal(v).quantize(Q8) for a, v in balances.items()}
         self.balance_update_time: dict[str, int] = dict.fromkeys(balances, 0)
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
+        # one-way positions (in hedge mode they stay flat and hold the symbol's leverage)
         self.positions = {s: Position(s, leverage) for s in specs}
+        # hedge mode: (symbol, LONG/SHORT) -> position
+        self.sides: dict[tuple[str, str], Position] = {
+            (s, side): Position(s, leverage, side=side)
+            for s in (specs if dual else ())
+            for side in ("LONG", "SHORT")
+        }
         self.orders: dict[tuple[str, int], Order] = {}
         self.open_orders: dict[str, dict[int, Order]] = {s: {} for s in specs}
         self.client_ids: dict[tuple[str, str], int] = {}
@@ -278,42 +307,78 @@ class Engine:
         """Current mark price."""
         return self._books[symbol].quote.mark
 
-    def unrealized(self, symbol: str) -> Decimal:
-        """Unrealized PnL of a position at the mark price."""
-        pos = self.positions[symbol]
+    def legs(self, symbol: str) -> list[Position]:
+        """The symbol's positions: ``[BOTH]`` in one-way mode, ``[LONG, SHORT]`` in hedge mode."""
+        if self.dual:
+            return [self.sides[(symbol, "LONG")], self.sides[(symbol, "SHORT")]]
+        return [self.positions[symbol]]
+
+    def leg(self, symbol: str, position_side: str) -> Position:
+        """One position of a symbol by its side (``BOTH``, ``LONG`` or ``SHORT``)."""
+        if position_side == "BOTH":
+            return self.positions[symbol]
+        return self.sides[(symbol, position_side)]
+
+    def leg_unrealized(self, pos: Position) -> Decimal:
+        """Unrealized PnL of one position at the mark price."""
         if not pos.amount:
             return ZERO
-        return (pos.amount * (self.mark_price(symbol) - pos.entry_price)).quantize(Q8)
+        return (pos.amount * (self.mark_price(pos.symbol) - pos.entry_price)).quantize(Q8)
 
-    def break_even_price(self, symbol: str) -> Decimal:
+    def leg_break_even(self, pos: Position) -> Decimal:
         """Entry price moved by the taker fee of closing, as a rough break-even."""
-        pos = self.positions[symbol]
         if not pos.amount:
             return ZERO
         factor = 1 + self.taker_fee if pos.amount > 0 else 1 - self.taker_fee
         return (pos.entry_price * factor).quantize(Q8)
 
+    def leg_initial_margin(self, pos: Position) -> Decimal:
+        """Initial margin held by one position at the mark price."""
+        return (abs(pos.amount) * self.mark_price(pos.symbol) / pos.leverage).quantize(Q8)
+
+    def leg_maint_margin(self, pos: Position) -> Decimal:
+        """Maintenance margin of one position."""
+        rate = self.specs[pos.symbol].maint_margin_rate
+        return (abs(pos.amount) * self.mark_price(pos.symbol) * rate).quantize(Q8)
+
+    def leg_notional(self, pos: Position) -> Decimal:
+        """Signed notional of one position at the mark price."""
+        return (pos.amount * self.mark_price(pos.symbol)).quantize(Q8)
+
+    def unrealized(self, symbol: str) -> Decimal:
+        """Unrealized PnL of the symbol's positions at the mark price."""
+        return sum((self.leg_unrealized(p) for p in self.legs(symbol)), ZERO)
+
+    def break_even_price(self, symbol: str) -> Decimal:
+        """Entry price moved by the taker fee of closing, as a rough break-even (one-way)."""
+        return self.leg_break_even(self.positions[symbol])
+
     def position_initial_margin(self, symbol: str) -> Decimal:
-        """Initial margin held by a position at the mark price."""
-        pos = self.positions[symbol]
-        return (abs(pos.amount) * self.mark_price(symbol) / pos.leverage).quantize(Q8)
+        """Initial margin held by the symbol's positions at the mark price."""
+        return sum((self.leg_initial_margin(p) for p in self.legs(symbol)), ZERO)
 
     def maint_margin(self, symbol: str) -> Decimal:
-        """Maintenance margin of a position."""
-        pos = self.positions[symbol]
-        spec = self.specs[symbol]
-        return (abs(pos.amount) * self.mark_price(symbol) * spec.maint_margin_rate).quantize(Q8)
+        """Maintenance margin of the symbol's positions."""
+        return sum((self.leg_maint_margin(p) for p in self.legs(symbol)), ZERO)
 
-    def _reducible(self, symbol: str, side: Side) -> Decimal:
-        amount = self.positions[symbol].amount
+    def _reducible(self, symbol: str, side: Side, position_side: str = "BOTH") -> Decimal:
+        """How much an order of ``side`` (on ``position_side``) can reduce a position."""
+        amount = self.leg(symbol, position_side).amount
         if amount and (amount > 0) != (side is Side.BUY):
             return abs(amount)
         return ZERO
 
-    def open_order_initial_margin(self, symbol: str) -> Decimal:
-        """Initial margin held by open orders (the part of each side that would open exposure)."""
+    def open_order_initial_margin(self, symbol: str, position_side: str | None = None) -> Decimal:
+        """Initial margin held by open orders (the part of each side that would open exposure;
+        hedge mode: the orders opening a position side, of ``position_side`` or all)."""
         total = ZERO
         leverage = self.positions[symbol].leverage
+        if self.dual:
+            for order in self.open_orders[symbol].values():
+                if order.closes or position_side not in (None, order.position_side):
+                    continue
+                total += order.remaining * order.price / leverage
+            return total.quantize(Q8)
         for side in Side:
             qty = ZERO
             notional = ZERO
@@ -327,8 +392,8 @@ class Engine:
         return total.quantize(Q8)
 
     def notional(self, symbol: str) -> Decimal:
-        """Signed position notional at the mark price."""
-        return (self.positions[symbol].amount * self.mark_price(symbol)).quantize(Q8)
+        """Signed notional of the symbol's positions at the mark price."""
+        return sum((self.leg_notional(p) for p in self.legs(symbol)), ZERO)
 
     def side_notional(self, symbol: str, side: Side) -> Decimal:
         """Notional of the open orders of one side (``bidNotional``/``askNotional``)."""
@@ -358,9 +423,9 @@ class Engine:
         """What could be withdrawn: available balance capped by the wallet balance."""
         return max(ZERO, min(self.available_balance(), self.wallet[MARGIN_ASSET]))
 
-    def liquidation_price(self, symbol: str) -> Decimal:
+    def liquidation_price(self, symbol: str, position_side: str = "BOTH") -> Decimal:
         """Cross liquidation price when this is the only position (0 when there is none)."""
-        pos = self.positions[symbol]
+        pos = self.leg(symbol, position_side)
         if not pos.amount:
             return ZERO
         rate = self.specs[symbol].maint_margin_rate
@@ -390,6 +455,8 @@ class Engine:
     def set_leverage(self, symbol: str, leverage: int, now: int) -> LeverageEvent:
         """Change a symbol's leverage."""
         self.positions[symbol].leverage = leverage
+        for side in ("LONG", "SHORT") if self.dual else ():
+            self.sides[(symbol, side)].leverage = leverage
         return LeverageEvent(symbol, leverage, now)
 
     def place_order(
@@ -404,6 +471,7 @@ class Engine:
         reduce_only: bool,
         client_order_id: str,
         now: int,
+        position_side: str = "BOTH",
     ) -> PlaceResult:
         """Validate, accept and match a new order; a rejection raises ``BinanceError`` and is
         counted in ``refusals`` by its code."""
@@ -418,6 +486,7 @@ class Engine:
                 reduce_only=reduce_only,
                 client_order_id=client_order_id,
                 now=now,
+                position_side=position_side,
             )
         except BinanceError as err:
             self.refusals.count(err.code)
@@ -435,14 +504,23 @@ class Engine:
         reduce_only: bool,
         client_order_id: str,
         now: int,
+        position_side: str = "BOTH",
     ) -> PlaceResult:
         spec = self.specs[symbol]
-        self._check_filters(spec, side, order_type, quantity, price, reduce_only)
+        if (position_side == "BOTH") == self.dual:
+            raise BinanceError(400, -4061, "Order's position side does not match user's setting.")
+        if self.dual and reduce_only:
+            raise BinanceError(400, -1106, "Parameter 'reduceOnly' sent when not required.")
+        closes = (position_side == "LONG" and side is Side.SELL) or (
+            position_side == "SHORT" and side is Side.BUY
+        )
+        reduces = reduce_only or closes
+        self._check_filters(spec, side, order_type, quantity, price, reduces)
         if client_order_id in {o.client_order_id for o in self.open_orders[symbol].values()}:
             raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
         if len(self.open_orders[symbol]) >= spec.max_num_orders:
             raise BinanceError(400, -2025, "Reach max open order limit.")
-        if reduce_only and not self._reducible(symbol, side):
+        if reduces and not self._reducible(symbol, side, position_side):
             raise BinanceError(400, -2022, "ReduceOnly Order is rejected.")
         book = self._books[symbol]
         if order_type is OrderType.LIMIT:
@@ -462,10 +540,14 @@ class Engine:
                     "Due to the order could not be filled immediately, the FOK order has been "
                     "rejected. The order will not be recorded in the order history",
                 )
-        if not reduce_only:
-            self._check_position_cap(symbol, side, quantity, price)
+        if not reduces:
+            self._check_position_cap(symbol, side, quantity, price, position_side)
         ref_price = price if price is not None else self._taker_reference(symbol, side)
-        opening = max(ZERO, quantity - self._reducible(symbol, side)) if not reduce_only else ZERO
+        opening = (
+            max(ZERO, quantity - self._reducible(symbol, side, position_side))
+            if not reduces
+            else ZERO
+        )
         required = opening * ref_price / self.positions[symbol].leverage
         if opening and required > self.available_balance():
             raise BinanceError(400, -2019, "Margin is insufficient.")
@@ -482,6 +564,7 @@ class Engine:
             reduce_only=reduce_only,
             time=now,
             update_time=now,
+            position_side=position_side,
         )
         self.next_order_id += 1
         self.orders[(symbol, order.order_id)] = order
@@ -494,7 +577,7 @@ class Engine:
             if order.type is OrderType.MARKET or immediate:
                 reason = "9" if order.type is OrderType.MARKET else "2"
                 self._finish(order, Status.EXPIRED, now, result.events, reason)
-            elif reduce_only and not self._reducible(symbol, side):
+            elif reduces and not self._reducible(symbol, side, position_side):
                 self._finish(order, Status.EXPIRED, now, result.events, "4")
             else:
                 self.open_orders[symbol][order.order_id] = order
@@ -569,18 +652,23 @@ class Engine:
         )
 
     def _check_position_cap(
-        self, symbol: str, side: Side, quantity: Decimal, price: Decimal | None
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal | None,
+        position_side: str = "BOTH",
     ) -> None:
         """-2027 when the position, with this order and the open orders of its side filled,
         would grow beyond what the leverage's bracket allows (valued at the mark, or at the
         order's price when that is higher)."""
-        pos = self.positions[symbol]
+        pos = self.leg(symbol, position_side)
         sign = _sign(side)
         same_side = sum(
             (
                 o.remaining
                 for o in self.open_orders[symbol].values()
-                if o.side is side and not o.reduce_only
+                if o.side is side and not o.reduces and o.position_side == position_side
             ),
             ZERO,
         )
@@ -638,8 +726,8 @@ class Engine:
         return total
 
     def _fill_cap(self, order: Order) -> Decimal:
-        if order.reduce_only:
-            return self._reducible(order.symbol, order.side)
+        if order.reduces:
+            return self._reducible(order.symbol, order.side, order.position_side)
         return order.remaining
 
     def _take(self, order: Order, now: int, events: list[Event]) -> None:
@@ -670,7 +758,7 @@ class Engine:
     ) -> None:
         """Book one fill: position, entry price, realized PnL, fee, wallet, order state."""
         symbol = order.symbol
-        pos = self.positions[symbol]
+        pos = self.leg(symbol, order.position_side)
         signed = qty * _sign(order.side)
         realized = ZERO
         if not pos.amount or (pos.amount > 0) == (signed > 0):
@@ -712,6 +800,7 @@ class Engine:
             realized,
             maker,
             now,
+            order.position_side,
         )
         self.next_trade_id += 1
         self.trades.append(trade)
@@ -725,9 +814,10 @@ class Engine:
             symbol,
             pos.amount,
             pos.entry_price,
-            self.break_even_price(symbol),
+            self.leg_break_even(pos),
             pos.realized,
-            self.unrealized(symbol),
+            self.leg_unrealized(pos),
+            pos.side,
         )
         events.append(TradeEvent(order.snapshot(), trade))
         events.append(AccountEvent("ORDER", now, ((MARGIN_ASSET, wallet, wallet),), (view,)))
@@ -740,7 +830,7 @@ class Engine:
 
     def _expire_stale_reduce_only(self, symbol: str, now: int, events: list[Event]) -> None:
         for order in list(self.open_orders[symbol].values()):
-            if order.reduce_only and not self._reducible(symbol, order.side):
+            if order.reduces and not self._reducible(symbol, order.side, order.position_side):
                 self._finish(order, Status.EXPIRED, now, events, "4")
 
     def _finish(

@@ -78,7 +78,7 @@ class BalanceTruth:
 
 @dataclass(frozen=True, slots=True)
 class PositionTruth:
-    """Exact state of one one-way position."""
+    """Exact state of one position (``side``: ``BOTH``, or ``LONG``/``SHORT`` in hedge mode)."""
 
     symbol: str
     amount: Decimal
@@ -86,6 +86,7 @@ class PositionTruth:
     realized_pnl: Decimal
     unrealized_pnl: Decimal
     leverage: int
+    side: str = "BOTH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class OrderTruth:
 
 @dataclass(frozen=True, slots=True)
 class Truth:
-    """The account as the exchange knows it, for comparing with a client's cache."""
+    """The account as the exchange knows it, for comparing with a client's cache
+    (``positions`` by symbol; in hedge mode by ``SYMBOL:LONG`` and ``SYMBOL:SHORT``)."""
 
     balances: dict[str, BalanceTruth]
     positions: dict[str, PositionTruth]
@@ -194,6 +196,7 @@ class SimExchange:
             maker_fee=settings.maker_fee,
             taker_fee=settings.taker_fee,
             quotes={s: p.quote() for s, p in self.paths.items()},
+            dual=settings.dual_side_position,
         )
         # A new account's balances were credited when it opened: a balance with updateTime 0
         # reads as never initialised (ccxt skips it).
@@ -424,10 +427,17 @@ class SimExchange:
             for asset, wallet in engine.wallet.items()
         }
         positions = {
-            s: PositionTruth(
-                s, p.amount, p.entry_price, p.realized, engine.unrealized(s), p.leverage
+            (s if p.side == "BOTH" else f"{s}:{p.side}"): PositionTruth(
+                s,
+                p.amount,
+                p.entry_price,
+                p.realized,
+                engine.leg_unrealized(p),
+                p.leverage,
+                p.side,
             )
-            for s, p in engine.positions.items()
+            for s in engine.specs
+            for p in engine.legs(s)
         }
         orders = [
             OrderTruth(
@@ -468,6 +478,7 @@ class SimExchange:
         time_in_force: TimeInForce,
         reduce_only: bool,
         client_order_id: str | None,
+        position_side: str = "BOTH",
     ) -> PlaceResult:
         """Place an order and publish its events; raise ``BinanceError`` if it is rejected."""
         if client_order_id is None:
@@ -482,6 +493,7 @@ class SimExchange:
             reduce_only=reduce_only,
             client_order_id=client_order_id,
             now=self.server_ms(),
+            position_side=position_side,
         )
         self.emit(result.events)
         return result
@@ -497,6 +509,7 @@ class SimExchange:
         time_in_force: str = "GTC",
         reduce_only: bool = False,
         client_order_id: str | None = None,
+        position_side: str = "BOTH",
     ) -> dict[str, Any]:
         """Trade in-process (no REST faults); returns the order as ``newOrderRespType=RESULT``."""
         result = self.submit_order(
@@ -508,6 +521,7 @@ class SimExchange:
             time_in_force=TimeInForce(time_in_force),
             reduce_only=reduce_only,
             client_order_id=client_order_id,
+            position_side=position_side,
         )
         return wire.order_json(result.final, self.engine.specs[symbol])
 

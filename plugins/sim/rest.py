@@ -345,8 +345,9 @@ class RestApi:
         return wire.position_risk(self.ex.engine, symbols, v2=True)
 
     async def dual(self, call: Call) -> Any:
-        """``GET /fapi/v1/positionSide/dual`` (always one-way mode)."""
-        return {"dualSidePosition": False}
+        """``GET /fapi/v1/positionSide/dual``: hedge mode (``plugins.sim.dual_side_position``)
+        or one-way."""
+        return {"dualSidePosition": self.ex.engine.dual}
 
     async def leverage(self, call: Call) -> Any:
         """``POST /fapi/v1/leverage``."""
@@ -476,9 +477,9 @@ class RestApi:
             )
         order_type = p_enum(params, "type", OrderType, -1116, "Invalid orderType.")
         assert order_type is not None
-        position_side = p_str(params, "positionSide")
-        if position_side not in (None, "BOTH"):
-            raise BinanceError(400, -4061, "Order's position side does not match user's setting.")
+        position_side = p_str(params, "positionSide") or "BOTH"
+        if position_side not in ("BOTH", "LONG", "SHORT"):
+            raise invalid_param("positionSide")
         quantity = p_decimal(params, "quantity")
         if quantity is None:
             raise mandatory("quantity")
@@ -491,6 +492,8 @@ class RestApi:
                 raise mandatory("timeInForce")
         elif price is not None:
             raise not_required("price")
+        if self.ex.engine.dual and "reduceOnly" in params:  # not even "false" in hedge mode
+            raise not_required("reduceOnly")
         reduce_only = p_bool(params, "reduceOnly")
         client_id = p_str(params, "newClientOrderId")
         if client_id is not None and not _CLIENT_ID_RE.match(client_id):
@@ -512,6 +515,7 @@ class RestApi:
             time_in_force=tif or TimeInForce.GTC,
             reduce_only=reduce_only,
             client_order_id=client_id,
+            position_side=position_side,
         )
         settings = self.ex.settings
         self.ex.late_orders.accepted(

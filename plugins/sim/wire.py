@@ -15,6 +15,7 @@ from .engine import (
     LeverageEvent,
     Order,
     OrderEvent,
+    Position,
     Side,
     Trade,
     TradeEvent,
@@ -67,7 +68,7 @@ def order_json(order: Order, spec: SymbolSpec, *, query: bool = False) -> JSON:
             "reduceOnly": order.reduce_only,
             "closePosition": False,
             "side": order.side.value,
-            "positionSide": "BOTH",
+            "positionSide": order.position_side,
             "stopPrice": "0",
             "workingType": "CONTRACT_PRICE",
             "priceProtect": False,
@@ -97,7 +98,7 @@ def user_trade_json(trade: Trade, spec: SymbolSpec) -> JSON:
         "quoteQty": f8(trade.price * trade.qty),
         "realizedPnl": f8(trade.realized_pnl),
         "side": trade.side.value,
-        "positionSide": "BOTH",
+        "positionSide": trade.position_side,
         "symbol": trade.symbol,
         "time": trade.time,
     }
@@ -121,7 +122,21 @@ def income_json(income: Income) -> JSON:
 
 
 def _has_exposure(engine: Engine, symbol: str) -> bool:
-    return bool(engine.positions[symbol].amount or engine.open_orders[symbol])
+    return bool(any(p.amount for p in engine.legs(symbol)) or engine.open_orders[symbol])
+
+
+def _leg_shown(engine: Engine, pos: Position) -> bool:
+    """A position row ``v3`` shows: one with an amount or open orders of its side."""
+    if pos.amount:
+        return True
+    return any(o.position_side == pos.side for o in engine.open_orders[pos.symbol].values())
+
+
+def _order_margin(engine: Engine, pos: Position) -> Decimal:
+    """Open-order initial margin of the orders of one position side."""
+    if pos.side == "BOTH":
+        return engine.open_order_initial_margin(pos.symbol)
+    return engine.open_order_initial_margin(pos.symbol, pos.side)
 
 
 def _totals(engine: Engine) -> JSON:
@@ -184,20 +199,20 @@ def account_v3(engine: Engine) -> JSON:
     out["positions"] = [
         {
             "symbol": s,
-            "positionSide": "BOTH",
-            "positionAmt": spec.fmt_qty(engine.positions[s].amount),
-            "unrealizedProfit": f8(engine.unrealized(s)),
+            "positionSide": pos.side,
+            "positionAmt": spec.fmt_qty(pos.amount),
+            "unrealizedProfit": f8(engine.leg_unrealized(pos)),
             "isolatedMargin": "0.00000000",
-            "notional": f8(engine.notional(s)),
+            "notional": f8(engine.leg_notional(pos)),
             "isolatedWallet": "0",
-            "initialMargin": f8(
-                engine.position_initial_margin(s) + engine.open_order_initial_margin(s)
-            ),
-            "maintMargin": f8(engine.maint_margin(s)),
-            "updateTime": engine.positions[s].update_time,
+            "initialMargin": f8(engine.leg_initial_margin(pos) + _order_margin(engine, pos)),
+            "maintMargin": f8(engine.leg_maint_margin(pos)),
+            "updateTime": pos.update_time,
         }
         for s, spec in engine.specs.items()
         if _has_exposure(engine, s)
+        for pos in engine.legs(s)
+        if not engine.dual or _leg_shown(engine, pos)
     ]
     return out
 
@@ -218,29 +233,29 @@ def account_v2(engine: Engine) -> JSON:
     out["assets"] = [_asset_json(engine, a, v2=True) for a in engine.wallet]
     positions = []
     for s, spec in engine.specs.items():
-        pos = engine.positions[s]
-        position_im = engine.position_initial_margin(s)
-        order_im = engine.open_order_initial_margin(s)
-        positions.append(
-            {
-                "symbol": s,
-                "initialMargin": f8(position_im + order_im),
-                "maintMargin": f8(engine.maint_margin(s)),
-                "unrealizedProfit": f8(engine.unrealized(s)),
-                "positionInitialMargin": f8(position_im),
-                "openOrderInitialMargin": f8(order_im),
-                "leverage": str(pos.leverage),
-                "isolated": False,
-                "entryPrice": plain(pos.entry_price),
-                "breakEvenPrice": plain(engine.break_even_price(s)),
-                "maxNotional": max_notional(pos.leverage),
-                "bidNotional": f8(engine.side_notional(s, Side.BUY)),
-                "askNotional": f8(engine.side_notional(s, Side.SELL)),
-                "positionSide": "BOTH",
-                "positionAmt": spec.fmt_qty(pos.amount),
-                "updateTime": pos.update_time,
-            }
-        )
+        for pos in engine.legs(s):
+            position_im = engine.leg_initial_margin(pos)
+            order_im = _order_margin(engine, pos)
+            positions.append(
+                {
+                    "symbol": s,
+                    "initialMargin": f8(position_im + order_im),
+                    "maintMargin": f8(engine.leg_maint_margin(pos)),
+                    "unrealizedProfit": f8(engine.leg_unrealized(pos)),
+                    "positionInitialMargin": f8(position_im),
+                    "openOrderInitialMargin": f8(order_im),
+                    "leverage": str(pos.leverage),
+                    "isolated": False,
+                    "entryPrice": plain(pos.entry_price),
+                    "breakEvenPrice": plain(engine.leg_break_even(pos)),
+                    "maxNotional": max_notional(pos.leverage),
+                    "bidNotional": f8(engine.side_notional(s, Side.BUY)),
+                    "askNotional": f8(engine.side_notional(s, Side.SELL)),
+                    "positionSide": pos.side,
+                    "positionAmt": spec.fmt_qty(pos.amount),
+                    "updateTime": pos.update_time,
+                }
+            )
     out["positions"] = positions
     return out
 
@@ -273,48 +288,56 @@ def position_risk(engine: Engine, symbols: list[str], *, v2: bool) -> list[JSON]
     for s in symbols:
         if not v2 and not _has_exposure(engine, s):
             continue
-        spec = engine.specs[s]
-        pos = engine.positions[s]
-        common = {
-            "symbol": s,
-            "positionSide": "BOTH",
-            "positionAmt": spec.fmt_qty(pos.amount),
-            "entryPrice": plain(pos.entry_price),
-            "breakEvenPrice": plain(engine.break_even_price(s)),
-            "markPrice": f8(engine.mark_price(s)),
-            "unRealizedProfit": f8(engine.unrealized(s)),
-            "liquidationPrice": plain(engine.liquidation_price(s)),
-            "isolatedMargin": "0.00000000",
-            "notional": f8(engine.notional(s)),
-            "isolatedWallet": "0",
-            "updateTime": pos.update_time,
-        }
-        if v2:
-            common.update(
-                {
-                    "marginType": "cross",
-                    "isAutoAddMargin": "false",
-                    "leverage": str(pos.leverage),
-                    "maxNotionalValue": max_notional(pos.leverage),
-                }
-            )
-        else:
-            position_im = engine.position_initial_margin(s)
-            order_im = engine.open_order_initial_margin(s)
-            common.update(
-                {
-                    "marginAsset": MARGIN_ASSET,
-                    "initialMargin": f8(position_im + order_im),
-                    "maintMargin": f8(engine.maint_margin(s)),
-                    "positionInitialMargin": f8(position_im),
-                    "openOrderInitialMargin": f8(order_im),
-                    "adl": 1 if pos.amount else 0,
-                    "bidNotional": f8(engine.side_notional(s, Side.BUY)),
-                    "askNotional": f8(engine.side_notional(s, Side.SELL)),
-                }
-            )
-        rows.append(common)
+        for pos in engine.legs(s):
+            if not v2 and engine.dual and not _leg_shown(engine, pos):
+                continue
+            rows.append(_position_row(engine, pos, v2=v2))
     return rows
+
+
+def _position_row(engine: Engine, pos: Position, *, v2: bool) -> JSON:
+    """One row of ``positionRisk``."""
+    s = pos.symbol
+    spec = engine.specs[s]
+    common = {
+        "symbol": s,
+        "positionSide": pos.side,
+        "positionAmt": spec.fmt_qty(pos.amount),
+        "entryPrice": plain(pos.entry_price),
+        "breakEvenPrice": plain(engine.leg_break_even(pos)),
+        "markPrice": f8(engine.mark_price(s)),
+        "unRealizedProfit": f8(engine.leg_unrealized(pos)),
+        "liquidationPrice": plain(engine.liquidation_price(s, pos.side)),
+        "isolatedMargin": "0.00000000",
+        "notional": f8(engine.leg_notional(pos)),
+        "isolatedWallet": "0",
+        "updateTime": pos.update_time,
+    }
+    if v2:
+        common.update(
+            {
+                "marginType": "cross",
+                "isAutoAddMargin": "false",
+                "leverage": str(pos.leverage),
+                "maxNotionalValue": max_notional(pos.leverage),
+            }
+        )
+    else:
+        position_im = engine.leg_initial_margin(pos)
+        order_im = _order_margin(engine, pos)
+        common.update(
+            {
+                "marginAsset": MARGIN_ASSET,
+                "initialMargin": f8(position_im + order_im),
+                "maintMargin": f8(engine.leg_maint_margin(pos)),
+                "positionInitialMargin": f8(position_im),
+                "openOrderInitialMargin": f8(order_im),
+                "adl": 1 if pos.amount else 0,
+                "bidNotional": f8(engine.side_notional(s, Side.BUY)),
+                "askNotional": f8(engine.side_notional(s, Side.SELL)),
+            }
+        )
+    return common
 
 
 # ----------------------------------------------------------------------------- exchangeInfo
@@ -453,7 +476,7 @@ def order_trade_update(event: OrderEvent, spec: SymbolSpec, now: int) -> JSON:
             "R": o.reduce_only,
             "wt": "CONTRACT_PRICE",
             "ot": o.type.value,
-            "ps": "BOTH",
+            "ps": o.position_side,
             "cp": False,
             "pP": False,
             "si": 0,
@@ -486,7 +509,7 @@ def account_update(event: AccountEvent, engine: Engine, now: int) -> JSON:
                     "up": f8(p.unrealized),
                     "mt": "cross",
                     "iw": "0",
-                    "ps": "BOTH",
+                    "ps": p.side,
                     "ma": MARGIN_ASSET,
                 }
                 for p in event.positions
