@@ -1,4 +1,6 @@
-"""Flatten the account: cancel every open order, close every position with reduce-only orders.
+"""Flatten the account: cancel every open order, close every position with a MARKET order that
+can only reduce it (reduce-only in one-way mode; in hedge mode the side's closing order, with
+its ``positionSide`` and without ``reduceOnly``, which Binance refuses there).
 
 The one core operation behind the kill switch, ``tradeloop flatten`` and a remote ``flatten``.
 It works from the exchange's own view (a REST snapshot, the source of truth), not the cache,
@@ -33,7 +35,7 @@ _locks: weakref.WeakKeyDictionary[BotContext, asyncio.Lock] = weakref.WeakKeyDic
 
 @dataclass(frozen=True, slots=True)
 class ClosedPosition:
-    """A position and the reduce-only MARKET order sent to close it."""
+    """A position and the MARKET order sent to close it."""
 
     position: Position
     order: Order
@@ -79,9 +81,14 @@ class FlattenResult:
             )
         for closed in self.closed:
             order = closed.order
+            how = (
+                "reduce-only"
+                if closed.position.side == "BOTH"
+                else f"closing {order.position_side}"
+            )
             out.append(
                 f"closed {closed.position.symbol} {closed.position.side} "
-                f"{closed.position.amount:f}: {order.side} {order.orig_qty:f} MARKET reduce-only "
+                f"{closed.position.amount:f}: {order.side} {order.orig_qty:f} MARKET {how} "
                 f"{order.status} ({order.client_order_id})"
             )
         for failure in self.failed:
@@ -108,22 +115,34 @@ def _error_text(ctx: BotContext, exc: BaseException) -> str:
 
 
 def closing_request(position: Position) -> OrderRequest | None:
-    """The reduce-only MARKET order that closes a one-way ``position`` (``None`` if flat)."""
+    """The MARKET order that closes ``position`` (``None`` if flat): reduce-only for a one-way
+    (``BOTH``) position; for a hedge-mode one, a SELL of the ``LONG`` side or a BUY of the
+    ``SHORT`` side with that ``position_side`` (reduce-only by nature; Binance refuses the
+    ``reduceOnly`` parameter in hedge mode)."""
     if not position.amount:
         return None
+    if position.side == "BOTH":
+        return OrderRequest(
+            symbol=position.symbol,
+            side="SELL" if position.amount > 0 else "BUY",
+            type="MARKET",
+            quantity=abs(position.amount),
+            reduce_only=True,
+        )
     return OrderRequest(
         symbol=position.symbol,
-        side="SELL" if position.amount > 0 else "BUY",
+        side="SELL" if position.side == "LONG" else "BUY",
         type="MARKET",
         quantity=abs(position.amount),
-        reduce_only=True,
+        position_side=position.side,
     )
 
 
 async def flatten_account(
     ctx: BotContext, *, reason: str, close_positions: bool = True
 ) -> FlattenResult:
-    """Cancel every open order of the account, then close every position (reduce-only MARKET).
+    """Cancel every open order of the account, then close every position (a MARKET order that
+    can only reduce it; hedge-mode positions by their side).
 
     Reads the open orders from a REST snapshot; after the cancels it reads the positions again
     (a fill may have come in meanwhile). If a snapshot cannot be read, the cache's view stands
@@ -170,16 +189,6 @@ async def _flatten(ctx: BotContext, reason: str, *, close_positions: bool) -> Fl
     closed: list[ClosedPosition] = []
     for position in positions:
         if not position.amount:
-            continue
-        if position.side != "BOTH":
-            failed.append(
-                FlattenFailure(
-                    "close",
-                    position.symbol,
-                    position.side,
-                    "hedge-mode positions cannot be closed: the order API sends one-way orders",
-                )
-            )
             continue
         request = closing_request(position)
         if request is None:

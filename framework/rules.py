@@ -87,7 +87,7 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
     * ``LOT_SIZE`` (limit orders) / ``MARKET_LOT_SIZE`` (market orders): quantity within
       ``[min_qty, max_qty]`` and ``(quantity - min_qty)`` a multiple of the step;
     * ``MIN_NOTIONAL``: ``price * quantity >= min_notional`` (market orders: the mark price),
-      reduce-only orders exempt;
+      reduce-only orders (and hedge-mode closes) exempt;
     * ``PERCENT_PRICE``: a limit BUY at most ``mark * multiplier_up``, a SELL at least
       ``mark * multiplier_down``; a MARKET order's counterparty best price (the best ask for a
       BUY, the best bid for a SELL) within the same band (Binance -4131);
@@ -190,7 +190,7 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
         elif best is not None and mark is not None:
             out.extend(self._best_price_breaches(request.side, best, mark, mark_margin))
         out.extend(self._notional_breaches(request, mark, mark_margin))
-        if not request.reduce_only:
+        if not request.reduces:
             out.extend(self._position_breaches(request, mark, mark_margin, position, same_side))
         if self.max_num_orders > 0 and open_orders >= self.max_num_orders:
             out.append(
@@ -346,7 +346,7 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
     def _notional_breaches(
         self, request: OrderRequest, mark: Decimal | None, margin: Decimal
     ) -> list[FilterBreach]:
-        if self.min_notional <= 0 or request.reduce_only or request.quantity <= 0:
+        if self.min_notional <= 0 or request.reduces or request.quantity <= 0:
             return []
         if request.type == "MARKET":
             if mark is None:

@@ -367,9 +367,9 @@ class StrategyOrders:
 
     def _check_allowed(self, request: OrderRequest) -> None:
         held = self._ctx.trading_held
-        if held and not request.reduce_only:
-            # A reduce-only order can only shrink a position: a held strategy can always get
-            # out (cancels are never checked).
+        if held and not request.reduces:
+            # A reduce-only order (or a hedge-mode close) can only shrink a position: a held
+            # strategy can always get out (cancels are never checked).
             raise TradingHeld(f"strategies are held: {held}; only cancels and reduce-only orders")
         reason = self._ctx.strategy_paused(self.strategy_id)
         if reason:
@@ -418,24 +418,25 @@ class StrategyOrders:
             mark_margin=Decimal(str(ctx.settings.exchange.mark_price_margin)),
             open_orders=len(ctx.cache.orders_for(symbol)) + ctx.orders_in_flight[symbol],
             best=best,
-            position=self._position_now(symbol),
+            position=self._position_now(symbol, request.position_side),
             same_side=abs(self._same_side_exposure(request)) - request.quantity,
         )
 
-    def _position_now(self, symbol: str) -> Decimal:
-        """The one-way position as the cache has it, plus the fills of this instance's orders
-        the exchange answered with and the cache's position does not include yet (its last
-        update is older than the answer)."""
+    def _position_now(self, symbol: str, side: str = "BOTH") -> Decimal:
+        """The position (``side``: ``BOTH``, or a hedge-mode ``LONG``/``SHORT``) as the cache
+        has it, plus the fills of this instance's orders on it the exchange answered with and
+        the cache's position does not include yet (its last update is older than the
+        answer)."""
         cache = self._ctx.cache
-        position = cache.position(symbol)
+        position = cache.position(symbol, side)
         amount = position.amount if position is not None else Decimal(0)
         now = self._ctx.clock.time()
         for key, (order, at) in list(self._unseen_fills.items()):
             # the position is as of its last update: one at or after the answer's includes it
-            as_of = cache.position_time(key[0])
+            as_of = cache.position_time(key[0], order.position_side)
             if (as_of is not None and as_of >= order.event_time) or now - at > UNSEEN_ORDER_GRACE:
                 del self._unseen_fills[key]
-            elif key[0] == symbol:
+            elif key[0] == symbol and order.position_side == side:
                 amount += order.executed_qty if order.side == "BUY" else -order.executed_qty
         return amount
 
@@ -480,7 +481,7 @@ class StrategyOrders:
                     f"{count} open orders on {request.symbol}, max_open_orders is "
                     f"{limits.max_open_orders}"
                 )
-        if limits.max_position is not None and not request.reduce_only:
+        if limits.max_position is not None and not request.reduces:
             position = self._ctx.cache.position(request.symbol)
             now = position.amount if position is not None else Decimal(0)
             worst = now + self._same_side_exposure(request)

@@ -164,7 +164,12 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """What a strategy asks the connector to send. ``price`` is required for LIMIT orders."""
+    """What a strategy asks the connector to send. ``price`` is required for LIMIT orders.
+
+    ``position_side``: ``BOTH`` in one-way mode; in hedge mode the position the order opens or
+    closes (``LONG``: a BUY opens, a SELL closes it; ``SHORT``: the reverse). A hedge-mode order
+    cannot be ``reduce_only`` (Binance refuses the parameter): closing is by side.
+    """
 
     symbol: str
     side: OrderSide
@@ -174,6 +179,16 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     time_in_force: Literal["GTC", "IOC", "FOK", "GTX"] = "GTC"
     reduce_only: bool = False
     client_order_id: str = ""
+    position_side: PositionSide = "BOTH"
+
+    @property
+    def reduces(self) -> bool:
+        """True when the order can only shrink a position: reduce-only, or a hedge-mode close
+        (a SELL of the LONG side, a BUY of the SHORT side)."""
+        if self.reduce_only:
+            return True
+        side = self.position_side
+        return (side == "LONG" and self.side == "SELL") or (side == "SHORT" and self.side == "BUY")
 
 
 class ExchangeCheck(msgspec.Struct, frozen=True, kw_only=True):

@@ -96,6 +96,8 @@ def mismatch(request: OrderRequest, order: Order, created_ms: int, not_before_ms
             return f"time in force {order.time_in_force}"
     if order.reduce_only != request.reduce_only:
         return f"reduce-only {order.reduce_only}"
+    if order.position_side != request.position_side:
+        return f"position side {order.position_side}"
     if created_ms < not_before_ms:
         return f"made at {created_ms} ms, before it was sent (not before {not_before_ms} ms)"
     return ""
@@ -342,7 +344,15 @@ class OrderService:
                 raise ValueError("a LIMIT order needs a price")
             params["price"] = fmt_decimal(request.price)
             params["timeInForce"] = request.time_in_force
-        if request.reduce_only:
+        if request.position_side != "BOTH":
+            if request.reduce_only:
+                raise ValueError(
+                    "a hedge-mode order (position side "
+                    f"{request.position_side}) cannot be reduce-only: close with the side "
+                    "opposite the position instead"
+                )
+            params["positionSide"] = request.position_side
+        elif request.reduce_only:
             params["reduceOnly"] = True
         params["newClientOrderId"] = cid
         params["newOrderRespType"] = "RESULT"

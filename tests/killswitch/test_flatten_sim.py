@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+import pytest
+
 from framework.clock import SystemClock
 from framework.flatten import FLATTEN_OWNER, flatten_account
 from framework.runtime import Bot
 from framework.types import OrderRequest
 from plugins.sim.exchange import SimExchange
-from plugins.sim.testing import SimBotFactory
+from plugins.sim.testing import SimBotFactory, SimFactory, until
 
 
 def resting_buy(sim: SimExchange, symbol: str, qty: str) -> OrderRequest:
@@ -101,3 +104,68 @@ async def test_failures_are_listed_with_the_error_and_no_secret(
     assert len(again.cancelled) == 2
     assert len(again.closed) == 2
     assert sim_exchange.truth().open_orders == []
+
+
+async def test_flatten_closes_hedge_mode_positions_by_their_side(
+    sim_factory: SimFactory, sim_bot: SimBotFactory
+) -> None:
+    """Hedge mode (dual side): a LONG and a SHORT on one symbol and a SHORT on another are
+    closed with their side's closing order (positionSide, never reduceOnly, which the
+    exchange refuses there), and the cache follows."""
+    sim = await sim_factory(dual_side_position=True)
+    bot = await sim_bot(sim=sim)
+    api = bot.ctx.exchange
+    hedge = msgspec.structs.replace
+    await api.place_order(
+        hedge(resting_buy(sim, "BTCUSDT", "0.010"), position_side="LONG"), owner="s1"
+    )
+    await api.place_order(
+        hedge(market("BTCUSDT", "BUY", "0.020"), position_side="LONG"), owner="s1"
+    )
+    await api.place_order(
+        hedge(market("BTCUSDT", "SELL", "0.010"), position_side="SHORT"), owner="s1"
+    )
+    await api.place_order(
+        hedge(market("ETHUSDT", "SELL", "0.300"), position_side="SHORT"), owner="s2"
+    )
+    before = sim.truth().positions
+    assert (before["BTCUSDT:LONG"].amount, before["BTCUSDT:SHORT"].amount) == (
+        Decimal("0.020"),
+        Decimal("-0.010"),
+    )
+    await until(lambda: len(bot.ctx.cache.positions) == 3)
+
+    result = await flatten_account(bot.ctx, reason="test")
+
+    assert result.ok, result.lines()
+    after = sim.truth()
+    assert after.open_orders == []
+    assert {k: p.amount for k, p in after.positions.items() if p.amount} == {}
+    closed = {(c.position.symbol, c.position.side): c.order for c in result.closed}
+    assert set(closed) == {("BTCUSDT", "LONG"), ("BTCUSDT", "SHORT"), ("ETHUSDT", "SHORT")}
+    assert (closed["BTCUSDT", "LONG"].side, closed["BTCUSDT", "LONG"].orig_qty) == (
+        "SELL",
+        Decimal("0.020"),
+    )
+    assert closed["BTCUSDT", "SHORT"].side == "BUY"
+    assert closed["ETHUSDT", "SHORT"].orig_qty == Decimal("0.300")
+    for (_, side), order in closed.items():
+        assert order.position_side == side
+        assert not order.reduce_only
+        assert order.status == "FILLED"
+    assert "MARKET closing LONG FILLED" in "\n".join(result.lines())
+    await until(lambda: not bot.ctx.cache.positions)
+    assert sim.engine.refusals.by_code == {}
+
+
+async def test_a_hedge_mode_order_cannot_be_reduce_only(
+    sim_factory: SimFactory, sim_bot: SimBotFactory
+) -> None:
+    sim = await sim_factory(dual_side_position=True)
+    bot = await sim_bot(sim=sim)
+    request = msgspec.structs.replace(
+        market("BTCUSDT", "SELL", "0.010"), position_side="LONG", reduce_only=True
+    )
+    with pytest.raises(ValueError, match="cannot be reduce-only: close with the side opposite"):
+        await bot.ctx.exchange.place_order(request, owner="s1")
+    assert sim.engine.refusals.by_code == {}
