@@ -159,3 +159,22 @@ async def test_resume_prints_what_it_cleared(tmp_path: Path, still_sim: SimExcha
     again = io.StringIO()
     assert run_resume(settings, out=again) == 0
     assert "nothing to clear" in again.getvalue()
+
+
+async def test_flatten_yes_closes_hedge_mode_positions(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    """A hedge-mode account: both sides of a symbol are closed by their side's order."""
+    sim = await sim_factory(updates_per_second=0, dual_side_position=True)
+    await sim.place_order(SYMBOL, "BUY", "0.100", position_side="LONG")
+    await sim.place_order(SYMBOL, "SELL", "0.050", position_side="SHORT")
+    settings = write_settings(tmp_path, sim)
+
+    code, out, err = await tradeloop(settings, "flatten", "--yes")
+
+    assert code == 0, err
+    positions = sim.truth().positions
+    assert (positions[f"{SYMBOL}:LONG"].amount, positions[f"{SYMBOL}:SHORT"].amount) == (0, 0)
+    assert "closed BTCUSDT LONG 0.100: SELL 0.100 MARKET closing LONG FILLED" in out
+    assert "closed BTCUSDT SHORT -0.050: BUY 0.050 MARKET closing SHORT FILLED" in out
+    assert "0 orders cancelled, 2 positions closed, 0 failed" in out
