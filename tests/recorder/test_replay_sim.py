@@ -10,7 +10,17 @@ import pytest
 
 from framework import ManualClock
 from framework.testing import BotFactory, HookRecorder
-from plugins.recorder.format import Frame, Header, Outcome, Rest, Stop, read_records
+from plugins.recorder.format import (
+    MAGIC,
+    Frame,
+    Header,
+    Outcome,
+    Rest,
+    State,
+    Stop,
+    encode_block,
+    read_records,
+)
 from plugins.recorder.testing import replay_recording
 from plugins.sim.testing import until
 from tests.strategies.helpers import move, ready, sim_settings
@@ -91,3 +101,36 @@ async def test_a_replayed_run_equals_the_live_run(
     assert result.summary["fills"] == live["fills"]
     assert result.summary["cache"] == live["cache"]
     assert result.summary["realized_pnl"] == live["realized_pnl"]
+
+
+async def test_the_shutdowns_answers_are_not_held_back_by_frames_it_no_longer_takes(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    """A real-time run's shutdown interleaves frames with its requests (the grid's cancels).
+    When the market connection dropped as the bot stopped and the live connector still took
+    frames on its new one, the replayed connector (its reconnect waits on the manual clock)
+    no longer takes them: they are skipped at once, so the cancels are answered within the
+    shutdown's budget (runtime.shutdown_timeout), and the replay ends as the live run did.
+    Sending each and waiting for it to be taken (0.5 s a frame) held the cancels back past
+    the budget: the replay kept the grid's 4 orders open (d8f9012)."""
+    path, _ = await record_grid_run(bot_factory, manual_clock, tmp_path)
+    records = list(read_records(path))
+    stop = next(i for i, r in enumerate(records) if isinstance(r, Stop))
+    ticks = [r for r in records[:stop] if isinstance(r, Frame) and r.stream == "market"]
+    assert ticks
+    at, mono_ns = records[stop].at, records[stop].mono_ns  # type: ignore[union-attr]
+    dropped = State(at, mono_ns, "market", "disconnected", "closed by the exchange", False)
+    late = [Frame("market", at, mono_ns + n, ticks[n % len(ticks)].data) for n in range(16)]
+    edited = tmp_path / "edited.0.tlrec"
+    body = [*records[: stop + 1], dropped, *late, *records[stop + 1 :]]
+    edited.write_bytes(MAGIC + encode_block(body))
+    live = records[-1]
+    assert isinstance(live, Outcome)
+    assert live.outcome["cache"]["open_orders"] == []
+
+    result = await replay_recording(edited)
+
+    assert result.differences == []
+    assert result.outcome == live.outcome
+    assert result.unanswered == []
+    assert result.skipped == len(late)
