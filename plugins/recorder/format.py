@@ -1,8 +1,10 @@
-"""The recording file: blocks of msgpack records, each block zstd-compressed, append-only.
+"""The recording file: blocks of msgpack records, zstd-compressed or stored, append-only.
 
-A file starts with ``MAGIC`` and holds blocks; a block is ``b"TLRB"``, the length of its
-compressed payload (4 bytes, little-endian) and the payload: one msgpack array of records, as
-one zstd frame. Blocks are written whole, without ``fsync``, by a writer thread; a run killed
+A file starts with ``MAGIC`` and holds blocks; a block is a tag, the length of its payload
+(4 bytes, little-endian) and the payload: one msgpack array of records, as one zstd frame
+(tag ``b"TLRB"``) or as it is (tag ``b"TLRU"``, version 2: blocks the writer stored
+uncompressed because compressing them would have taken more CPU than its budget). Blocks
+are written whole, without ``fsync``, by a writer thread; a run killed
 mid-write leaves at most a torn last block, which the reader skips and reports (``torn``).
 
 Each record is a msgpack array whose first element is its kind (``Header`` 0, ``Frame`` 1,
@@ -36,9 +38,10 @@ import msgspec
 import zstandard
 
 MAGIC = b"TLREC1\n"
-BLOCK = b"TLRB"
+BLOCK = b"TLRB"  # the payload is one zstd frame
+RAW_BLOCK = b"TLRU"  # the payload is stored uncompressed (version 2)
 BLOCK_HEAD = struct.Struct("<4sI")
-VERSION = 1
+VERSION = 2
 SUFFIX = ".tlrec"
 PART = re.compile(r"^(?P<run>.+)\.(?P<part>\d+)\.tlrec$")
 
@@ -139,8 +142,12 @@ class RecordingError(Exception):
 
 
 def encode_block(records: list[Any], level: int = 3) -> bytes:
-    """One block of ``records`` (Structs, or tuples laid out as they are: kind first)."""
-    payload = zstandard.ZstdCompressor(level=level).compress(msgspec.msgpack.encode(records))
+    """One block of ``records`` (Structs, or tuples laid out as they are: kind first),
+    compressed at zstd ``level``; level 0: stored uncompressed."""
+    payload = msgspec.msgpack.encode(records)
+    if level == 0:
+        return BLOCK_HEAD.pack(RAW_BLOCK, len(payload)) + payload
+    payload = zstandard.ZstdCompressor(level=level).compress(payload)
     return BLOCK_HEAD.pack(BLOCK, len(payload)) + payload
 
 
@@ -193,14 +200,14 @@ def read_records(path: Path, stats: ReadStats | None = None) -> Iterator[Record]
                     stats.torn += 1
                     break
                 tag, size = BLOCK_HEAD.unpack(head)
-                if tag != BLOCK:
+                if tag != BLOCK and tag != RAW_BLOCK:
                     raise RecordingError(f"{part}: damaged block at byte {f.tell() - len(head)}")
                 payload = f.read(size)
                 if len(payload) < size:
                     stats.torn += 1
                     break
                 try:
-                    records = _decode_block(decompress(payload))
+                    records = _decode_block(decompress(payload) if tag == BLOCK else payload)
                 except (zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError) as exc:
                     raise RecordingError(f"{part}: unreadable block: {exc}") from None
                 stats.blocks += 1

@@ -3,9 +3,11 @@ writes them (``format``), rotated by size, secrets left out.
 
 On the loop, per frame: one tuple appended to a ``deque`` (the kind, the stream,
 ``time.monotonic_ns()``, the bytes; on a clock other than the system's, its time too). A writer
-thread wakes every ``flush_interval``, takes what is there in one C-level pass, encodes it with
-msgspec and compresses it with zstd (which lets the loop run meanwhile) and appends the blocks;
-the loop never waits on the disk, and the writer does no Python work per frame.
+thread, at a lower scheduling priority (``writer_nice``), wakes every ``flush_interval``, takes
+what is there in one C-level pass, encodes it with msgspec and compresses it with zstd (which
+lets the loop run meanwhile) within its CPU budget (``budget``; past it, blocks are stored
+uncompressed) and appends the blocks; the loop never waits on the disk, and the writer does
+no Python work per frame.
 
 Not recorded: the API key (a header the connector adds; the tap never sees it), signatures
 (added to the query string only, after the parameters the tap gets), listenKeys (each replaced
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -29,6 +32,7 @@ from typing import Any
 
 from loguru import logger
 
+from .budget import CompressBudget
 from .format import (
     ANCHOR,
     BARE,
@@ -64,6 +68,8 @@ class RecorderStats:
     files: int = 0
     overflows: int = 0
     write_errors: int = 0
+    stored_blocks: int = 0  # blocks written uncompressed (over the compression budget)
+    writer_cpu: float = 0.0  # CPU seconds the writer thread used
 
 
 class ListenKeyMask:
@@ -128,6 +134,7 @@ class Recorder:
         self._taken = 0  # queued items the writer took
         self._bare: str | None = None  # the stream whose frames are queued as bare bytes
         self._stamper: asyncio.TimerHandle | None = None
+        self._budget = CompressBudget(config.compress_budget)  # the writer's, set as it starts
         self.part = -1
         self.paths: list[Path] = []
         self.stats = RecorderStats()
@@ -263,7 +270,10 @@ class Recorder:
 
     def _run(self) -> None:
         interval = self.config.flush_interval
+        lower_priority(self.config.writer_nice)
+        budget = self._budget = CompressBudget(self.config.compress_budget)
         while True:
+            budget.refill(time.monotonic())
             self._wake.wait(interval)
             self._wake.clear()
             stopping = self._stopping
@@ -275,6 +285,7 @@ class Recorder:
                 if stopping:
                     return
                 time.sleep(interval)
+            self.stats.writer_cpu = time.thread_time()
             if stopping:
                 return
 
@@ -302,7 +313,14 @@ class Recorder:
             self._write_block(batch[start : start + limit])
 
     def _write_block(self, batch: list[Any]) -> None:
-        block = encode_block(batch, self.config.compress_level)
+        budget = self._budget
+        if budget.allows():
+            cpu = time.thread_time()
+            block = encode_block(batch, self.config.compress_level)
+            budget.spend(time.thread_time() - cpu)
+        else:
+            block = encode_block(batch, 0)
+            self.stats.stored_blocks += 1
         if self._size + len(block) > self.config.max_file_bytes and self._size > len(MAGIC) + 512:
             self._file.close()
             self._open_part()
@@ -335,6 +353,18 @@ class Recorder:
         self.paths.append(path)
         self.stats.files += 1
         self.stats.bytes_written += len(data)
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's scheduling priority by ``nice`` (Linux: per thread;
+    elsewhere, where threads share their process's priority, nothing)."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError as exc:  # not allowed here: the writer runs at the loop's priority
+        logger.warning("recorder: the writer's priority stays as it is: {}", exc)
 
 
 def run_name(at: float, directory: Path) -> str:

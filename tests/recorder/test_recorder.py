@@ -10,14 +10,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zstandard
 
 from framework import ManualClock
 from framework.testing import BotFactory, HookRecorder
 from plugins.binance import BinancePlugin
+from plugins.recorder.budget import CompressBudget
 from plugins.recorder.format import (
+    BLOCK,
     BLOCK_HEAD,
     MAGIC,
+    RAW_BLOCK,
     Frame,
     Header,
     ReadStats,
@@ -42,8 +46,9 @@ def payloads(path: Path) -> bytes:
     for part in parts_of(path):
         data = part.read_bytes()[len(MAGIC) :]
         while data:
-            _, size = BLOCK_HEAD.unpack(data[: BLOCK_HEAD.size])
-            out.append(unzstd(data[BLOCK_HEAD.size : BLOCK_HEAD.size + size]))
+            tag, size = BLOCK_HEAD.unpack(data[: BLOCK_HEAD.size])
+            payload = data[BLOCK_HEAD.size : BLOCK_HEAD.size + size]
+            out.append(unzstd(payload) if tag == BLOCK else payload)
             data = data[BLOCK_HEAD.size + size :]
     return b"".join(out)
 
@@ -137,6 +142,53 @@ def test_files_rotate_by_size_and_read_back_in_order(tmp_path: Path) -> None:
     assert stats.torn == 0
     # from a later part on: that part and the ones after it
     assert len(list(read_records(recorder.paths[2]))) < len(records)
+
+
+@pytest.mark.parametrize(("budget", "stored"), [(0.0, True), (1.0, False)])
+def test_blocks_over_the_compression_budget_are_stored_uncompressed_and_read_back(
+    tmp_path: Path, budget: float, stored: bool
+) -> None:
+    config = RecorderSettings(flush_interval=0.01, block_records=50, compress_budget=budget)
+    recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={}, version="x")
+    recorder.start()
+    tap = recorder.stream_frames("user_data")
+    for i in range(400):
+        tap(frame(i))
+    recorder.close()
+
+    tags = block_tags(recorder.paths[0])
+    assert tags[0] == BLOCK  # the header's, always compressed
+    assert set(tags[1:]) == ({RAW_BLOCK} if stored else {BLOCK})
+    assert recorder.stats.stored_blocks == (len(tags) - 1 if stored else 0)
+    assert recorder.stats.writer_cpu > 0
+    frames = [r for r in read_records(recorder.paths[0]) if isinstance(r, Frame)]
+    assert [int(r.data.split(b",")[0][5:]) for r in frames] == list(range(400))
+    assert {r.stream for r in frames} == {"user_data"}
+
+
+def test_the_compression_budget_refills_with_time_up_to_its_burst() -> None:
+    budget = CompressBudget(0.01, burst=2.0)  # 1 % of a core, 20 ms saved up at most
+    budget.refill(100.0)
+    assert budget.allows()
+    budget.spend(0.035)  # a block that cost 35 ms of CPU: 15 ms overdrawn
+    assert not budget.allows()
+    budget.refill(101.0)  # +10 ms: still 5 ms overdrawn
+    assert not budget.allows()
+    budget.refill(102.0)
+    assert budget.allows()
+    budget.refill(1000.0)  # a long quiet spell saves up no more than the burst
+    assert budget.credit == pytest.approx(0.02)
+    assert not CompressBudget(0.0).allows()
+
+
+def block_tags(path: Path) -> list[bytes]:
+    """The tag of every block of ``path``, in order."""
+    data, tags = path.read_bytes()[len(MAGIC) :], []
+    while data:
+        tag, size = BLOCK_HEAD.unpack(data[: BLOCK_HEAD.size])
+        tags.append(tag)
+        data = data[BLOCK_HEAD.size + size :]
+    return tags
 
 
 def test_a_torn_last_block_is_skipped_and_counted(tmp_path: Path) -> None:
