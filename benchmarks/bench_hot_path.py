@@ -26,7 +26,11 @@ interleaved (A B C A B C ...) so a noisy neighbour hits them all alike:
   not install uvloop). Firehose only. Skipped, and said so, when python-binance is not installed.
 * ``--record`` adds ``tradeloop_recording``: ``tradeloop`` with the flight recorder's tap on its
   stream (``plugins.recorder``, default settings, writing to a temporary folder); the JSON's
-  ``verdicts.recording`` compares its msgs/s median with ``tradeloop``'s (issue 18: under 3 %).
+  ``verdicts.recording`` compares its msgs/s median with ``tradeloop``'s (issue 18: under 3 %),
+  run by run, and gives the writer thread's CPU per frame over ``tradeloop``'s CPU per message.
+  ``--record-variant LABEL=JSON`` adds ``tradeloop_recording_LABEL``: the same with those
+  recorder settings (e.g. ``before='{"compress_budget": 1, "writer_nice": 0}'``: compressing
+  everything at the loop's priority, as before the compression budget).
 * ``--compare LABEL=DIR`` adds ``DIR/benchmarks/peers_tradeloop.py`` (another checkout, e.g. the
   code before a change) as one more consumer (``LABEL`` and, on ACCOUNT_UPDATE,
   ``LABEL_account_cache``).
@@ -92,7 +96,15 @@ def run_consumer(
     lines = [x for x in out.stdout.splitlines() if x.startswith('{"consumer"')]
     line = json.loads(lines[-1])
     row = {k: line[k] for k in (*FIELDS, "n", "loop")}
-    extras = ("scrape_ms", "scrape_cpu_ms", "recorded_frames", "recorder_overflows")
+    extras = (
+        "scrape_ms",
+        "scrape_cpu_ms",
+        "recorded_frames",
+        "recorder_overflows",
+        "recorder_cpu_us_per_frame",
+        "recorder_blocks",
+        "recorder_stored_blocks",
+    )
     for key in ("hooks_per_msg", "scrapes", *extras):
         if key in line:
             row[key] = line[key]
@@ -169,6 +181,36 @@ BOOK_TICKER_FLOOR = 0.9
 RECORDING_BUDGET = 0.03
 
 
+def paired_recording(runs: dict[str, list[dict[str, Any]]], name: str) -> dict[str, Any]:
+    """``name`` over ``tradeloop``, run by run (the runs alternate): msgs/s, the writer's CPU."""
+    pairs = [
+        (p, r)
+        for p, r in zip(runs.get("tradeloop", []), runs.get(name, []), strict=False)
+        if "error" not in p and "error" not in r and p["msgs_per_s"] and p["cpu_us_per_msg"]
+    ]
+    if not pairs:
+        return {}
+    ratios = sorted(r["msgs_per_s"] / p["msgs_per_s"] for p, r in pairs)
+    out: dict[str, Any] = {
+        "paired_msgs_per_s_ratio": round(statistics.median(ratios), 3),
+        "paired_range": [round(ratios[0], 3), round(ratios[-1], 3)],
+    }
+    shares = [
+        r["recorder_cpu_us_per_frame"] / p["cpu_us_per_msg"]
+        for p, r in pairs
+        if "recorder_cpu_us_per_frame" in r
+    ]
+    if shares:
+        out["writer_cpu_share"] = round(statistics.median(shares), 4)
+        out["writer_cpu_us_per_frame"] = round(
+            statistics.median(r["recorder_cpu_us_per_frame"] for _, r in pairs), 3
+        )
+        out["stored_blocks"] = [
+            f"{r.get('recorder_stored_blocks', 0)}/{r.get('recorder_blocks', 0)}" for _, r in pairs
+        ]
+    return out
+
+
 def verdicts(results: dict[str, Any]) -> dict[str, Any]:
     """The targets, judged on the firehose medians of this run."""
     out: dict[str, Any] = {}
@@ -196,19 +238,30 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
         }
     recording = {}
     for mode in ("account", "bookTicker"):
-        med = results.get(f"{mode}/firehose", {}).get("median", {})
-        plain, recorded = med.get("tradeloop", {}), med.get("tradeloop_recording", {})
-        if plain.get("msgs_per_s") and recorded.get("msgs_per_s"):
+        result = results.get(f"{mode}/firehose", {})
+        med = result.get("median", {})
+        plain = med.get("tradeloop", {})
+        for name in med:
+            recorded = med[name]
+            if not name.startswith("tradeloop_recording"):
+                continue
+            if not (plain.get("msgs_per_s") and recorded.get("msgs_per_s")):
+                continue
             ratio = recorded["msgs_per_s"] / plain["msgs_per_s"]
-            recording[mode] = {
+            key = mode + name.removeprefix("tradeloop_recording")
+            recording[key] = {
                 "msgs_per_s_ratio": round(ratio, 3),
                 "cost": round(1 - ratio, 3),
                 "cpu_ratio": round(recorded["cpu_us_per_msg"] / plain["cpu_us_per_msg"], 3),
                 "ok": 1 - ratio < RECORDING_BUDGET,
+                **paired_recording(result.get("runs", {}), name),
             }
     if recording:
         out["recording"] = {
             "rule": "tradeloop_recording msgs/s >= 0.97 x tradeloop, same run",
+            "writer_cpu_share": "the writer thread's CPU per frame (the whole run, its "
+            "catching up after the window included) over the plain run's CPU per message "
+            "(the run just before it), median of the pairs",
             **recording,
         }
     book = results.get("bookTicker/firehose", {})
@@ -244,6 +297,13 @@ def main() -> None:
         "--record",
         action="store_true",
         help="also run tradeloop with the flight recorder recording every frame",
+    )
+    p.add_argument(
+        "--record-variant",
+        action="append",
+        default=[],
+        metavar="LABEL=JSON",
+        help="with --record, also tradeloop_recording_LABEL: the recorder with these settings",
     )
     p.add_argument(
         "--scrape",
@@ -287,6 +347,21 @@ def main() -> None:
             ROOT,
             None,
         )
+        for spec in args.record_variant:
+            label, _, overrides = spec.partition("=")
+            consumers[f"tradeloop_recording_{label}"] = (
+                [
+                    *tradeloop,
+                    "--sink",
+                    "dict",
+                    "--record",
+                    record_dir,
+                    "--record-settings",
+                    overrides,
+                ],
+                ROOT,
+                None,
+            )
     for spec in args.compare:
         label, _, where = spec.partition("=")
         script = Path(where).resolve() / "benchmarks" / "peers_tradeloop.py"

@@ -237,7 +237,7 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
         )
         recorder = None
         if args.record:  # the flight recorder's tap, as the connector adds it (docs/replay.md)
-            recorder = start_recorder(args.record)
+            recorder = start_recorder(args.record, args.record_settings)
             runner.add_tap(
                 recorder.stream_frames("user_data" if args.mode == "account" else "market")
             )
@@ -256,20 +256,29 @@ async def consume(args: Any, extra: dict[str, Any]) -> Any:
             extra["recorded_bytes"] = recorder.stats.bytes_written
             extra["recorded_frames"] = recorder.stats.frames
             extra["recorder_overflows"] = recorder.stats.overflows
+            # the writer thread's CPU per frame, the whole run (its catching up at close too)
+            extra["recorder_cpu_us_per_frame"] = round(
+                recorder.stats.writer_cpu / max(1, recorder.stats.frames) * 1e6, 3
+            )
+            extra["recorder_stored_blocks"] = recorder.stats.stored_blocks
+            extra["recorder_blocks"] = recorder.stats.blocks
     if counters.malformed or counters.unknown or counters.dispatch_errors:
         raise RuntimeError(f"bad messages: {counters}")
     extra["hooks_per_msg"] = round(sum(bus.counts.values()) / max(1, n), 2)
     return st
 
 
-def start_recorder(directory: str) -> Any:
-    """The ``recorder`` plugin's ``Recorder`` with its default settings, writing to
-    ``directory`` (its writer thread started)."""
+def start_recorder(directory: str, overrides: str = "") -> Any:
+    """The ``recorder`` plugin's ``Recorder`` with its default settings (and the JSON object
+    ``overrides`` over them), writing to ``directory`` (its writer thread started)."""
+    import msgspec
+
     from plugins.recorder.recorder import Recorder
     from plugins.recorder.settings import RecorderSettings
 
+    config = msgspec.convert(msgspec.json.decode(overrides or "{}"), RecorderSettings)
     recorder = Recorder(
-        RecorderSettings(),
+        config,
         Path(directory),
         clock=None,  # the bot's SystemClock
         settings={},
@@ -322,6 +331,12 @@ def main() -> None:
         default="",
         metavar="DIR",
         help="also record every frame with the flight recorder, into DIR",
+    )
+    p.add_argument(
+        "--record-settings",
+        default="",
+        metavar="JSON",
+        help="the recorder's settings over its defaults, e.g. '{\"compress_budget\": 1}'",
     )
     args = p.parse_args()
     extra: dict[str, Any] = {"sink": args.sink}
