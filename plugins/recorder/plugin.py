@@ -123,9 +123,11 @@ class RecorderPlugin:
                 "rest": stats.rest,
                 "records": stats.records,
                 "blocks": stats.blocks,
+                "stored_blocks": stats.stored_blocks,
                 "bytes": stats.bytes_written,
                 "overflows": stats.overflows,
                 "write_errors": stats.write_errors,
+                "writer_cpu": round(stats.writer_cpu, 3),
             }
         }
 

@@ -81,6 +81,8 @@ async def test_the_recording_holds_frames_and_answers_but_no_secret(
     keys.add(connector.user.listen_key)
     summary = await bot.stop()
 
+    assert summary["recorder"]["stored_blocks"] == 0  # a bot's rates stay in the budget
+    assert summary["recorder"]["writer_cpu"] >= 0
     path = Path(summary["recorder"]["files"][0])
     assert path.parent == tmp_path / "rec"
     records = list(read_records(path))
