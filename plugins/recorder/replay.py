@@ -168,6 +168,7 @@ class ReplayPlugin:
         self.ctx: BotContext | None = None
         self.answered = 0
         self._answer_wait: tuple[int, asyncio.Future[None]] | None = None
+        self.stop_seen = asyncio.Event()  # set when the stop cancels the spawned tasks
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
@@ -189,6 +190,8 @@ class ReplayPlugin:
             )
         )
         ctx.add_frame_tap(self)
+        self.stop_seen = asyncio.Event()
+        ctx.spawn(_see_stop(self.stop_seen), name="replay:stop-marker", owner=NAME)
         try:
             yield
         finally:
@@ -332,8 +335,15 @@ class Driver:
                     await self.server.drop(record.stream)
             elif kind is Stop:
                 await starting
-                await self.clock.advance_to(record.at)
+                # The live marker was written when the stop cancelled the spawned tasks, after
+                # the jobs: stop here without moving the clock (a sleeper due meanwhile was
+                # cancelled live), and go on once the replayed stop is as far, so the requests
+                # of the tasks it cancelled are dropped, not answered (see ``_shutdown``).
                 self.stopping = asyncio.get_running_loop().create_task(self.bot.stop())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_PATIENCE):
+                        await self.plugin.stop_seen.wait()
+                await self._let_run()
                 await self._shutdown(list(self.records))
                 break
             elif kind is Outcome:
@@ -422,7 +432,9 @@ class Driver:
         self.skipped += len(rests) - len(used)
 
     def answer_any(self, rests: list[Rest], used: set[int]) -> None:
-        """Answer every waiting request that an unused recorded answer matches."""
+        """Answer every waiting request that an unused recorded answer matches (not those
+        the bot gave up on: a cancelled task's request takes no answer from another)."""
+        self.server.drop_gone()
         for request in list(self.server.pending):
             for i, record in enumerate(rests):
                 want = {k: v for k, v in record.params.items() if k not in VOLATILE}
@@ -522,6 +534,15 @@ class Driver:
             f"replay diverged at record {self.index} (clock {self.clock.time():.3f}): {what} "
             f"within {self.within:g} s"
         )
+
+
+async def _see_stop(seen: asyncio.Event) -> None:
+    """Wait until cancelled (as the recorder's stop marker is, when the stop cancels the
+    spawned tasks): set ``seen``."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        seen.set()
 
 
 def replay_settings(header: Header, server: ReplayServer, data_dir: Path) -> Settings:

@@ -30,6 +30,13 @@ class Pending:
     path: str
     params: dict[str, str]
     answer: asyncio.Future[tuple[int, bytes]] = field(repr=False)
+    request: web.Request | None = field(default=None, repr=False)
+
+    @property
+    def gone(self) -> bool:
+        """The bot gave up on it (its task was cancelled, the connection closed)."""
+        transport = self.request.transport if self.request is not None else None
+        return self.request is not None and (transport is None or transport.is_closing())
 
 
 class ReplayServer:
@@ -97,6 +104,13 @@ class ReplayServer:
             await self._runner.cleanup()
             self._runner = None
 
+    def drop_gone(self) -> None:
+        """Forget the requests the bot gave up on (they take no recorded answer)."""
+        for request in [p for p in self.pending if p.gone]:
+            self.pending.remove(request)
+            if not request.answer.done():
+                request.answer.set_result((503, b'{"code":-1001,"msg":"abandoned"}'))
+
     def fail_pending(self) -> None:
         """Answer every waiting request with 503 (the recording holds no answer for it)."""
         for request in self.pending:
@@ -109,7 +123,7 @@ class ReplayServer:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         params = {k: v for k, v in request.query.items() if k not in VOLATILE}
         future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self.pending.append(Pending(request.method, request.path, params, future))
+        self.pending.append(Pending(request.method, request.path, params, future, request))
         self.arrived.set()
         status, body = await future
         if status == 0:  # the live request got no answer: neither does this one

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from framework import ManualClock
+from framework import BotContext, ManualClock, ReconcileResult, hookimpl
 from framework.testing import BotFactory, HookRecorder
 from plugins.recorder.format import (
     MAGIC,
@@ -21,6 +21,7 @@ from plugins.recorder.format import (
     encode_block,
     read_records,
 )
+from plugins.recorder.replay import replay_file
 from plugins.recorder.testing import replay_recording
 from plugins.sim.testing import until
 from tests.strategies.helpers import move, ready, sim_settings
@@ -134,3 +135,37 @@ async def test_the_shutdowns_answers_are_not_held_back_by_frames_it_no_longer_ta
     assert result.outcome == live.outcome
     assert result.unanswered == []
     assert result.skipped == len(late)
+
+
+class SnapshotAtLastReconcile:
+    """Reads the account (a task of its own, as a reconcile is) once the replay has delivered
+    the live run's last reconcile result, just before the stop: the live run never made
+    those requests, as a reconcile due just before a real-time run's stop did not."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.seen = 0
+
+    @hookimpl
+    def on_reconcile_result(self, ctx: BotContext, result: ReconcileResult) -> None:
+        self.seen += 1
+        if self.seen == self.after:
+            ctx.spawn(ctx.exchange.fetch_account_snapshot(), name="snapshot", owner="test")
+
+
+async def test_requests_of_tasks_the_stop_cancelled_take_no_recorded_answer(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    """The replayed bot begins a request the live one did not (an account read of a task the
+    stop cancels) just before the stop: it must not take the shutdown's recorded answers
+    (the grid's account read at stop), or the grid's cancels go unanswered."""
+    path, _ = await record_grid_run(bot_factory, manual_clock, tmp_path)
+    live = list(read_records(path))[-1]
+    assert isinstance(live, Outcome)
+    extra = SnapshotAtLastReconcile(after=len(live.outcome["reconcile"]))
+
+    result = await replay_file(path, settle=50, plugins={"late-snapshot": extra})
+
+    assert extra.seen == len(live.outcome["reconcile"])
+    assert result.differences == []
+    assert result.outcome == live.outcome
