@@ -14,9 +14,11 @@ webhook, status, logging, the simulator and the recorder are off) and pointed at
   the time the live request left, and no later), moves the clock to the answer's time, answers
   with the recorded status and body and waits until the connector has read it;
 * a ``State`` of a dropped connection: that socket is closed (the connector reconnects);
-* ``Stop``: the bot is stopped here, while the rest (its shutdown's requests) is still served:
-  each request gets the first unused recorded answer that matches it, in any order (which of
-  the shutdown's tasks ends first is up to timing), frames go in order while taken.
+* ``Stop`` (written live when the stop cancelled the spawned tasks): the bot is stopped here,
+  without moving the clock, and once its stop has cancelled its spawned tasks too, the rest
+  (its shutdown's requests) is served: each request gets the first unused recorded answer that
+  matches it, in any order (which of the shutdown's tasks ends first is up to timing), except
+  those of tasks the stop cancelled (their connection closed); frames are sent, not waited for.
 
 Client order ids the bot makes in the replay differ from the live ones when the clock read at
 the first order differs; each recorded id is mapped to the bot's new one at the request that
