@@ -17,13 +17,14 @@ import orjson
 from framework import BotContext, Settings, SettingsError, hookimpl
 from framework.commands import Command
 from framework.errors import EXIT_OK
-from framework.types import Candle
+from framework.types import Candle, Fill
 from plugins.sim.symbols import SymbolSpec
 
 from .config import BacktestSettings
 from .venue import BacktestVenue, rules_of
 
 CandleSource = Callable[[str, str, int, int], list[Candle]]
+FillSink = Callable[[Fill, str], None]
 
 
 class BacktestPlugin:
@@ -32,9 +33,9 @@ class BacktestPlugin:
     def __init__(self, config: BacktestSettings | None = None) -> None:
         self.config = config or BacktestSettings()
         self.venue: BacktestVenue | None = None
-        self._prepared: tuple[dict[str, SymbolSpec], Mapping[str, Decimal], CandleSource] | None = (
-            None
-        )
+        self._prepared: (
+            tuple[dict[str, SymbolSpec], Mapping[str, Decimal], CandleSource, FillSink] | None
+        ) = None
 
     @staticmethod
     @hookimpl
@@ -47,10 +48,11 @@ class BacktestPlugin:
         specs: dict[str, SymbolSpec],
         first_prices: Mapping[str, Decimal],
         candles: CandleSource,
+        on_fill: FillSink,
     ) -> None:
         """Used by the backtest runner before the bot starts: the contracts and first prices
-        the venue opens with, and where its candle history comes from."""
-        self._prepared = (specs, first_prices, candles)
+        the venue opens with, where its candle history comes from and where its fills go."""
+        self._prepared = (specs, first_prices, candles, on_fill)
 
     @hookimpl
     def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
@@ -68,7 +70,7 @@ class BacktestPlugin:
                 "backtest",
                 "sim or binance_futures: the backtest venue runs under `tradeloop backtest` only",
             )
-        specs, first, candles = self._prepared
+        specs, first, candles, on_fill = self._prepared
         config = self.config
         self.venue = BacktestVenue(
             specs,
@@ -83,6 +85,7 @@ class BacktestPlugin:
             sink=ctx.account_for(self),
             clock=ctx.clock,
             candles=candles,
+            on_fill=on_fill,
         )
         self.venue.seed()
         ctx.publish_rules(self, [rules_of(spec) for spec in specs.values()])
@@ -139,7 +142,7 @@ def _configure_backtest(parser: argparse.ArgumentParser) -> None:
 
 async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from .data import DataError
-    from .render import compare, to_markdown, write_reports
+    from .render import compare, headline, write_reports
     from .runner import Request, parse_time, run_backtest
 
     if args.compare:
@@ -165,8 +168,7 @@ async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     )
     results, out, perf = await run_backtest(request)
     files = write_reports(results, out)
-    markdown = to_markdown(results)
-    print(markdown.split("\n## By strategy")[0], end="")
+    print(headline(results), end="")
     for gap in results["gaps"]:
         span = f"from {gap['from']} to {gap['to']} ({gap['minutes']} min)"
         print(f"gap: {gap['symbol']}: no data {span}", file=sys.stderr)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -34,20 +36,50 @@ def _v(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+TRADES = "trades"
+
+
+def write_json(results: dict[str, Any], out: IO[bytes]) -> None:
+    """Indented JSON, keys sorted (the same results give the same bytes). The trades (the
+    last key) are written one at a time, as they are read from the trade log."""
+    rest = {k: v for k, v in results.items() if k != TRADES}
+    if any(k > TRADES for k in rest):
+        raise ValueError(f"results keys must sort before {TRADES!r}: {sorted(rest)}")
+    head = orjson.dumps(rest, option=JSON_OPTIONS)
+    out.write(head[:-2] + b",\n" if rest else b"{\n")
+    out.write(b'  "trades": [')
+    first = True
+    for trade in results[TRADES]:
+        body = orjson.dumps(trade, option=JSON_OPTIONS).replace(b"\n", b"\n    ")
+        out.write((b"\n    " if first else b",\n    ") + body)
+        first = False
+    out.write(b"]\n}\n" if first else b"\n  ]\n}\n")
+
+
 def to_json(results: dict[str, Any]) -> bytes:
-    """Indented JSON, keys sorted (the same results give the same bytes)."""
-    return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    """``write_json`` into bytes."""
+    out = io.BytesIO()
+    write_json(results, out)
+    return out.getvalue()
 
 
-def to_markdown(results: dict[str, Any]) -> str:
-    """The report as Markdown: headline, per strategy, per symbol, gaps, every trade."""
+def headline(results: dict[str, Any]) -> str:
+    """The title and the headline figures, as Markdown."""
     s = results["summary"]
     period = results["period"]
     lines = [f"# Backtest {period['from']} to {period['to']}", ""]
     lines += ["| figure | value |", "|---|---|"]
     lines += [f"| {label} | {_v(s.get(key))} |" for label, key in HEADLINE]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(results: dict[str, Any], out: IO[str]) -> None:
+    """The report as Markdown: headline, per strategy, per symbol, gaps, every trade (written
+    one at a time)."""
+    out.write(headline(results))
     cols = ("trades", "realized_pnl", "fees", "net_realized_pnl", "win_rate_pct", "profit_factor")
-    lines += ["", "## By strategy", "", "| strategy | " + " | ".join(cols) + " |"]
+    lines = ["", "## By strategy", "", "| strategy | " + " | ".join(cols) + " |"]
     lines.append("|---" * (len(cols) + 1) + "|")
     for sid, row in results["by_strategy"].items():
         lines.append(f"| {sid} | " + " | ".join(_v(row[c]) for c in cols) + " |")
@@ -75,10 +107,18 @@ def to_markdown(results: dict[str, Any]) -> str:
         "realized_pnl",
         "maker",
     )
-    lines += ["", f"## Trades ({len(results['trades'])})", ""]
+    lines += ["", f"## Trades ({len(results[TRADES])})", ""]
     lines += ["| " + " | ".join(trade_cols) + " |", "|---" * len(trade_cols) + "|"]
-    lines += ["| " + " | ".join(_v(t[c]) for c in trade_cols) + " |" for t in results["trades"]]
-    return "\n".join(lines) + "\n"
+    out.write("\n".join(lines) + "\n")
+    for t in results[TRADES]:
+        out.write("| " + " | ".join(_v(t[c]) for c in trade_cols) + " |\n")
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    """``write_markdown`` into a string."""
+    out = io.StringIO()
+    write_markdown(results, out)
+    return out.getvalue()
 
 
 Bounds = tuple[float, float, float, float]
@@ -122,9 +162,22 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def to_html(results: dict[str, Any]) -> str:
-    """A self-contained page: headline, equity curve, drawdown, trades on each symbol's price."""
+def _price_ranges(trades: Iterable[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Each symbol's lowest and highest trade price."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for t in trades:
+        price = float(t["price"])
+        low, high = ranges.get(t["symbol"], (price, price))
+        ranges[t["symbol"]] = (min(low, price), max(high, price))
+    return ranges
+
+
+def write_html(results: dict[str, Any], out: IO[str]) -> None:
+    """A self-contained page: headline, equity curve, drawdown, trades on each symbol's price
+    and every trade; the trades are read one at a time (once for the price ranges, once per
+    symbol for its chart, once for the table)."""
     width, height = 900, 240
+    trades: Iterable[dict[str, Any]] = results[TRADES]
     equity = [(_epoch(p["time"]), float(p["equity"])) for p in results["equity"]]
     drawdown = [(_epoch(p["time"]), float(p["drawdown"])) for p in results["equity"]]
     parts = [
@@ -142,38 +195,56 @@ def to_html(results: dict[str, Any]) -> str:
     parts.append("</table>")
     parts.append(_svg("Equity", _polyline(equity, width, height, "#1f77b4")))
     parts.append(_svg("Drawdown", _polyline(drawdown, width, height, "#d62728")))
+    out.write("".join(parts))
+    ranges = _price_ranges(trades)
     for symbol, points in results["prices"].items():
         line = [(_epoch(p["time"]), float(p["price"])) for p in points]
-        trades = [t for t in results["trades"] if t["symbol"] == symbol]
-        body = _polyline(line, width, height, "#555")
-        if line and trades:
-            xs = [x for x, _ in line]
-            prices = [y for _, y in line] + [float(t["price"]) for t in trades]
-            x0, x1, y0, y1 = min(xs), max(xs), min(prices), max(prices)
-            body = _polyline(line, width, height, "#555", (x0, x1, y0, y1))
-            dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-            for t in trades:
-                x = (min(max(_epoch(t["time"]), x0), x1) - x0) / dx * (width - 60) + 50
-                y = height - 20 - (float(t["price"]) - y0) / dy * (height - 40)
-                color = "#2ca02c" if t["side"] == "BUY" else "#d62728"
-                body += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
-        parts.append(_svg(f"{symbol}: price and trades (buy green, sell red)", body))
-    parts.append(f"<h2>Trades ({len(results['trades'])})</h2><table><tr>")
+        title = f"{symbol}: price and trades (buy green, sell red)"
+        traded = ranges.get(symbol)
+        if not line or traded is None:
+            out.write(_svg(title, _polyline(line, width, height, "#555")))
+            continue
+        xs = [x for x, _ in line]
+        prices = [y for _, y in line]
+        x0, x1 = min(xs), max(xs)
+        y0, y1 = min(min(prices), traded[0]), max(max(prices), traded[1])
+        out.write(f"<h2>{html.escape(title)}</h2>")
+        out.write(f'<svg width="{width}" height="{height}" style="border:1px solid #ccc">')
+        out.write(_polyline(line, width, height, "#555", (x0, x1, y0, y1)))
+        dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+        for t in trades:
+            if t["symbol"] != symbol:
+                continue
+            x = (min(max(_epoch(t["time"]), x0), x1) - x0) / dx * (width - 60) + 50
+            y = height - 20 - (float(t["price"]) - y0) / dy * (height - 40)
+            color = "#2ca02c" if t["side"] == "BUY" else "#d62728"
+            out.write(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>')
+        out.write("</svg>")
+    out.write(f"<h2>Trades ({len(results[TRADES])})</h2><table><tr>")
     cols = ("time", "strategy", "symbol", "side", "qty", "price", "fee", "realized_pnl")
-    parts.append("".join(f"<th>{c}</th>" for c in cols) + "</tr>")
-    for t in results["trades"]:
-        parts.append("<tr>" + "".join(f"<td>{html.escape(_v(t[c]))}</td>" for c in cols) + "</tr>")
-    parts.append("</table></body></html>\n")
-    return "".join(parts)
+    out.write("".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+    for t in trades:
+        out.write("<tr>" + "".join(f"<td>{html.escape(_v(t[c]))}</td>" for c in cols) + "</tr>")
+    out.write("</table></body></html>\n")
+
+
+def to_html(results: dict[str, Any]) -> str:
+    """``write_html`` into a string."""
+    out = io.StringIO()
+    write_html(results, out)
+    return out.getvalue()
 
 
 def write_reports(results: dict[str, Any], folder: Path) -> list[Path]:
     """``results.json``, ``report.md`` and ``report.html`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     out = [folder / "results.json", folder / "report.md", folder / "report.html"]
-    out[0].write_bytes(to_json(results))
-    out[1].write_text(to_markdown(results), encoding="utf-8")
-    out[2].write_text(to_html(results), encoding="utf-8")
+    with out[0].open("wb") as raw:
+        write_json(results, raw)
+    with out[1].open("w", encoding="utf-8") as text:
+        write_markdown(results, text)
+    with out[2].open("w", encoding="utf-8") as text:
+        write_html(results, text)
     return out
 
 

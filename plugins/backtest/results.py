@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from framework.types import Fill
-
 from .data import Gap, iso
+from .trades import Tally, TradeLog
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -93,38 +92,10 @@ def _pct(part: Decimal, whole: Decimal) -> float:
     return round(float(part / whole) * 100, 4) if whole else 0.0
 
 
-def _wins(fills: list[Fill]) -> dict[str, Any]:
-    """Win rate and profit factor over closing fills (realized PnL not zero), as the daily
-    report counts them."""
-    closing = [f.realized_pnl for f in fills if f.realized_pnl]
-    won = sum((p for p in closing if p > 0), ZERO)
-    lost = -sum((p for p in closing if p < 0), ZERO)
-    wins = sum(1 for p in closing if p > 0)
-    return {
-        "closing_fills": len(closing),
-        "wins": wins,
-        "win_rate_pct": round(wins / len(closing) * 100, 2) if closing else None,
-        "profit_factor": round(float(won / lost), 4) if lost else None,
-    }
-
-
-def _pnl(fills: list[Fill]) -> dict[str, Any]:
-    realized = sum((f.realized_pnl for f in fills), ZERO)
-    fees = sum((f.fee for f in fills), ZERO)
-    return {
-        "trades": len(fills),
-        "realized_pnl": str(realized),
-        "fees": str(fees),
-        "net_realized_pnl": str(realized - fees),
-        "volume": str(sum((f.qty * f.price for f in fills), ZERO)),
-        **_wins(fills),
-    }
-
-
 def build_results(
     *,
     recorder: Recorder,
-    fills: list[tuple[Fill, str]],
+    trades: TradeLog,
     final_equity: Decimal,
     unrealized: dict[str, Decimal],
     gaps: list[Gap],
@@ -134,18 +105,17 @@ def build_results(
     strategies: list[str],
     data: dict[str, Any],
 ) -> dict[str, Any]:
-    """Every figure of the report, JSON-ready (money as strings, exact)."""
+    """Every figure of the report, JSON-ready (money as strings, exact). ``trades`` is the
+    trade log itself: it lists every trade from its file when the report is written."""
     balance = recorder.balance
     daily = [e for _, e in recorder.daily]
     if not daily or daily[-1] != final_equity or len(daily) == 1:
         daily = [*daily, final_equity]
     returns = [float((b - a) / a) for a, b in itertools.pairwise(daily) if a]
-    all_fills = [f for f, _ in fills]
-    by_strategy = {sid: _pnl([f for f, owner in fills if owner == sid]) for sid in strategies}
+    by_strategy = {sid: trades.by_owner.get(sid, Tally()).figures() for sid in strategies}
     by_symbol: dict[str, Any] = {}
     for symbol in recorder.symbols:
-        own = [f for f in all_fills if f.symbol == symbol]
-        entry = _pnl(own)
+        entry = trades.by_symbol.get(symbol, Tally()).figures()
         entry["unrealized_pnl"] = str(unrealized.get(symbol, ZERO))
         first, last = recorder.first_price.get(symbol), recorder.last_price.get(symbol)
         entry["buy_and_hold_pct"] = _pct(last - first, first) if first and last else None
@@ -155,7 +125,7 @@ def build_results(
     holds = [v["buy_and_hold_pct"] for v in by_symbol.values() if v["buy_and_hold_pct"] is not None]
     hold_pct = round(sum(holds) / len(holds), 4) if holds else None
     pnl = final_equity - balance
-    total = _pnl(all_fills)
+    total = trades.total.figures()
     return {
         "period": {
             "from": iso(start_ms),
@@ -204,20 +174,5 @@ def build_results(
         "prices": {
             s: [{"time": iso(t), "price": p} for t, p in pts] for s, pts in recorder.prices.items()
         },
-        "trades": [
-            {
-                "time": iso(f.event_time),
-                "strategy": owner,
-                "symbol": f.symbol,
-                "side": f.side,
-                "qty": str(f.qty),
-                "price": str(f.price),
-                "fee": str(f.fee),
-                "realized_pnl": str(f.realized_pnl),
-                "maker": f.is_maker,
-                "order_id": f.order_id,
-                "trade_id": f.trade_id,
-            }
-            for f, owner in fills
-        ],
+        "trades": trades,
     }

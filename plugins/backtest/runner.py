@@ -24,6 +24,8 @@ from .data import DataError, Gap, day_of, iso, read_klines, read_trades
 from .feed import SymbolData, SymbolFeed, locate, merged
 from .history import CandleHistory
 from .results import Recorder, build_results
+from .trades import FILE as TRADES_FILE
+from .trades import TradeLog
 from .venue import BacktestVenue, spec_for
 
 PLUGIN = "backtest"
@@ -127,7 +129,8 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
     first = {d.symbol: _first_price(d, request.start_ms, request.end_ms) for d in located}
     specs = {s: spec_for(s, first[s]) for s in symbols}
     history = CandleHistory({d.symbol: d.klines for d in located}, config.interval)
-    plugin.prepare(specs, first, history)
+    trades = TradeLog(out / TRADES_FILE)
+    plugin.prepare(specs, first, history, trades.add)
     gaps: list[Gap] = []
     feeds = [
         SymbolFeed(d, i, config.interval, request.start_ms, request.end_ms, gaps)
@@ -143,13 +146,14 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
         looped = time.perf_counter() - looped
     finally:
         summary = await bot.stop()
+        trades.close()
     elapsed = time.perf_counter() - started
     engine = venue.engine
     unrealized = {s: engine.unrealized(s) for s in symbols}
     strategies = [n.removeprefix("strategy:") for n in loaded.strategy_names]
     results = build_results(
         recorder=recorder,
-        fills=venue.fills,
+        trades=trades,
         final_equity=venue.equity(),
         unrealized=unrealized,
         gaps=gaps,

@@ -142,6 +142,7 @@ class BacktestVenue:
         sink: AccountCache,
         clock: Clock,
         candles: Callable[[str, str, int, int], list[Candle]],
+        on_fill: Callable[[Fill, str], None],
     ) -> None:
         self.specs = specs
         self.spreads = {s: spec.tick_size * spread_ticks for s, spec in specs.items()}
@@ -160,10 +161,18 @@ class BacktestVenue:
         self.clock = clock
         self._candles = candles
         self.owners: dict[str, str] = {}
-        self.fills: list[tuple[Fill, str]] = []
+        # Each fill with its owner goes out as it happens (the backtest's trade log): the
+        # venue keeps none, so memory does not grow with the trades.
+        self.on_fill = on_fill
         self.activity = 0  # grows with every request and event: the loop settles until still
         self._next_id = 1
-        self.counts: dict[str, int] = {"orders": 0, "rejected": 0, "cancels": 0, "events": 0}
+        self.counts: dict[str, int] = {
+            "orders": 0,
+            "rejected": 0,
+            "cancels": 0,
+            "events": 0,
+            "fills": 0,
+        }
         self._closed: deque[tuple[str, int, str]] = deque()
 
     def _quote(self, symbol: str, price: Decimal) -> Quote:
@@ -308,7 +317,7 @@ class BacktestVenue:
 
     def stats(self) -> Mapping[str, Any]:
         """Counters for the run summary."""
-        return {"backtest_venue": {**self.counts, "fills": len(self.fills)}}
+        return {"backtest_venue": dict(self.counts)}
 
     # ----------------------------------------------------------------- internals
 
@@ -319,7 +328,7 @@ class BacktestVenue:
 
     def _forget_later(self, order: Order) -> None:
         """Keep the last ``KEEP_CLOSED`` closed orders; the engine's trade and income lists
-        are not read by the venue (it keeps its own fills): emptied as they fill."""
+        are not read by the venue (its fills go to ``on_fill``): emptied as they fill."""
         closed = self._closed
         closed.append((order.symbol, order.order_id, order.client_order_id))
         engine = self.engine
@@ -360,7 +369,8 @@ class BacktestVenue:
                         event_time=event.time,
                     )
                     sink.apply_fill(fill)
-                    self.fills.append((fill, self.owners.get(order.client_order_id, "")))
+                    self.counts["fills"] += 1
+                    self.on_fill(fill, self.owners.get(order.client_order_id, ""))
                 sink.end_event()
             elif isinstance(event, AccountEvent):
                 sink.begin_event()

@@ -11,7 +11,7 @@ import pytest
 
 from framework.cache import AccountCache
 from framework.clock import ManualClock
-from framework.types import OrderRequest
+from framework.types import Fill, OrderRequest
 from plugins.backtest.data import day_start, index_folder
 from plugins.backtest.feed import SymbolData, SymbolFeed, candle_path
 from plugins.backtest.history import CandleHistory
@@ -23,8 +23,11 @@ from .helpers import DAY1, backtest, results, settings_file, two_symbols
 START = day_start(DAY1)
 
 
-def _venue(slippage_bps: float = 0.0) -> tuple[BacktestVenue, AccountCache]:
+def _venue(
+    slippage_bps: float = 0.0,
+) -> tuple[BacktestVenue, AccountCache, list[tuple[Fill, str]]]:
     cache = AccountCache()
+    fills: list[tuple[Fill, str]] = []
     clock = ManualClock(START / 1000)
     specs = {"BTCUSDT": spec_for("BTCUSDT", Decimal("65000"))}
     venue = BacktestVenue(
@@ -40,13 +43,14 @@ def _venue(slippage_bps: float = 0.0) -> tuple[BacktestVenue, AccountCache]:
         sink=cache,
         clock=clock,
         candles=lambda *_: [],
+        on_fill=lambda fill, owner: fills.append((fill, owner)),
     )
     venue.seed()
-    return venue, cache
+    return venue, cache, fills
 
 
 async def test_market_orders_fill_with_slippage_and_taker_fee_into_the_cache() -> None:
-    venue, cache = _venue(slippage_bps=10)
+    venue, cache, fills = _venue(slippage_bps=10)
     order = await venue.place_order(
         OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01")),
         owner="s1",
@@ -54,7 +58,7 @@ async def test_market_orders_fill_with_slippage_and_taker_fee_into_the_cache() -
     assert order.status == "FILLED"
     # ask 65000.1, 10 bps worse = 65065.1001 -> up to the tick: 65065.2
     assert order.avg_price == Decimal("65065.2")
-    fill, owner = venue.fills[0]
+    fill, owner = fills[0]
     assert owner == "s1"
     assert venue.owner_of(fill.client_order_id) == "s1"
     assert fill.fee == Decimal("0.32532600")  # 0.01 * 65065.2 * 0.0005
@@ -65,7 +69,7 @@ async def test_market_orders_fill_with_slippage_and_taker_fee_into_the_cache() -
 
 
 async def test_resting_limit_fills_as_maker_when_the_price_crosses() -> None:
-    venue, cache = _venue()
+    venue, cache, fills = _venue()
     order = await venue.place_order(
         OrderRequest(
             symbol="BTCUSDT",
@@ -79,9 +83,9 @@ async def test_resting_limit_fills_as_maker_when_the_price_crosses() -> None:
     assert order.is_open
     assert len(cache.view.open_orders) == 1
     venue.on_price("BTCUSDT", Decimal("64950.0"), START + 1000)
-    assert not venue.fills
+    assert not fills
     venue.on_price("BTCUSDT", Decimal("64899.0"), START + 2000)
-    fill = venue.fills[0][0]
+    fill = fills[0][0]
     assert fill.is_maker
     assert fill.price == Decimal("64900")
     assert fill.fee == Decimal("0.12980000")
@@ -89,7 +93,7 @@ async def test_resting_limit_fills_as_maker_when_the_price_crosses() -> None:
 
 
 async def test_filters_are_the_simulators() -> None:
-    venue, _ = _venue()
+    venue, _, _ = _venue()
     with pytest.raises(VenueRejected, match="-4164"):
         await venue.place_order(
             OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001")),
