@@ -1,6 +1,7 @@
 """The backtest loop: ticks per second of a full backtest (both example strategies, every
 plugin a backtest runs) next to a bare loop that only decodes the same candles along the same
-intra-candle path, in the same process; and the peak RSS of a short and a long period.
+intra-candle path, in the same process; and the peak RSS of a short and a long period, the
+reports (every trade listed) written as ``tradeloop backtest`` writes them.
 
 Data: 1m candles of 10 symbols (seeded random walks, Binance's archive layout), generated once
 into a temporary folder. Each period runs in a fresh process (its peak RSS is its own). Prints
@@ -66,6 +67,7 @@ def child(data: Path, work: Path, days: int) -> dict[str, Any]:
     from framework.runtime import run_async
     from plugins.backtest.data import day_start
     from plugins.backtest.feed import SymbolFeed, locate, merged
+    from plugins.backtest.render import write_reports
     from plugins.backtest.runner import Request, run_backtest
 
     start = day_start(FIRST)
@@ -82,8 +84,11 @@ def child(data: Path, work: Path, days: int) -> dict[str, Any]:
     settings.write_text(SETTINGS.format(run=work / "run", symbols=", ".join(symbols)))
     request = Request(start, end, settings_file=str(settings), data_dir=data, out=work / "out")
     cpu = time.process_time()
-    results, _, perf = run_async(run_backtest(request), use_uvloop=True)
+    results, out, perf = run_async(run_backtest(request), use_uvloop=True)
     backtest_cpu = time.process_time() - cpu
+    began = time.perf_counter()
+    write_reports(results, out)
+    reports_s = time.perf_counter() - began
     return {
         "days": days,
         "symbols": len(symbols),
@@ -102,6 +107,7 @@ def child(data: Path, work: Path, days: int) -> dict[str, Any]:
             "ticks_per_s": perf["ticks_per_s"],
             "trades": results["summary"]["trades"],
             "paused": perf["strategies_paused"],
+            "reports_seconds": round(reports_s, 3),
         },
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
