@@ -43,6 +43,7 @@ from .engine import (
     TradeEvent,
 )
 from .faults import FaultInjector, LateOrders, UserEventFilter
+from .history_trades import HistoryTrades
 from .listenkeys import ListenKeys
 from .market_rest import MarketApi
 from .market_wire import AggRecord
@@ -170,13 +171,14 @@ class SimExchange:
         start_ms = int(self.clock() * 1000)
         # Candles of every interval, from the trades streamed, after a seeded history.
         self.candles: dict[str, SymbolCandles] = {}
+        # The aggregated trades of that history, made from its minutes when asked for.
+        self.history_trades: dict[str, HistoryTrades] = {}
         for s, path in self.paths.items():
             candles = self.candles[s] = SymbolCandles()
             if history is not None and s in history:
-                candles.seed(history[s])
-                continue
-            candles.seed(
-                seed_history(
+                minutes = history[s]
+            else:
+                minutes = seed_history(
                     seed=seed,
                     symbol=s,
                     end_open=open_time_of("1m", start_ms),
@@ -185,6 +187,13 @@ class SimExchange:
                     top_units=path.top_units,
                     volatility_per_sqrt_second=VOLATILITY_PER_SQRT_SECOND,
                 )
+            candles.seed(minutes)
+            self.history_trades[s] = HistoryTrades(
+                minutes,
+                tick_units=path.tick_units,
+                key=f"{seed}:history-trades:{s}",
+                next_agg_id=path.agg_id + 1,
+                next_trade_id=path.trade_id + 1,
             )
         self.agg_trades: dict[str, deque[AggRecord]] = {
             s: deque(maxlen=AGG_TRADES_KEPT) for s in self.paths

@@ -191,7 +191,8 @@ class MarketApi:
 
     async def agg_trades(self, call: Call) -> Any:
         """``GET /fapi/v1/aggTrades``: ``fromId``, or ``startTime``/``endTime`` (at most one hour
-        apart), ``limit`` (default 500, max 1000); the most recent ones without them."""
+        apart), ``limit`` (default 500, max 1000); the most recent ones without them. The
+        candle history's trades (made from its minutes) come before the streamed ones."""
         params = call.params
         symbol = self._symbol(params)
         from_id = p_int(params, "fromId")
@@ -202,15 +203,21 @@ class MarketApi:
             raise bad_combination()
         if start is not None and end is not None and end - start > 3_600_000:
             raise BinanceError(400, -1127, "More than 1 hours between startTime and endTime.")
-        rows = [
+        live = [
             r
             for r in self.ex.agg_trades[symbol]
             if (from_id is None or r.agg_id >= from_id)
             and (start is None or r.time >= start)
             and (end is None or r.time <= end)
         ]
-        forward = from_id is not None or start is not None
-        rows = rows[:limit] if forward else rows[-limit:]
+        history = self.ex.history_trades[symbol]
+        if from_id is not None or start is not None:
+            rows = history.after(from_id, start, end, limit)
+            rows = (rows + live)[:limit]
+        else:
+            rows = live[-limit:]
+            if len(rows) < limit:
+                rows = history.before(end, limit - len(rows)) + rows
         spec = self.ex.engine.specs[symbol]
         return [market_wire.agg_trade_row(r, spec) for r in rows]
 

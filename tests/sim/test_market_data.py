@@ -68,6 +68,72 @@ def row_candle(row: list[Any]) -> dict[str, Any]:
     }
 
 
+async def test_history_trades_make_up_the_history_candles_and_page_as_binance(
+    make_sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """The candle history's aggTrades, paged as Binance pages them (startTime/endTime within
+    an hour, then fromId), add up to each history 1m candle: open, high, low, close, volume,
+    taker buy volume and trade count; ids are consecutive and run on into the live ones."""
+    clock = ManualClock(START)
+    sim = await make_sim(clock=clock.time)
+    now_minute = int(START * 1000) // 60_000 * 60_000
+    hour_start = now_minute - 150 * 60_000
+    hour_end = hour_start + 3_600_000 - 1
+    params = {"symbol": "BTCUSDT", "startTime": hour_start, "endTime": hour_end, "limit": 1000}
+    trades: list[dict[str, Any]] = []
+    while True:
+        page = await get(http, sim, "/fapi/v1/aggTrades", **params)
+        inside = [t for t in page if t["T"] <= hour_end]
+        trades += inside
+        if len(page) < 1000 or len(inside) < len(page):
+            break
+        params = {"symbol": "BTCUSDT", "fromId": page[-1]["a"] + 1, "limit": 1000}
+    assert len(trades) > 1000  # more than one page
+    assert [t["a"] for t in trades] == list(range(trades[0]["a"], trades[0]["a"] + len(trades)))
+    assert all(b["f"] == a["l"] + 1 for a, b in itertools.pairwise(trades))
+    assert [t["T"] for t in trades] == sorted(t["T"] for t in trades)
+    candles = await get(
+        http,
+        sim,
+        "/fapi/v1/klines",
+        symbol="BTCUSDT",
+        interval="1m",
+        startTime=hour_start,
+        endTime=hour_end,
+    )
+    assert len(candles) == 60
+    for row in candles:
+        own = [t for t in trades if row[0] <= t["T"] <= row[6]]
+        prices = [Decimal(t["p"]) for t in own]
+        assert prices[0] == Decimal(row[1])  # open
+        assert max(prices) == Decimal(row[2])
+        assert min(prices) == Decimal(row[3])
+        assert prices[-1] == Decimal(row[4])  # close
+        assert sum(Decimal(t["q"]) for t in own) == Decimal(row[5])
+        assert sum(t["l"] - t["f"] + 1 for t in own) == row[8]
+        assert sum(Decimal(t["q"]) for t in own if not t["m"]) == Decimal(row[9])
+        # the nearer extreme first, as the backtest's intra-candle path
+        high, low = prices.index(max(prices)), prices.index(min(prices))
+        nearer_high = max(prices) - prices[0] <= prices[0] - min(prices)
+        assert (high < low) == nearer_high or high == low
+    # The same trades again: made deterministically, not stored.
+    again = await get(
+        http, sim, "/fapi/v1/aggTrades", symbol="BTCUSDT", fromId=trades[5]["a"], limit=3
+    )
+    assert again == trades[5:8]
+    # The history runs on into the live trades.
+    await sim.move_price("BTCUSDT", "65010")
+    latest = await get(http, sim, "/fapi/v1/aggTrades", symbol="BTCUSDT", limit=2)
+    assert latest[1]["a"] == latest[0]["a"] + 1
+    assert latest[1]["f"] == latest[0]["l"] + 1
+    assert latest[0]["T"] < now_minute <= latest[1]["T"]
+    too_long = {"startTime": hour_start, "endTime": hour_start + 3_600_001}
+    assert await error(http, sim, "/fapi/v1/aggTrades", symbol="BTCUSDT", **too_long) == (
+        400,
+        -1127,
+    )
+
+
 async def test_klines_agree_with_the_trades_streamed(
     make_sim: Any, http: aiohttp.ClientSession
 ) -> None:
@@ -267,7 +333,7 @@ async def test_tickers_and_trades_are_the_streamed_market(
         for price in ("65010", "65020.5", "64990"):
             await sim.move_price("BTCUSDT", price)
         streamed = await collect(ws, lambda m: len(m) == 3)
-    rows = await get(http, sim, "/fapi/v1/aggTrades", symbol="BTCUSDT")
+    rows = (await get(http, sim, "/fapi/v1/aggTrades", symbol="BTCUSDT"))[-3:]
     assert rows == [{k: t[k] for k in ("a", "p", "q", "f", "l", "T", "m")} for t in streamed]
     assert (
         await get(http, sim, "/fapi/v1/aggTrades", symbol="BTCUSDT", fromId=rows[1]["a"])
