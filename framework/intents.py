@@ -11,6 +11,7 @@ on the exchange by client order id, so their orders are known and attributed.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,11 @@ NOT_FOUND_RECHECK = 1.0
 placed (an order in flight when the last run died may still be on its way)."""
 
 QueryOrder = Callable[[str, str], Awaitable[Order | None]]
+UNNAMED_KEPT = 10_000
+"""Acknowledged records without a named intent (the intent is the client order id) the book
+keeps in memory; older ones are forgotten, as the cache forgets old closed orders, so a run
+without a state store (a backtest) does not grow with the number of orders. Named intents
+are kept for the whole run."""
 
 
 class IntentBook:
@@ -33,6 +39,7 @@ class IntentBook:
     def __init__(self, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.store: StateStore | None = None
         self._memory: dict[tuple[str, str], IntentRecord] = {}
+        self._unnamed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._sleep = sleep
         self.stats = {"recorded": 0, "replayed": 0, "recovered": 0, "never_sent": 0}
@@ -69,8 +76,14 @@ class IntentBook:
         key = (record.strategy_id, record.intent)
         if order_id is None:
             self._memory.pop(key, None)
-        else:
-            self._memory[key] = msgspec.structs.replace(record, order_id=order_id)
+            return
+        self._memory[key] = msgspec.structs.replace(record, order_id=order_id)
+        if record.intent == record.client_order_id:
+            unnamed = self._unnamed
+            unnamed[key] = None
+            while len(unnamed) > UNNAMED_KEPT:
+                gone, _ = unnamed.popitem(last=False)
+                self._memory.pop(gone, None)
 
     async def find(self, record: IntentRecord, query: QueryOrder) -> Order | None:
         """The record's order on the exchange; ``None`` only after two "not found" answers
