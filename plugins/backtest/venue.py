@@ -39,9 +39,10 @@ from plugins.sim.errors import BinanceError
 from plugins.sim.symbols import SYMBOL_CATALOGUE, SymbolSpec
 
 CLIENT_ID_MAX = 36
-KEEP_CLOSED = 10_000
+KEEP_CLOSED = 1_000
 """Closed orders the venue still answers about (``query_order``, ``owner_of``); older ones are
-forgotten, so memory does not grow with the number of orders of a long backtest."""
+forgotten, so memory does not grow with the number of orders of a long backtest (the core
+asks about an order only while its outcome is unknown, right after sending it)."""
 BIG_QTY = Decimal("1000000000")
 
 
