@@ -145,8 +145,10 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
         await _drive(bot, venue, clock, feeds, symbols, recorder, request)
         looped = time.perf_counter() - looped
     finally:
-        summary = await bot.stop()
-        trades.close()
+        try:
+            summary = await bot.stop()
+        finally:
+            trades.close()
     elapsed = time.perf_counter() - started
     engine = venue.engine
     unrealized = {s: engine.unrealized(s) for s in symbols}
