@@ -60,6 +60,7 @@ from framework.types import (
     StreamState,
     StreamStatus,
     Tick,
+    TradeCursors,
     UnreadableEntry,
 )
 from framework.watchdog import LoopLag
@@ -121,6 +122,7 @@ __all__ = [
     "SymbolRules",
     "SystemClock",
     "Tick",
+    "TradeCursors",
     "TradeHistory",
     "TradeloopError",
     "TradingHeld",

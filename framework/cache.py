@@ -12,7 +12,7 @@ of immutable entries.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -124,8 +124,14 @@ class AccountCache:
     """The cache itself. Plugins get it only through ``BotContext.account_for`` (cache writers:
     the exchange's connector and reconciliation); everyone else reads ``AccountView``."""
 
-    def __init__(self, listener: CacheListener | None = None) -> None:
+    def __init__(
+        self,
+        listener: CacheListener | None = None,
+        *,
+        on_cursor: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._listener = listener
+        self._on_cursor = on_cursor  # told when a trade cursor moves on (``on_trade_cursor``)
         self._balances: dict[str, Balance] = {}
         self._positions: dict[PositionKey, Position] = {}
         self._flat_since: dict[PositionKey, int] = {}  # event time of each closed position
@@ -137,6 +143,7 @@ class AccountCache:
         self._short: set[OrderKey] = set()  # orders whose executed quantity exceeds their fills
         self._symbols: set[str] = set()  # symbols of every order seen (a fill's order too)
         self._trade_cursor: dict[str, int] = {}  # per symbol: trades up to this id are known
+        self.trades_since: int | None = None  # epoch ms: trades from then on were recorded
         self.balances_view: Mapping[str, Balance] = MappingProxyType(self._balances)
         self.positions_view: Mapping[PositionKey, Position] = MappingProxyType(self._positions)
         self.open_orders_view: Mapping[OrderKey, Order] = MappingProxyType(self._orders)
@@ -370,12 +377,28 @@ class AccountCache:
         """Every trade of ``symbol`` up to ``trade_id`` is known; the cursor never moves back.
 
         Reconciliation advances it after each sweep of the trade list; at startup the core
-        seeds it with the last trade id a journal holds (``last_trade_ids``), so trades made
-        while the bot was down are read and recorded.
+        seeds it with the cursor a journal holds (``last_trade_ids``), so trades made while
+        the bot was down are read and recorded. A cursor that moves on is announced
+        (``on_trade_cursor``) after the fills it covers (``on_fill``).
         """
         held = self._trade_cursor.get(symbol)
         if held is None or trade_id > held:
             self._trade_cursor[symbol] = trade_id
+            if self._on_cursor is not None:
+                self._on_cursor(symbol, trade_id)
+
+    def hold_fill(self, symbol: str, order_id: int, trade_id: int, qty: Decimal) -> None:
+        """A trade an earlier run recorded durably (a journal holds it): known (a sweep does
+        not record it again) and part of its order's filled quantity, but not announced,
+        counted or added to this run's PnL and fees."""
+        key = (symbol, order_id, trade_id)
+        if key in self._fills:
+            return
+        self._fills[key] = None
+        while len(self._fills) > FILLS_KEPT:
+            self._fills.popitem(last=False)
+        order_key = (symbol, order_id)
+        self._fill_qty[order_key] = self._fill_qty.get(order_key, _ZERO) + qty
 
     def trade_symbols(self) -> set[str]:
         """Symbols the account may trade on, as far as the cache knows: those of its orders

@@ -77,7 +77,7 @@ class BotContext:
         self.last_ticks: dict[str, Tick] = {}  # the last tick emitted per symbol
         self.hooks = Hooks(bus, self, self.last_ticks)
         # The writable cache: handed only to cache writers (``account_for``) and the core.
-        self._account = AccountCache(self.hooks)
+        self._account = AccountCache(self.hooks, on_cursor=self.hooks.on_trade_cursor)
         self.cache: AccountView = self._account.view  # what every plugin reads
         self._plugin_name = plugin_name
         self._exchange_candidates = frozenset(exchange_candidates)

@@ -108,7 +108,7 @@ class Hooks:
         return await self._bus.ask("register_jobs", {"ctx": self._ctx})
 
     async def last_trade_ids(self) -> list[Outcome]:
-        """Ask every recorder for the last trade id per symbol it holds."""
+        """Ask every recorder for its trade cursor per symbol (and the trades it holds)."""
         return await self._bus.ask("last_trade_ids", {"ctx": self._ctx})
 
     async def provide_exchange(self) -> Outcome | None:
@@ -195,6 +195,10 @@ class Hooks:
     def on_fill(self, fill: Fill) -> None:
         """Emit ``on_fill``."""
         self._notify("on_fill", (self._ctx, fill))
+
+    def on_trade_cursor(self, symbol: str, trade_id: int) -> None:
+        """Emit ``on_trade_cursor``."""
+        self._notify("on_trade_cursor", (self._ctx, symbol, trade_id))
 
     def on_reconcile_result(self, result: ReconcileResult) -> None:
         """Emit ``on_reconcile_result``."""

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         ReconcileResult,
         StreamStatus,
         Tick,
+        TradeCursors,
     )
 
 
@@ -161,16 +162,25 @@ def check_exchange(ctx: BotContext) -> Awaitable[ExchangeCheck] | ExchangeCheck 
 
 
 @hookspec
-def last_trade_ids(ctx: BotContext) -> Mapping[str, int] | None:
-    """The last trade id per symbol this plugin recorded durably in an earlier run (a journal).
+def last_trade_ids(ctx: BotContext) -> Mapping[str, int] | TradeCursors | None:
+    """What this plugin recorded durably of the account's trades in earlier runs (a journal):
+    per symbol, the trade id through which it holds every trade (its trade cursor).
 
     Called: once at startup, after every ``lifespan`` has started and before
     ``provide_exchange``. The core gives each symbol's smallest answer to the account cache as
     its trade cursor (``AccountCache.set_trade_cursor``), so reconciliation's trade sweep reads
-    and records the trades made after it, while the bot was down, as fills (``on_fill``) at
-    the startup reconcile: a recorder ends with every trade once (it ignores a trade it holds).
+    and records the trades made after it (while the bot was down, or recorded by the cache but
+    not by this plugin before a crash) as fills (``on_fill``) at the startup reconcile: a
+    recorder ends with every trade once (it ignores a trade it holds).
+
+    Answer the highest trade id you hold only if you hold every trade before it. A
+    ``framework.TradeCursors`` says more: ``since`` (from when you recorded the account: a
+    symbol without a cursor has its trades from then on read back, not taken as history) and
+    ``held`` (the trades you hold after your cursors: the cache counts them as known, so they
+    are not announced again). Keep your cursor with ``on_trade_cursor``.
     :param ctx: the bot context.
-    Returns: ``{symbol: trade id}``, or ``None`` (or ``{}``) when the plugin keeps no trades.
+    Returns: ``{symbol: trade id}``, a ``TradeCursors``, or ``None`` (or ``{}``) when the
+    plugin keeps no trades.
     Budget: ``hooks.timeouts.last_trade_ids`` (5 s; may be ``async``). Errors: logged and
     reported; the bot starts without that answer (trades made while it was down are then
     history, not recorded).
@@ -275,6 +285,20 @@ def on_fill(ctx: BotContext, fill: Fill) -> None:
     reconciliation reads back a trade the stream lost or one made while the bot was down
     (then ``client_order_id`` is empty if the cache never knew the order).
     :param fill: the ``Fill``. Budget: ``hooks.timeouts.on_fill`` (1 s). Errors: isolated.
+    """
+
+
+@hookspec
+def on_trade_cursor(ctx: BotContext, symbol: str, trade_id: int) -> None:
+    """Every trade of ``symbol`` up to ``trade_id`` is in the account cache: announced with
+    ``on_fill`` before this (or history from before the bot watched the account).
+
+    Called: by the account cache when its trade cursor moves on: after reconciliation swept
+    the account's trade list, and at startup when the core seeds it (``last_trade_ids``). A
+    plugin that recorded every ``on_fill`` it got keeps this as the cursor it answers at the
+    next start, so a fill it did not record before a crash is read back then.
+    :param symbol: the symbol. :param trade_id: the cursor (it never moves back).
+    Budget: ``hooks.timeouts.on_trade_cursor`` (1 s). Errors: isolated per plugin.
     """
 
 

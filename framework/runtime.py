@@ -25,7 +25,7 @@ from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
 from framework.settings import Settings, secret_values
 from framework.strategy import STRATEGY_PREFIX, Strategy
-from framework.types import ExchangeCheck
+from framework.types import ExchangeCheck, TradeCursors
 from framework.watchdog import LoopWatchdog
 
 T = TypeVar("T")
@@ -146,9 +146,11 @@ class Bot:
         )
 
     async def _seed_trade_cursors(self) -> None:
-        """Give the cache the last trade id per symbol that recorders hold (``last_trade_ids``;
-        the smallest answer wins), so trades made while the bot was down are recorded."""
-        known: dict[str, int] = {}
+        """Give the cache what recorders hold of the account's trades (``last_trade_ids``):
+        per symbol the smallest cursor, the earliest ``since``, and the trades held after the
+        cursor by every recorder that answered for the symbol; so trades made while the bot
+        was down, or lost by a recorder in a crash, are read back and recorded."""
+        answers: list[TradeCursors] = []
         for outcome in await self.hooks.last_trade_ids():
             if not outcome.ok:
                 logger.bind(plugin=outcome.plugin).error(
@@ -157,16 +159,28 @@ class Bot:
                     outcome.plugin,
                 )
                 continue
-            answer = outcome.value
-            if not isinstance(answer, Mapping):
-                continue
-            for symbol, trade_id in answer.items():
-                if isinstance(symbol, str) and isinstance(trade_id, int):
-                    known[symbol] = min(trade_id, known.get(symbol, trade_id))
+            answer = _trade_cursors(outcome.value)
+            if answer is not None:
+                answers.append(answer)
+        known: dict[str, int] = {}
+        for answer in answers:
+            for symbol, trade_id in answer.cursors.items():
+                known[symbol] = min(trade_id, known.get(symbol, trade_id))
+        sinces = [a.since for a in answers if a.since is not None]
+        if sinces and len(sinces) == len(answers):
+            self.account.trades_since = min(sinces)
+        held = 0
+        for symbol, order_id, trade_id, qty in _held_by_all(answers, known):
+            self.account.hold_fill(symbol, order_id, trade_id, qty)
+            held += 1
         for symbol, trade_id in known.items():
             self.account.set_trade_cursor(symbol, trade_id)
-        if known:
-            logger.info("last trades recorded: {}", ", ".join(f"{s} {t}" for s, t in known.items()))
+        if known or held:
+            logger.info(
+                "trades recorded through: {}{}",
+                ", ".join(f"{s} {t}" for s, t in known.items()) or "none",
+                f" (and {held} after)" if held else "",
+            )
 
     async def _start_plugins(self, only: str | None = None) -> None:
         strategies = frozenset(self.loaded.strategy_names)
@@ -419,6 +433,40 @@ async def _logged(what: str, work: Awaitable[Any], budget: float) -> None:
     error = await _bounded(what, work, budget)
     if error is not None:
         logger.opt(exception=error).error("shutdown: stopping {} failed: {!r}", what, error)
+
+
+def _trade_cursors(answer: object) -> TradeCursors | None:
+    """A ``last_trade_ids`` answer as ``TradeCursors`` (a plain mapping: cursors alone)."""
+    if isinstance(answer, TradeCursors):
+        return answer
+    if isinstance(answer, Mapping):
+        return TradeCursors(
+            cursors={s: t for s, t in answer.items() if isinstance(s, str) and isinstance(t, int)}
+        )
+    return None
+
+
+def _held_by_all(
+    answers: list[TradeCursors], cursors: Mapping[str, int]
+) -> list[tuple[str, int, int, Decimal]]:
+    """Trades after the seeded cursor that every answer holds (within its cursor or in its
+    ``held``): only those are known; the others are read back for whoever lacks them."""
+    holds = [{(s, o, t) for s, o, t, _ in a.held} for a in answers]
+    out: list[tuple[str, int, int, Decimal]] = []
+    seen: set[tuple[str, int, int]] = set()
+    for answer in answers:
+        for symbol, order_id, trade_id, qty in answer.held:
+            key = (symbol, order_id, trade_id)
+            cursor = cursors.get(symbol)
+            if key in seen or (cursor is not None and trade_id <= cursor):
+                continue
+            seen.add(key)
+            if all(
+                key in hold or trade_id <= other.cursors.get(symbol, -1)
+                for other, hold in zip(answers, holds, strict=True)
+            ):
+                out.append((symbol, order_id, trade_id, qty))
+    return out
 
 
 def _start_error(plugin: str, hook: str, exc: BaseException | None) -> PluginStartError:

@@ -59,6 +59,7 @@ DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {
     "on_position_update": 1.0,
     "on_order_update": 1.0,
     "on_fill": 1.0,
+    "on_trade_cursor": 1.0,
     "on_reconcile_result": 2.0,
     "on_stream_state": 1.0,
     "on_degraded": 1.0,

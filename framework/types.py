@@ -386,6 +386,21 @@ class KillSwitchTrip:
         return f"{name} {self.value:f} {self.asset} reached {key} {self.threshold:f} {self.asset}"
 
 
+class TradeCursors(msgspec.Struct, frozen=True, kw_only=True):
+    """What a recorder holds of the account's trades (an answer to ``last_trade_ids``).
+
+    ``cursors``: per symbol, the trade id through which it holds every trade. ``since``: epoch
+    ms from which it recorded the account (its first run's start), so a symbol without a
+    cursor still has its trades from then on read back; ``None`` if unknown. ``held``: the
+    trades it holds after the cursors, ``(symbol, order_id, trade_id, qty)``, which are not
+    read back as new.
+    """
+
+    cursors: dict[str, int] = msgspec.field(default_factory=dict)
+    since: int | None = None
+    held: tuple[tuple[str, int, int, Decimal], ...] = ()
+
+
 class CommandRecord(msgspec.Struct, frozen=True, kw_only=True):
     """An operator command and what it did (``on_command``, journaled).
 

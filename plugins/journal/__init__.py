@@ -25,6 +25,7 @@ from .records import (
     RunSeen,
     SampleRow,
     StreamRow,
+    TradeCursorRow,
 )
 from .sampler import unrealized_pnl
 from .settings import JournalSettings
@@ -71,6 +72,7 @@ __all__ = [
     "SampleRow",
     "StreamRow",
     "StreamingJournalStore",
+    "TradeCursorRow",
     "journal_path",
     "make_store",
     "unrealized_pnl",

@@ -215,5 +215,20 @@ CREATE INDEX orders_order_id ON orders (symbol, order_id);
 """Strategy state and order intents (restart recovery, docs/strategies.md), and the index
 that finds an order's client order id for its fills."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+V6 = """
+CREATE TABLE trade_cursors (
+    symbol TEXT PRIMARY KEY,
+    trade_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL
+);
+INSERT INTO trade_cursors (symbol, trade_id, ts)
+    SELECT symbol, MAX(trade_id), MAX(ts) FROM fills GROUP BY symbol;
+CREATE INDEX fills_symbol_trade ON fills (symbol, trade_id);
+"""
+"""The trade cursor per symbol: every trade up to it is in ``fills`` (``on_trade_cursor``,
+moved only after the fills it covers were written), and the index that finds the fills held
+after it. A journal from before it starts from its highest trade id held, the cursor it
+answered then."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

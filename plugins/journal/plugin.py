@@ -26,6 +26,7 @@ from framework import (
     Position,
     ReconcileResult,
     StreamStatus,
+    TradeCursors,
     hookimpl,
 )
 from framework.state import StateStore
@@ -36,6 +37,7 @@ from .records import (
     RunRow,
     RunSeen,
     SampleRow,
+    TradeCursorRow,
     balance_row,
     command_row,
     degraded_row,
@@ -84,6 +86,7 @@ class Journal:
         self.positions: dict[tuple[str, str], Position] = {}
         self._reconciles = itertools.count(1)
         self._sampled_once = False
+        self._cursor_frozen = False  # a record was lost: the cursor is not moved on
 
     # ------------------------------------------------------------------ public surface
 
@@ -281,12 +284,42 @@ class Journal:
                 self.positions[(p.symbol, p.side)] = p
 
     @hookimpl
-    async def last_trade_ids(self) -> Mapping[str, int] | None:
-        """The last trade id per symbol the journal holds: the core hands it to the cache, so
-        trades made while the bot was down are read back and recorded here at startup."""
+    async def last_trade_ids(self) -> TradeCursors | None:
+        """What the journal holds of the account's trades: its trade cursor per symbol, the
+        start of its first run and the fills held after the cursors. The core seeds the cache
+        with them, so every trade after the cursor that the journal lacks (made while the bot
+        was down, or cut off by a crash before it was written) is read back and recorded."""
         if self._store is None:
             return None
-        return await self._store.last_trade_ids()
+        return await self._store.trade_cursors()
+
+    @hookimpl
+    def on_trade_cursor(self, symbol: str, trade_id: int) -> None:
+        """Keep the cache's trade cursor, written after the fills it covers (the writer keeps
+        order). Not once a record of this run was lost: the next start reads back from the
+        last cursor written, so the lost fills come back."""
+        writer = self._recording
+        if writer is None:
+            return
+        if writer.dropped or self._lost_events():
+            if not self._cursor_frozen:
+                self._cursor_frozen = True
+                logger.bind(plugin=NAME).warning(
+                    "journal lost records in this run: its trade cursor stays at the last one "
+                    "written, so the next start reads the trades after it back"
+                )
+            return
+        writer.add(TradeCursorRow(ts=self.now_ms(), symbol=symbol, trade_id=trade_id))
+
+    def _lost_events(self) -> bool:
+        """The hook bus dropped events queued for the journal (it fell behind)."""
+        ctx = self._ctx
+        if ctx is None:
+            return False
+        stats = ctx.stats()
+        return bool(stats.get("dropped_events", {}).get(NAME)) or bool(
+            stats.get("held_dropped_events", {}).get(NAME)
+        )
 
     @hookimpl
     def summarize_run(self) -> Mapping[str, Any] | None:

@@ -91,6 +91,15 @@ class FillRow(msgspec.Struct, frozen=True, kw_only=True):
     event_time: int
 
 
+class TradeCursorRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Every trade of ``symbol`` up to ``trade_id`` is in the fills (the journal's trade
+    cursor; kept as the highest given, never moved back)."""
+
+    ts: int
+    symbol: str
+    trade_id: int
+
+
 class BalanceRow(msgspec.Struct, frozen=True, kw_only=True):
     """One asset's balance after a change (``source``: ``update`` or ``snapshot``)."""
 
@@ -240,6 +249,7 @@ Record = (
     | RunSeen
     | OrderRow
     | FillRow
+    | TradeCursorRow
     | BalanceRow
     | PositionRow
     | SampleRow

@@ -14,7 +14,7 @@ import msgspec
 import orjson
 
 from framework.state import IntentRecord, OwnedFill, decode_state
-from framework.types import OrderRequest
+from framework.types import OrderRequest, TradeCursors
 
 from .migrations import MIGRATIONS
 from .records import (
@@ -35,6 +35,7 @@ from .records import (
     RunSeen,
     SampleRow,
     StreamRow,
+    TradeCursorRow,
 )
 from .store import JournalError, damaged_journal
 
@@ -251,7 +252,13 @@ class SQLiteStore:
         mismatches: list[tuple[Any, ...]] = []
         ends: list[tuple[Any, ...]] = []
         seen: dict[str, int] = {}
+        cursors: dict[str, tuple[int, int]] = {}
         for record in records:
+            if isinstance(record, TradeCursorRow):
+                held = cursors.get(record.symbol)
+                if held is None or record.trade_id > held[0]:
+                    cursors[record.symbol] = (record.trade_id, record.ts)
+                continue
             if isinstance(record, RunEnd):
                 ends.append(
                     (record.stopped_at, record.stop_reason, record.stopped_at, record.run_id)
@@ -279,6 +286,13 @@ class SQLiteStore:
                 await db.executemany(
                     "UPDATE runs SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE run_id = ?",
                     [(at, run_id) for run_id, at in seen.items()],
+                )
+            if cursors:  # after the batch's fills, in the same transaction
+                await db.executemany(
+                    "INSERT INTO trade_cursors (symbol, trade_id, ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (symbol) DO UPDATE SET trade_id = excluded.trade_id, "
+                    "ts = excluded.ts WHERE excluded.trade_id > trade_cursors.trade_id",
+                    [(symbol, t, ts) for symbol, (t, ts) in cursors.items()],
                 )
             if ends:
                 await db.executemany(
@@ -382,6 +396,26 @@ class SQLiteStore:
         async with self.db.execute(sql) as cursor:
             rows = await cursor.fetchall()
         return {str(symbol): int(trade_id) for symbol, trade_id in rows}
+
+    async def trade_cursors(self) -> TradeCursors:
+        """The trade cursor per symbol, since when the journal recorded the account (its first
+        run's start) and the fills held after the cursors (of a symbol without one: all)."""
+        db = self.db
+        async with db.execute("SELECT symbol, trade_id FROM trade_cursors") as cursor:
+            cursors = {str(s): int(t) for s, t in await cursor.fetchall()}
+        async with db.execute("SELECT MIN(started_at) FROM runs") as cursor:
+            row = await cursor.fetchone()
+        since = None if row is None or row[0] is None else int(row[0])
+        sql = (
+            "SELECT f.symbol, f.order_id, f.trade_id, f.qty FROM fills f "
+            "LEFT JOIN trade_cursors c ON c.symbol = f.symbol "
+            "WHERE c.trade_id IS NULL OR f.trade_id > c.trade_id ORDER BY f.symbol, f.trade_id"
+        )
+        async with db.execute(sql) as cursor:
+            held = tuple(
+                (str(s), int(o), int(t), Decimal(q)) for s, o, t, q in await cursor.fetchall()
+            )
+        return TradeCursors(cursors=cursors, since=since, held=held)
 
     def iter_balances(self, start: int, end: int) -> AsyncIterator[BalanceRow]:
         """``balances``, streamed."""

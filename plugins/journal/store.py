@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from framework import TradeloopError
+from framework import TradeCursors, TradeloopError
 from framework.errors import EXIT_USAGE
 
 from .records import (
@@ -89,6 +89,13 @@ class JournalStore(Protocol):
 
     async def last_trade_ids(self) -> dict[str, int]:
         """The highest trade id of the fills held, per symbol (``{}`` when there are none)."""
+        ...
+
+    async def trade_cursors(self) -> TradeCursors:
+        """What the journal holds of the account's trades (the ``last_trade_ids`` answer):
+        the trade cursor per symbol (``TradeCursorRow``: every trade up to it is held), the
+        start of its first run, and the fills held after the cursors (of a symbol without a
+        cursor: all of them)."""
         ...
 
     async def balances(self, start: int, end: int) -> list[BalanceRow]:

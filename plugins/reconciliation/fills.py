@@ -41,6 +41,8 @@ class FillCache(Protocol):
     def set_prior_fills(self, symbol: str, order_id: int, qty: Decimal) -> None: ...
     def apply_fill(self, fill: Fill) -> bool: ...
     def trade_cursor(self, symbol: str) -> int | None: ...
+    @property
+    def trades_since(self) -> int | None: ...
 
 
 @dataclass
@@ -142,9 +144,12 @@ def fill_missing(trade: Fill) -> Mismatch:
 
 def _after_cursor(cache: FillCache, trade: Fill) -> bool:
     """The trade comes after what the cache knows of its symbol's trades (made while the bot
-    was down), not before the bot ever watched the account."""
+    was down), not before the bot ever watched the account (``trades_since``)."""
     cursor = cache.trade_cursor(trade.symbol)
-    return cursor is not None and trade.trade_id > cursor
+    if cursor is None:
+        since = cache.trades_since
+        return since is not None and trade.event_time >= since
+    return trade.trade_id > cursor
 
 
 def _unrepaired(order: Order, missing: Decimal) -> Mismatch:

@@ -14,7 +14,9 @@ of the bot's first reconcile:
 * otherwise: ``fill_missing`` drift, recorded (repaired).
 
 A symbol without a cursor (a fresh start without a journal) starts from its most recent
-trades: those before S are history and set the cursor, the others are judged as above.
+trades: those before S are history and set the cursor, the others are judged as above. When
+a journal says since when it recorded the account (``AccountCache.trades_since``), history
+ends there instead: its trades from then on were made while the bot watched, and are recorded.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class SweepCache(Protocol):
     def set_prior_fills(self, symbol: str, order_id: int, qty: Decimal) -> None: ...
     def trade_cursor(self, symbol: str) -> int | None: ...
     def set_trade_cursor(self, symbol: str, trade_id: int) -> None: ...
+    @property
+    def trades_since(self) -> int | None: ...
 
 
 @dataclass
@@ -167,10 +171,12 @@ def _settle(cache: SweepCache, page: _Page, t: int, start: int, full: int, out: 
     trades = sorted(page.trades, key=lambda f: f.trade_id)
     cursor = page.cursor
     symbol = page.symbol
-    if cursor is None:  # most recent trades: history before S, this run's after
+    if cursor is None:  # most recent trades: history before S (or since), this run's after
         if not trades:
             return False
-        history = [f.trade_id for f in trades if f.event_time < start]
+        since = cache.trades_since
+        ends = start if since is None else min(start, since)
+        history = [f.trade_id for f in trades if f.event_time < ends]
         if history:
             cursor = max(history)
         else:

@@ -204,3 +204,27 @@ def test_an_open_state_with_less_progress_never_rolls_an_order_back() -> None:
     assert not cache.apply_order(order("NEW", "0", 2, order_id=2))
     # a closed state is ordered by time alone (a repair from REST always lands)
     assert cache.apply_order(order("CANCELED", "0", 3, order_id=2))
+
+
+def test_a_trade_cursor_moving_on_is_announced_after_its_fills_never_back() -> None:
+    told: list[tuple[str, int]] = []
+    cache = AccountCache(on_cursor=lambda symbol, trade_id: told.append((symbol, trade_id)))
+    cache.set_trade_cursor("BTCUSDT", 7)
+    cache.set_trade_cursor("BTCUSDT", 5)  # never back: not announced
+    cache.set_trade_cursor("BTCUSDT", 7)  # unchanged: not announced
+    cache.set_trade_cursor("BTCUSDT", 9)
+    assert told == [("BTCUSDT", 7), ("BTCUSDT", 9)]
+    assert cache.trade_cursor("BTCUSDT") == 9
+
+
+def test_a_held_fill_is_known_and_counts_for_its_order_but_is_not_announced() -> None:
+    cache = AccountCache()
+    cache.hold_fill("BTCUSDT", 1, 3, Decimal("1"))
+    assert cache.has_fill("BTCUSDT", 1, 3)
+    assert not cache.apply_fill(fill(3))  # an earlier run recorded it: not again
+    assert cache.stats.fills == 0
+    assert cache.realized_pnl == {}
+    assert cache.fees == {}
+    cache.apply_order(order("FILLED", "1", 10))
+    assert cache.fill_gaps(10) == []  # the held fill explains the executed quantity
+    assert cache.filled_qty("BTCUSDT", 1) == Decimal("1")

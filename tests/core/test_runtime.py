@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from framework import (
     PluginError,
     StreamState,
     StreamStatus,
+    TradeCursors,
     hookimpl,
 )
 from framework.runtime import new_event_loop_factory, run_async
@@ -327,4 +329,32 @@ async def test_the_last_trade_ids_recorders_hold_seed_the_cache_smallest_first(
     assert bot.account.trade_cursor("SOLUSDT") is None
     assert bot.running  # a recorder that cannot answer does not stop the start
     assert [e.hook for e in bot.bus.errors] == ["last_trade_ids"]
+    await bot.stop()
+
+
+async def test_trades_held_after_the_cursor_are_known_only_when_every_recorder_holds_them(
+    bot_factory: BotFactory,
+) -> None:
+    one = Decimal("1")
+    a = TradeCursors(
+        cursors={"BTCUSDT": 10},
+        since=5_000,
+        held=(("BTCUSDT", 1, 12, one), ("BTCUSDT", 1, 14, one), ("ETHUSDT", 2, 3, one)),
+    )
+    b = TradeCursors(cursors={"BTCUSDT": 12}, since=4_000, held=(("BTCUSDT", 1, 14, one),))
+    bot = await bot_factory(plugins={"a": TradeRecorder(a), "b": TradeRecorder(b)})
+    cache = bot.account
+    assert cache.trade_cursor("BTCUSDT") == 10
+    assert cache.trades_since == 4_000  # the earliest: both read back from then on
+    assert cache.has_fill("BTCUSDT", 1, 12)  # b holds it within its cursor
+    assert cache.has_fill("BTCUSDT", 1, 14)
+    assert not cache.has_fill("ETHUSDT", 2, 3)  # b lacks it: read back for b
+    await bot.stop()
+
+    plain = {"BTCUSDT": 13}  # a mapping: cursors alone, no since, nothing held after them
+    bot = await bot_factory(plugins={"a": TradeRecorder(a), "plain": TradeRecorder(plain)})
+    cache = bot.account
+    assert cache.has_fill("BTCUSDT", 1, 12)
+    assert not cache.has_fill("BTCUSDT", 1, 14)
+    assert cache.trades_since is None  # one recorder cannot say since when
     await bot.stop()

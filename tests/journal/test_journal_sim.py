@@ -218,3 +218,23 @@ def _streams_connected(path: Path) -> bool:
     except sqlite3.Error:
         return False
     return len(rows) == 2
+
+
+async def test_the_trade_cursor_is_journaled_until_a_record_is_lost(
+    bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    """The cache's cursor is written after the fills it covers; once the journal dropped a
+    record (it fell behind), it stays at the last one written, so the next start reads the
+    trades after it back."""
+    journal = Journal(JournalSettings(max_pending=10))
+    bot = await bot_factory({"runtime": {"data_dir": str(tmp_path)}}, plugins={"journal": journal})
+    bot.account.set_trade_cursor("BTCUSDT", 5)
+    await journal.flush()
+    assert (await journal.store.trade_cursors()).cursors == {"BTCUSDT": 5}
+    for _ in range(11):  # more than max_pending at once: the oldest is dropped
+        journal.writer.add(RunSeen(run_id=journal.run_id, at=1))
+    assert journal.writer.dropped >= 1
+    bot.account.set_trade_cursor("BTCUSDT", 9)
+    await journal.flush()
+    assert (await journal.store.trade_cursors()).cursors == {"BTCUSDT": 5}
+    await bot.stop()

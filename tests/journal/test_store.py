@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from framework import TradeCursors
 from plugins.journal import (
     MIGRATIONS,
     BalanceRow,
@@ -27,6 +28,7 @@ from plugins.journal import (
     SampleRow,
     SQLiteStore,
     StreamRow,
+    TradeCursorRow,
 )
 
 D = Decimal
@@ -233,3 +235,38 @@ async def test_refuses_a_journal_newer_than_the_code(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     with pytest.raises(JournalError, match="newer than this tradeloop"):
         await store.open()
+
+
+async def test_the_trade_cursor_is_kept_at_its_highest_with_the_fills_held_after_it(
+    store: SQLiteStore,
+) -> None:
+    assert await store.trade_cursors() == TradeCursors()  # nothing recorded yet
+    await store.write([RunRow(run_id="r1", started_at=100), fill(1, 5), fill(2, 6)])
+    fresh = await store.trade_cursors()
+    assert fresh.cursors == {}
+    assert fresh.since == 100
+    assert [t for _, _, t, _ in fresh.held] == [1, 2]
+    await store.write([TradeCursorRow(ts=7, symbol="BTCUSDT", trade_id=1), fill(4, 8)])
+    await store.write([TradeCursorRow(ts=9, symbol="BTCUSDT", trade_id=0)])  # never back
+    await store.write([RunRow(run_id="r2", started_at=200)])
+    held = await store.trade_cursors()
+    assert held.cursors == {"BTCUSDT": 1}
+    assert held.since == 100  # the first run's start
+    assert held.held == (("BTCUSDT", 7, 2, D("0.010")), ("BTCUSDT", 7, 4, D("0.010")))
+
+
+async def test_a_journal_from_before_trade_cursors_starts_from_its_highest_trade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    v5 = SQLiteStore(path, migrations=MIGRATIONS[:5])
+    await v5.open()
+    await v5.write([fill(3, 5), fill(9, 6)])
+    await v5.close()
+    v6 = SQLiteStore(path)
+    await v6.open()
+    try:
+        assert (await v6.trade_cursors()).cursors == {"BTCUSDT": 9}  # what it answered then
+        assert (await v6.trade_cursors()).held == ()
+    finally:
+        await v6.close()

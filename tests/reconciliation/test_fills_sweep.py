@@ -8,12 +8,14 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from framework import ManualClock
 from framework.testing import BotFactory
 from framework.types import OrderRequest
 from plugins.journal import Journal
 from plugins.sim.testing import SimBotFactory, SimFactory
-from tests.reporting_support import DAY_START, start_bot, start_sim
+from tests.reporting_support import DAY_START, start_bot, start_sim, until
 
 from .helpers import (
     FillRecorder,
@@ -194,6 +196,63 @@ async def test_trades_made_while_the_bot_was_down_are_journaled_on_restart(
                 t.commission,
                 t.realized_pnl,
             )
+        await sb2.bot.stop()
+    finally:
+        await sim.stop()
+
+
+@pytest.mark.parametrize("history", [True, False], ids=["cursor", "since-first-run"])
+async def test_a_fill_the_journal_never_wrote_before_a_later_one_is_read_back_on_restart(
+    bot_factory: BotFactory, tmp_path: Path, history: bool
+) -> None:
+    """The journal holds a later trade but lacks an earlier one (its stream event was lost and
+    the bot died before reconciliation read it back; a SIGKILL before a write does the same):
+    the next start reads back from the journal's trade cursor (or, before it has one, from its
+    first run's start), records the missing trade once and does not announce the held one
+    again."""
+    clock = ManualClock(DAY_START + 60)
+    sim = await start_sim(clock)
+    try:
+        if history:  # a trade before the bot ever ran: the first sweep sets the cursor on it
+            await sim.place_order("BTCUSDT", "BUY", "0.006")
+            await clock.advance(1.0)
+        before = len(sim.engine.trades)
+        first, recon1 = Journal(), recon()
+        sb = await start_bot(
+            bot_factory, sim, clock, tmp_path, {"journal": first, "reconciliation": recon1}
+        )
+        await drive(recon1, clock, lambda: recon1.stats.runs >= 1 and not recon1.busy)
+        sim.set_faults(drop_user_events=1.0)
+        await sim.place_order("BTCUSDT", "SELL", "0.002")  # its event is lost
+        sim.set_faults(drop_user_events=0.0)
+        await sim.place_order("BTCUSDT", "SELL", "0.004")  # journaled
+        lost, kept = sim.engine.trades[before], sim.engine.trades[before + 1]
+        await until(lambda: first.writer.written > 0 and not first.writer.pending)
+        await first.flush()
+        held = await first.store.fills(0, int(clock.time() * 1000) + 1)
+        assert [f.trade_id for f in held] == [kept.trade_id]
+        await sb.bot.stop()  # before any reconcile read the lost trade back
+
+        await clock.advance(60)
+        second, recon2, seen = Journal(), recon(), FillRecorder()
+        sb2 = await start_bot(
+            bot_factory,
+            sim,
+            clock,
+            tmp_path,
+            {"journal": second, "reconciliation": recon2, "fills": seen},
+        )
+        await drive(recon2, clock, lambda: recon2.stats.runs >= 1 and not recon2.busy)
+        startup = recon2.last_result
+        assert startup is not None
+        assert startup.status == "ok", startup.mismatches  # made before this run: not drift
+        assert [f.trade_id for f in seen.fills] == [lost.trade_id]  # once; the kept one not
+        await second.flush()
+        fills = await second.store.fills(0, int(clock.time() * 1000) + 1)
+        assert sorted(f.trade_id for f in fills) == [lost.trade_id, kept.trade_id]
+        cursors = await second.store.trade_cursors()
+        assert cursors.cursors["BTCUSDT"] == kept.trade_id  # swept past both, written
+        assert cursors.held == ()
         await sb2.bot.stop()
     finally:
         await sim.stop()
