@@ -53,7 +53,8 @@ def run_resume(settings: Settings, out: TextIO = sys.stdout) -> int:
     print(f"  tripped at {_iso(trip.at)}; actions then: {'; '.join(trip.actions)}", file=out)
     print(
         "  strategies trade again (a running bot releases them at its next check); the day's "
-        "loss and drawdown count from the equity at that point",
+        "loss and drawdown count from the equity at that point; the clearing is journaled by "
+        "the running bot, or else by the next one to start",
         file=out,
     )
     return EXIT_OK

@@ -546,6 +546,10 @@ class BotContext:
         plugins (``HookBus.stats``)."""
         return self._bus.stats()
 
+    def hook_implementers(self, hook: str) -> tuple[str, ...]:
+        """The plugins that implement ``hook`` (disabled ones too)."""
+        return self._bus.implementers(hook)
+
     def plugin_names(self) -> tuple[str, ...]:
         """Every loaded plugin's name (strategies included, disabled ones too)."""
         return self._bus.plugins()

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         DailyReport,
         DegradedStatus,
         Fill,
+        KillSwitchResume,
         KillSwitchTrip,
         Order,
         PluginError,
@@ -231,3 +232,7 @@ class Hooks:
     def on_kill_switch(self, trip: KillSwitchTrip) -> None:
         """Emit ``on_kill_switch``."""
         self._notify("on_kill_switch", (self._ctx, trip))
+
+    def on_kill_switch_resume(self, resume: KillSwitchResume) -> None:
+        """Emit ``on_kill_switch_resume``."""
+        self._notify("on_kill_switch_resume", (self._ctx, resume))

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         ExchangeCheck,
         Fill,
         Job,
+        KillSwitchResume,
         KillSwitchTrip,
         Order,
         PluginError,
@@ -387,4 +388,18 @@ def on_kill_switch(ctx: BotContext, trip: KillSwitchTrip) -> None:
     included). Not called again for a trip that survived a restart (read
     ``ctx.kill_switch.trip``). Budget: ``hooks.timeouts.on_kill_switch`` (1 s). Errors:
     isolated per plugin.
+    """
+
+
+@hookspec
+def on_kill_switch_resume(ctx: BotContext, resume: KillSwitchResume) -> None:
+    """A tripped kill switch was cleared: strategies trade again.
+
+    Called: by the core when a running bot clears its trip (``ctx.kill_switch.resume``) or
+    notices that ``tradeloop resume`` cleared the saved one, and, for a ``tradeloop resume``
+    run while no bot ran, by the next bot once its plugins started (before the strategies are
+    released). A bot killed before it saved that it announced the clearing announces it again
+    at its next start (the same ``resume``, so a recorder can ignore the copy).
+    :param resume: the trip cleared, when and by whom.
+    Budget: ``hooks.timeouts.on_kill_switch_resume`` (1 s). Errors: isolated per plugin.
     """

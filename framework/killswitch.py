@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from loguru import logger
 from framework.errors import EXIT_USAGE, TradeloopError
 from framework.flatten import FlattenResult, flatten_account
 from framework.settings import KillSwitchSettings, Settings
-from framework.types import KillSwitchLimit, KillSwitchTrip
+from framework.types import KillSwitchLimit, KillSwitchResume, KillSwitchTrip
 
 if TYPE_CHECKING:
     from framework.context import BotContext
@@ -43,6 +44,9 @@ class KillSwitchState(msgspec.Struct, kw_only=True):
     """What ``kill_switch.json`` keeps: the day's baseline and the trip in force, if any.
 
     ``rebase``: set by ``tradeloop resume``; the next reading starts the day's figures anew.
+    ``cleared``: the last clearing, until a bot saved the state after announcing it
+    (``on_kill_switch_resume``): a ``tradeloop resume`` while no bot runs is announced by the
+    next one.
     """
 
     asset: str = ""
@@ -51,6 +55,7 @@ class KillSwitchState(msgspec.Struct, kw_only=True):
     peak: Decimal | None = None
     trip: KillSwitchTrip | None = None
     rebase: bool = False
+    cleared: KillSwitchResume | None = None
 
 
 class KillSwitchStateError(TradeloopError):
@@ -91,16 +96,22 @@ def write_state(path: Path, state: KillSwitchState) -> None:
     os.replace(tmp, path)
 
 
-def clear_trip(path: Path) -> KillSwitchTrip | None:
-    """Clear the trip saved at ``path`` (``tradeloop resume``); the trip cleared, or ``None``.
+def clear_trip(
+    path: Path, at: float | None = None, by: str = "tradeloop resume"
+) -> KillSwitchTrip | None:
+    """Clear the trip saved at ``path`` (``tradeloop resume``, at epoch seconds ``at``, now
+    when not given); the trip cleared, or ``None``.
 
     The day's figures start anew from the next reading, so the loss that tripped it does not
-    trip it again at once. A damaged file is replaced by a cleared one.
+    trip it again at once. The clearing is kept in the file (``cleared``) for a bot to
+    announce: the running one at its next check, else the next one to start.
     """
     state = read_state(path)
     if state.trip is None:
         return None
-    write_state(path, KillSwitchState(asset=state.asset, rebase=True))
+    when = time.time() if at is None else at
+    cleared = KillSwitchResume(trip=state.trip, at=when, by=by)
+    write_state(path, KillSwitchState(asset=state.asset, rebase=True, cleared=cleared))
     return state.trip
 
 
@@ -185,6 +196,7 @@ class KillSwitch:
         self._risk: AccountRisk | None = None
         self._release: Callable[[], None] | None = None
         self._saved_trip = False  # our trip is in the file (so a cleared file means resume)
+        self._announced = False  # a clearing was announced: the file drops it at the next save
         self._pending = False
         self._last_save = 0.0
         self._dirty = False
@@ -239,6 +251,7 @@ class KillSwitch:
         state.asset = self.settings.asset
         self._state = state
         if state.trip is not None:
+            state.cleared = None  # tripped again since: that clearing is history
             self._saved_trip = True
             self._hold(state.trip)
             logger.bind(log_key="kill_switch").error(
@@ -249,8 +262,19 @@ class KillSwitch:
             )
 
     def arm(self) -> None:
-        """Let limits trip from now on (the core, once the exchange connector is known)."""
+        """Let limits trip from now on (the core, once the exchange connector is known and
+        every plugin started); announce a clearing no bot announced yet (kept for a bot whose
+        plugins listen: ``tradeloop flatten``'s bare bot leaves it)."""
         self._armed = True
+        cleared = self._state.cleared
+        if cleared is not None and self._ctx.hook_implementers("on_kill_switch_resume"):
+            logger.bind(log_key="kill_switch").warning(
+                "kill switch was cleared by {} at {} (was: {})",
+                cleared.by,
+                datetime.fromtimestamp(cleared.at, UTC).isoformat(timespec="seconds"),
+                cleared.trip.describe(),
+            )
+            self._announce(cleared)
 
     async def run(self) -> None:
         """Check every ``check_interval`` seconds on the bot's clock until cancelled (the
@@ -266,8 +290,8 @@ class KillSwitch:
 
     def stop(self) -> None:
         """Save the day's figures (the core, at stop); nothing is written while no limit is
-        set and nothing is tripped."""
-        if self._dirty and (self.settings.any_limit or self.tripped):
+        set, nothing is tripped and no clearing was announced."""
+        if self._dirty and (self.settings.any_limit or self.tripped or self._announced):
             self._save_now()
 
     def summary(self) -> dict[str, Any]:
@@ -434,9 +458,10 @@ class KillSwitch:
         trip = self._state.trip
         if trip is None:
             return None
-        self._state = KillSwitchState(asset=self.settings.asset, rebase=True)
+        cleared = KillSwitchResume(trip=trip, at=self._ctx.clock.time(), by=by)
+        self._state = KillSwitchState(asset=self.settings.asset, rebase=True, cleared=cleared)
         self._save_now()
-        self._cleared(trip, by)
+        self._cleared(cleared)
         return trip
 
     async def _notice_resume(self) -> None:
@@ -447,17 +472,33 @@ class KillSwitch:
             return
         trip = self._state.trip
         if saved.trip is None and trip is not None:
-            self._state = KillSwitchState(asset=self.settings.asset, rebase=True)
-            self._cleared(trip, "tradeloop resume")
+            cleared = saved.cleared
+            if cleared is None or cleared.trip != trip:  # a file cleared by hand
+                cleared = KillSwitchResume(
+                    trip=trip, at=self._ctx.clock.time(), by="tradeloop resume"
+                )
+            self._state = KillSwitchState(asset=self.settings.asset, rebase=True, cleared=cleared)
+            self._cleared(cleared)
 
-    def _cleared(self, trip: KillSwitchTrip, by: str) -> None:
+    def _cleared(self, cleared: KillSwitchResume) -> None:
         self._saved_trip = False
         release, self._release = self._release, None
         logger.bind(log_key="kill_switch").warning(
-            "kill switch cleared by {} (was: {}); the day's figures start anew", by, trip.describe()
+            "kill switch cleared by {} (was: {}); the day's figures start anew",
+            cleared.by,
+            cleared.trip.describe(),
         )
         if release is not None:
             release()
+        self._announce(cleared)
+
+    def _announce(self, cleared: KillSwitchResume) -> None:
+        """``on_kill_switch_resume``; the file keeps the clearing until the next save, so a
+        bot killed before then announces it again at its next start."""
+        self._ctx.hooks.on_kill_switch_resume(cleared)
+        self._state.cleared = None
+        self._announced = True
+        self._dirty = True
 
     # ----------------------------------------------------------------------- saving
 

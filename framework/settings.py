@@ -66,6 +66,7 @@ DEFAULT_HOOK_TIMEOUTS: dict[str, float] = {
     "on_daily_report": 30.0,
     "on_plugin_error": 1.0,
     "on_kill_switch": 1.0,
+    "on_kill_switch_resume": 1.0,
     "on_command": 1.0,
     "on_alert": 1.0,
     "reconcile_now": 120.0,

@@ -386,6 +386,17 @@ class KillSwitchTrip:
         return f"{name} {self.value:f} {self.asset} reached {key} {self.threshold:f} {self.asset}"
 
 
+@dataclass(frozen=True, slots=True)
+class KillSwitchResume:
+    """A tripped kill switch was cleared (``on_kill_switch_resume``): ``trip`` is the trip
+    cleared, ``at`` epoch seconds of the clearing, ``by`` who cleared it (``tradeloop resume``,
+    or the operator command's sender)."""
+
+    trip: KillSwitchTrip
+    at: float
+    by: str
+
+
 class TradeCursors(msgspec.Struct, frozen=True, kw_only=True):
     """What a recorder holds of the account's trades (an answer to ``last_trade_ids``).
 

@@ -129,7 +129,10 @@ async def build_report(
         uptime=uptime_figure(runs, start, min(end, max(start, now_ms))),
         plugin_errors=plugin_error_figures(await store.plugin_errors(start, end)),
         log=log_figure(await store.log_stats_before(start), await store.log_stats(start, end)),
-        kill_switch=kill_switch_figures(await store.kill_switch_trips(start, end)),
+        kill_switch=kill_switch_figures(
+            await store.kill_switch_trips(start, end),
+            await store.kill_switch_resumes(start, max(end, now_ms) + 1),  # cleared since too
+        ),
     )
 
 

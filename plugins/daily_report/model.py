@@ -246,7 +246,8 @@ class LogFigure(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class KillSwitchFigure(msgspec.Struct, frozen=True, kw_only=True):
-    """One trip of the kill switch: the limit, the value against its threshold, what was done."""
+    """One trip of the kill switch: the limit, the value against its threshold, what was done,
+    and when and by whom it was cleared (``None`` while it holds)."""
 
     at: int
     limit: str
@@ -254,6 +255,8 @@ class KillSwitchFigure(msgspec.Struct, frozen=True, kw_only=True):
     threshold: Decimal
     asset: str
     actions: tuple[str, ...]
+    cleared_at: int | None = None
+    cleared_by: str = ""
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from plugins.journal import (
+    KillSwitchResumeRow,
     KillSwitchRow,
     LogStatsRow,
     PluginErrorRow,
@@ -224,16 +225,24 @@ def log_figure(before: Iterable[LogStatsRow], during: Sequence[LogStatsRow]) -> 
     )
 
 
-def kill_switch_figures(rows: Iterable[KillSwitchRow]) -> tuple[KillSwitchFigure, ...]:
-    """The kill switch's trips, oldest first."""
-    return tuple(
-        KillSwitchFigure(
-            at=r.ts,
-            limit=r.limit_name,
-            value=r.value,
-            threshold=r.threshold,
-            asset=r.asset,
-            actions=tuple(r.action_lines),
+def kill_switch_figures(
+    rows: Iterable[KillSwitchRow], resumes: Iterable[KillSwitchResumeRow] = ()
+) -> tuple[KillSwitchFigure, ...]:
+    """The kill switch's trips, oldest first, each with its clearing if one is journaled."""
+    cleared = {(c.tripped_at, c.limit_name): c for c in resumes}
+    figures = []
+    for r in rows:
+        clearing = cleared.get((r.ts, r.limit_name))
+        figures.append(
+            KillSwitchFigure(
+                at=r.ts,
+                limit=r.limit_name,
+                value=r.value,
+                threshold=r.threshold,
+                asset=r.asset,
+                actions=tuple(r.action_lines),
+                cleared_at=None if clearing is None else clearing.ts,
+                cleared_by="" if clearing is None else clearing.by_whom,
+            )
         )
-        for r in rows
-    )
+    return tuple(figures)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from framework.money import money
 
-from .model import EquityPoint, PositionFigure, Report
+from .model import EquityPoint, KillSwitchFigure, PositionFigure, Report
 from .text import day_clock, duration, fees, num, pct, plural, stop_text
 
 Row = tuple[str, ...]
@@ -321,7 +322,7 @@ def plugin_errors(r: Report) -> Table:
 
 def kill_switch(r: Report) -> Table:
     return Table(
-        header=("time (UTC)", "limit", "value", "threshold", "actions"),
+        header=("time (UTC)", "limit", "value", "threshold", "actions", "cleared"),
         rows=tuple(
             (
                 day_clock(k.at, r.start, r.end),
@@ -329,6 +330,7 @@ def kill_switch(r: Report) -> Table:
                 f"{k.value:.2%}" if k.limit == "drawdown" else f"{k.value:f} {k.asset}",
                 f"{k.threshold:.2%}" if k.limit == "drawdown" else f"{k.threshold:f} {k.asset}",
                 "; ".join(k.actions),
+                _cleared(k),
             )
             for k in r.kill_switch
         ),
@@ -342,3 +344,11 @@ def most_suppressed(r: Report) -> Table:
         rows=tuple((k, str(v)) for k, v in r.log.top_suppressed.items()),
         numeric=(1,),
     )
+
+
+def _cleared(k: KillSwitchFigure) -> str:
+    """When and by whom a trip was cleared (UTC), or that it still holds."""
+    if k.cleared_at is None:
+        return "not cleared"
+    when = datetime.fromtimestamp(k.cleared_at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when} by {k.cleared_by}"

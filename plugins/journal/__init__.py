@@ -12,6 +12,7 @@ from .plugin import Journal
 from .records import (
     BalanceRow,
     FillRow,
+    KillSwitchResumeRow,
     KillSwitchRow,
     LogStatsRow,
     MismatchRow,
@@ -57,6 +58,7 @@ __all__ = [
     "JournalError",
     "JournalSettings",
     "JournalStore",
+    "KillSwitchResumeRow",
     "KillSwitchRow",
     "LogStatsRow",
     "MismatchRow",

@@ -230,5 +230,21 @@ moved only after the fills it covers were written), and the index that finds the
 after it. A journal from before it starts from its highest trade id held, the cursor it
 answered then."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+V7 = """
+CREATE TABLE kill_switch_resumes (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    by_whom TEXT NOT NULL,
+    tripped_at INTEGER NOT NULL,
+    limit_name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    UNIQUE (ts, tripped_at, limit_name)
+);
+CREATE INDEX kill_switch_resumes_ts ON kill_switch_resumes (ts);
+"""
+"""The kill switch's clearings (``on_kill_switch_resume``): when, by whom, and the trip they
+cleared (its time, limit and reason); a clearing announced twice is kept once."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code writes."""

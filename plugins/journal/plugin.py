@@ -20,6 +20,7 @@ from framework import (
     DegradedStatus,
     Fill,
     IntervalJob,
+    KillSwitchResume,
     KillSwitchTrip,
     Order,
     PluginError,
@@ -42,6 +43,7 @@ from .records import (
     command_row,
     degraded_row,
     fill_row,
+    kill_switch_resume_row,
     kill_switch_row,
     order_row,
     plugin_error_row,
@@ -390,6 +392,12 @@ class Journal:
         """Record the trip and what was done about it."""
         if self._recording is not None:
             self._recording.add(kill_switch_row(self.run_id, trip))
+
+    @hookimpl
+    def on_kill_switch_resume(self, resume: KillSwitchResume) -> None:
+        """Record the clearing: when, by whom, and the trip it cleared."""
+        if self._recording is not None:
+            self._recording.add(kill_switch_resume_row(self.run_id, resume))
 
     @hookimpl
     def on_command(self, record: CommandRecord) -> None:

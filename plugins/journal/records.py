@@ -16,6 +16,7 @@ from framework.types import (
     CommandRecord,
     DegradedStatus,
     Fill,
+    KillSwitchResume,
     KillSwitchTrip,
     Mismatch,
     Order,
@@ -218,6 +219,18 @@ class KillSwitchRow(msgspec.Struct, frozen=True, kw_only=True):
         return self.actions.splitlines()
 
 
+class KillSwitchResumeRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The kill switch was cleared (``ts``: when) by ``by_whom``; the trip it cleared tripped
+    at ``tripped_at`` on ``limit_name`` (``reason``: its one line). Unique by those times."""
+
+    ts: int
+    run_id: str
+    by_whom: str
+    tripped_at: int
+    limit_name: str
+    reason: str
+
+
 class LogStatsRow(msgspec.Struct, frozen=True, kw_only=True):
     """smart_logging's counters since its run started, sampled (cumulative per run)."""
 
@@ -259,6 +272,7 @@ Record = (
     | PluginErrorRow
     | LogStatsRow
     | KillSwitchRow
+    | KillSwitchResumeRow
     | CommandRow
 )
 
@@ -410,6 +424,18 @@ def plugin_error_row(ts: int, run_id: str, e: PluginError) -> PluginErrorRow:
         error=e.error,
         consecutive_failures=e.consecutive_failures,
         disabled=e.disabled,
+    )
+
+
+def kill_switch_resume_row(run_id: str, resume: KillSwitchResume) -> KillSwitchResumeRow:
+    """The row of an ``on_kill_switch_resume``."""
+    return KillSwitchResumeRow(
+        ts=int(resume.at * 1000),
+        run_id=run_id,
+        by_whom=resume.by,
+        tripped_at=int(resume.trip.at * 1000),
+        limit_name=resume.trip.limit,
+        reason=resume.trip.describe(),
     )
 
 

@@ -22,6 +22,7 @@ from .records import (
     CommandRow,
     DegradedRow,
     FillRow,
+    KillSwitchResumeRow,
     KillSwitchRow,
     LogStatsRow,
     MismatchRow,
@@ -55,6 +56,7 @@ _TABLES: dict[type[Any], tuple[str, str]] = {
     PluginErrorRow: ("plugin_errors", "INSERT"),
     LogStatsRow: ("log_stats", "INSERT"),
     KillSwitchRow: ("kill_switch_trips", "INSERT"),
+    KillSwitchResumeRow: ("kill_switch_resumes", "INSERT OR IGNORE"),
     CommandRow: ("commands", "INSERT"),
 }
 _JSON_FIELDS = frozenset({"marks", "top_suppressed", "args"})
@@ -503,6 +505,12 @@ class SQLiteStore:
         """Kill-switch trips in the range."""
         return await self._select(
             KillSwitchRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
+        )
+
+    async def kill_switch_resumes(self, start: int, end: int) -> list[KillSwitchResumeRow]:
+        """Kill-switch clearings in the range (by the time of the clearing)."""
+        return await self._select(
+            KillSwitchResumeRow, "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start, end)
         )
 
     async def log_stats(self, start: int, end: int) -> list[LogStatsRow]:

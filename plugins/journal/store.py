@@ -18,6 +18,7 @@ from .records import (
     BalanceRow,
     CommandRow,
     FillRow,
+    KillSwitchResumeRow,
     KillSwitchRow,
     LogStatsRow,
     OrderRow,
@@ -133,6 +134,11 @@ class JournalStore(Protocol):
 
     async def kill_switch_trips(self, start: int, end: int) -> list[KillSwitchRow]:
         """Kill-switch trips in the range, oldest first."""
+        ...
+
+    async def kill_switch_resumes(self, start: int, end: int) -> list[KillSwitchResumeRow]:
+        """Kill-switch clearings (``tradeloop resume``, the operator) in the range, oldest
+        first."""
         ...
 
     async def log_stats(self, start: int, end: int) -> list[LogStatsRow]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from framework import TradeCursors
@@ -16,6 +17,7 @@ from plugins.journal import (
     FillRow,
     JournalError,
     JournalStore,
+    KillSwitchResumeRow,
     LogStatsRow,
     MismatchRow,
     OrderRow,
@@ -270,3 +272,17 @@ async def test_a_journal_from_before_trade_cursors_starts_from_its_highest_trade
         assert (await v6.trade_cursors()).held == ()
     finally:
         await v6.close()
+
+
+async def test_a_kill_switch_resume_announced_twice_is_kept_once(store: SQLiteStore) -> None:
+    row = KillSwitchResumeRow(
+        ts=50,
+        run_id="r1",
+        by_whom="tradeloop resume",
+        tripped_at=20,
+        limit_name="daily_loss",
+        reason="daily loss 310 USDT reached max_daily_loss 300 USDT",
+    )
+    await store.write([row])
+    await store.write([msgspec.structs.replace(row, run_id="r2")])  # after a kill, again
+    assert await store.kill_switch_resumes(0, 100) == [row]

@@ -91,6 +91,8 @@ async def test_daily_loss_trips_holds_and_cancels(
     assert risk.day_start == risk.equity
     assert bot.ctx.kill_switch.trip is None
     assert len(hook_recorder.of("on_kill_switch")) == 1
+    (resume,) = [e["resume"] for e in hook_recorder.of("on_kill_switch_resume")]
+    assert (resume.trip, resume.by) == (trip, "test")
 
 
 async def test_drawdown_from_the_days_peak_trips(
@@ -155,6 +157,7 @@ async def test_open_notional_trips_on_the_position_event_and_closes_when_configu
     assert "### Kill switch" in markdown
     assert "1 positions closed (reduce-only MARKET)" in markdown
     assert "- **Kill switch:** tripped 1 time" in markdown
+    assert "not cleared" in markdown
     assert "<h3>Kill switch</h3>" in render_html(report)
     assert summary(report)["kill_switch_trips"] == 1
 
@@ -189,6 +192,7 @@ async def test_a_trip_survives_a_restart_until_resume(
     assert summary["kill_switch"]["tripped"] is True
 
     second = await sim_bot(sim=still_sim, overrides={**data, **limits(max_open_notional=1000)})
+    hook_recorder.attach(second)
     assert second.ctx.kill_switch.trip == trip
     assert "kill switch: open notional" in second.ctx.trading_held
     await second.ctx.exchange.place_order(resting_buy(still_sim), owner="s1")
@@ -203,6 +207,8 @@ async def test_a_trip_survives_a_restart_until_resume(
     await until(lambda: second.ctx.kill_switch.trip is None)
     assert second.ctx.trading_held == ""
     assert read_state(second.ctx.kill_switch.path).trip is None
+    (resume,) = [e["resume"] for e in hook_recorder.of("on_kill_switch_resume")]
+    assert (resume.trip, resume.by) == (trip, "tradeloop resume")  # noticed, announced
 
 
 def test_equity_history_stays_bounded_and_starts_afresh_each_day() -> None:
@@ -290,3 +296,50 @@ async def test_nothing_is_written_while_no_limit_is_set(
     await bot.stop()
     assert bot.ctx.kill_switch.risk is not None
     assert not bot.ctx.kill_switch.path.exists()
+
+
+async def test_a_resume_is_journaled_like_the_trip_also_while_no_bot_runs(
+    sim_bot: SimBotFactory, still_sim: SimExchange, hook_recorder: HookRecorder, tmp_path: Path
+) -> None:
+    """``tradeloop resume`` while the bot is down: the next bot journals the clearing once
+    (the file keeps it until a bot saved that it announced it), and no later bot again."""
+    data = {"runtime": {"data_dir": str(tmp_path / "data")}}
+    overrides = {**data, **limits(max_open_notional=1000)}
+    journal = Journal()
+    first = await sim_bot(plugins={"journal": journal}, sim=still_sim, overrides=overrides)
+    hook_recorder.attach(first)
+    await open_long(first, still_sim)
+    trip = await tripped(first, hook_recorder)  # announced (and journaled), its actions done
+    await first.stop()
+
+    settings = load_settings(use_files=False, overrides=overrides)
+    out = io.StringIO()
+    assert run_resume(settings, out=out) == 0
+    assert "cleared kill switch trip" in out.getvalue()
+    cleared = read_state(tmp_path / "data" / "kill_switch.json").cleared
+    assert cleared is not None
+    assert cleared.trip == trip
+
+    for _ in range(2):  # the second start announces nothing: the first saved it at stop
+        journal = Journal()
+        bot = await sim_bot(plugins={"journal": journal}, sim=still_sim, overrides=overrides)
+        assert bot.ctx.kill_switch.trip is None
+        assert bot.ctx.trading_held == ""
+        await journal.flush()
+        resumes = await journal.store.kill_switch_resumes(0, 2**62)
+        # The day's report lists the trip with its clearing.
+        report = await build_report(
+            journal.store, utc_date(trip.at), now_ms=int(cleared.at * 1000) + 1, current_run=""
+        )
+        await bot.stop()
+        assert read_state(tmp_path / "data" / "kill_switch.json").cleared is None
+        assert [(r.by_whom, r.tripped_at, r.limit_name, r.ts) for r in resumes] == [
+            ("tradeloop resume", int(trip.at * 1000), "open_notional", int(cleared.at * 1000))
+        ]
+        assert resumes[0].reason == trip.describe()
+        (figure,) = report.kill_switch
+        assert (figure.cleared_at, figure.cleared_by) == (
+            int(cleared.at * 1000),
+            "tradeloop resume",
+        )
+        assert " by tradeloop resume" in render_markdown(report)
