@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import orjson
 from loguru import logger
 
@@ -20,6 +21,7 @@ from framework.cache import AccountCache
 from framework.clock import Clock, SystemClock
 from framework.context import BotContext, roles_of
 from framework.errors import PluginStartError, TradeloopError
+from framework.exchange import FillHistory
 from framework.loader import LoadedPlugins
 from framework.log_guard import guard_logging
 from framework.scheduler import Scheduler
@@ -37,6 +39,8 @@ STOP_GRACE = 0.25
 """Seconds a stop that overran its share gets to finish its cancellation."""
 MIN_STOP_SHARE = 0.05
 """No plugin's stop gets less time than this, even when the budget is spent."""
+STOP_FILL_QUERIES = 20
+"""Orders whose missing trades a stop reads back at most (one trade-list read each)."""
 
 
 class Bot:
@@ -277,6 +281,7 @@ class Bot:
         try:
             await self._stop_kill_switch()
             await _logged("jobs", self.scheduler.stop(), timeout / 8)
+            await _logged("fills of this run", self._settle_fills(), timeout / 8)
             await _logged("spawned tasks", self.ctx.cancel_tasks(), timeout / 8)
             if not await self.bus.drain(within=max(0.0, min(timeout / 4, end - time.monotonic()))):
                 logger.warning("shutdown: queued notifications not all handled in time")
@@ -286,6 +291,30 @@ class Bot:
             await _logged("hook bus", self.bus.aclose(), STOP_GRACE)
             await _logged("spawned tasks", self.ctx.cancel_tasks(), STOP_GRACE)
             await self._stop_watchdog()
+
+    async def _settle_fills(self) -> None:
+        """Before the stream closes at stop: the trades of orders this run saw fill that the
+        cache lacks (the exchange's answer came, the trade event not yet) are read back from
+        the order's trade list and recorded, so recorders get every fill of the run."""
+        if not self.ctx.has_exchange or not isinstance(self.ctx.exchange, FillHistory):
+            return
+        exchange: FillHistory = self.ctx.exchange
+        since = int(self._started_at * 1000)
+        gaps = [g for g, _ in self.account.fill_gaps(2**62) if g.event_time >= since]
+        for order in gaps[:STOP_FILL_QUERIES]:
+            trades = await exchange.fetch_fills(order.symbol, order.order_id)
+            for trade in trades:
+                if trade.event_time < since:
+                    continue  # before this run: the startup reconcile's to judge
+                if not trade.client_order_id:
+                    trade = msgspec.structs.replace(trade, client_order_id=order.client_order_id)
+                if self.account.apply_fill(trade):
+                    logger.info(
+                        "fill {} {} of order {} read back at stop",
+                        trade.symbol,
+                        trade.trade_id,
+                        order.order_id,
+                    )
 
     async def _stop_kill_switch(self) -> None:
         task, self._kill_switch_task = self._kill_switch_task, None

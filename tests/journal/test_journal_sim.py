@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from framework import DegradedStatus, ManualClock, StreamState, StreamStatus
+from framework import DegradedStatus, ManualClock, OrderRequest, StreamState, StreamStatus
 from framework.testing import BotFactory
 from plugins.journal import (
     BatchWriter,
@@ -238,3 +238,35 @@ async def test_the_trade_cursor_is_journaled_until_a_record_is_lost(
     await journal.flush()
     assert (await journal.store.trade_cursors()).cursors == {"BTCUSDT": 5}
     await bot.stop()
+
+
+async def test_a_fill_whose_event_has_not_come_by_the_stop_is_read_back_and_journaled(
+    bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    """The exchange answered an order as filled, its trade event is not there yet when the bot
+    stops: the stop reads the order's trades back, so the journal holds the fill."""
+    clock = ManualClock(DAY_START + 60)
+    sim = await start_sim(clock)
+    try:
+        journal = Journal()
+        sb = await start_bot(bot_factory, sim, clock, tmp_path, {"journal": journal})
+        sim.set_faults(drop_user_events=1.0)  # the stream delivers nothing from here on
+        request = OrderRequest(
+            symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010")
+        )
+        order = await sb.bot.ctx.exchange.place_order(request)
+        assert order.status == "FILLED"
+        assert sb.bot.account.fill_gaps(2**62)  # answered filled, no trade event yet
+        await sb.bot.stop()
+        reopened = SQLiteStore(tmp_path / "journal-sim.sqlite3")
+        await reopened.open()
+        try:
+            fills = await reopened.fills(0, 2**62)
+        finally:
+            await reopened.close()
+        (trade,) = sim.engine.trades
+        assert [(f.order_id, f.trade_id, f.client_order_id) for f in fills] == [
+            (trade.order_id, trade.trade_id, order.client_order_id)
+        ]
+    finally:
+        await sim.stop()

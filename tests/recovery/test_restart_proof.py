@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import yaml
 
 from plugins.binance.ids import ClientOrderIds
@@ -252,6 +253,7 @@ def adopted_in(log: Path) -> Counter[str]:
     return out
 
 
+@pytest.mark.timeout(600)  # 21 bot processes: about 100 s idle, over 120 s on busy cores
 def test_sigkill_at_random_moments_never_doubles_an_intent(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     ids = owners()
