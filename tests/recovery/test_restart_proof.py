@@ -11,9 +11,10 @@ how many orders every intent made. Then, from the exchange:
   has its order;
 * every open order found at a start was adopted by the instance that placed it (the bot's log
   names the owner and count; the final run's summary equals the exchange's open orders);
-* every trade the exchange lists for the account is in the journal (none lost to a kill), and
-  the positions the final run attributes to each instance equal the exchange's trades summed
-  per owner of their orders' client order ids, and together the account's position.
+* every trade the exchange lists for the account, made until the final run was asked to stop,
+  is in the journal (none lost to a kill), and the positions the final run attributes to each
+  instance equal the journaled trades summed per owner of their orders' client order ids,
+  and with the trades made after that stop, the account's position.
 """
 
 from __future__ import annotations
@@ -264,6 +265,7 @@ def test_sigkill_at_random_moments_never_doubles_an_intent(tmp_path: Path) -> No
         logged_adopted: Counter[str] = Counter()
         settled: Counter[str] = Counter()
         kills_early = kills_trading = 0
+        stopping_ms = 0  # when the final run was asked to stop
         for run in range(KILLS + 1):
             open_before = Counter(
                 ids.owner_of(o["clientOrderId"]) or "-" for o in exchange.open_orders()
@@ -280,6 +282,7 @@ def test_sigkill_at_random_moments_never_doubles_an_intent(tmp_path: Path) -> No
                     wait_trading(proc, journal, since, log)
                     if final:
                         time.sleep(2.0)
+                        stopping_ms = int(time.time() * 1000)
                         proc.send_signal(signal.SIGTERM)
                         assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
                     else:
@@ -330,24 +333,28 @@ def test_sigkill_at_random_moments_never_doubles_an_intent(tmp_path: Path) -> No
         assert set(range(done)) <= made <= set(range(done + 1)), sid
         intents += len(made)
 
-    # Every trade of the account is in the journal: a fill a SIGKILL cut off before it was
-    # written is read back at the next start (from the journal's trade cursor), and every
-    # one is attributed to the instance whose order made it.
-    missing = sorted(t["id"] for t in trades if t["id"] not in held)
-    assert missing == []
-    assert held == {t["id"] for t in trades}
+    # Every trade made until the final run was asked to stop is in the journal: a fill a
+    # SIGKILL cut off before it was written is read back at the next start (from the journal's
+    # trade cursor). Only a trade of a resting order that filled after that (the simulator's
+    # prices keep moving) may be missing: no bot ran to record it, the next start would.
+    assert stopping_ms
+    missing = [t for t in trades if t["id"] not in held]
+    assert [t["id"] for t in missing if t["time"] < stopping_ms] == []
+    assert held <= {t["id"] for t in trades}
     attributed: dict[str, Decimal] = {}
     for t in trades:
         owner = owner_of_order.get(t["orderId"], "-")
         signed = Decimal(t["qty"]) * (1 if t["side"] == "BUY" else -1)
-        attributed[owner] = attributed.get(owner, Decimal(0)) + signed
-    assert "-" not in attributed  # every trade belongs to an order an instance placed
+        if t["id"] in held:  # every journaled fill is attributed to the instance that made it
+            attributed[owner] = attributed.get(owner, Decimal(0)) + signed
+    assert "-" not in attributed
     reported = summary["recovery"]["attribution"]["by_owner"]
     assert {o: Decimal(v[SYMBOL]) for o, v in reported.items()} == {
         o: a for o, a in attributed.items() if a
     }
-    assert sum(attributed.values(), Decimal(0)) == position
-    assert summary["recovery"]["attribution"]["fills"] == len(trades)
+    late = sum((Decimal(t["qty"]) * (1 if t["side"] == "BUY" else -1) for t in missing), Decimal(0))
+    assert sum(attributed.values(), Decimal(0)) + late == position
+    assert summary["recovery"]["attribution"]["fills"] == len(held)
     for sid in STRATEGIES:  # each instance saw its adopted orders: it kept trimming them
         assert sum(1 for o in still_open if ids.owner_of(o["clientOrderId"]) == sid) <= 4
 
@@ -363,6 +370,7 @@ def test_sigkill_at_random_moments_never_doubles_an_intent(tmp_path: Path) -> No
         "fills": len(trades),
         "fills_journaled": len(held),
         "fills_missing_from_journal": len(missing),
+        "fills_after_the_final_stop": sum(1 for t in missing if t["time"] >= stopping_ms),
         "positions": {o: str(a) for o, a in attributed.items()},
         **{name: settled[name] for name in SETTLED},
     }
