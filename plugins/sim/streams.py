@@ -132,6 +132,8 @@ class StreamHub:
         self.users: dict[str, set[Connection]] = {}
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.user_sent = 0
+        """User-data messages queued to connections so far (one per connection; only grows)."""
 
     # ------------------------------------------------------------------ publishing
 
@@ -149,7 +151,10 @@ class StreamHub:
 
     def publish_user(self, listen_key: str, raw: bytes) -> None:
         """Send one encoded user-data event to the connections of ``listen_key``."""
-        _fan_out(self.users.get(listen_key), listen_key, raw)
+        conns = self.users.get(listen_key)
+        if conns:
+            self.user_sent += sum(1 for c in conns if not (c.stale or c.silent or c.closing))
+        _fan_out(conns, listen_key, raw)
 
     # ------------------------------------------------------------------ connections
 
