@@ -374,9 +374,12 @@ def run_validate_settings(loaded: LoadedPlugins, settings: Settings) -> None:
     raise_settings_errors(errors)
 
 
-def load_checked(core: CoreCheck) -> tuple[Settings, LoadedPlugins]:
+def load_checked(
+    core: CoreCheck, extra: Sequence[tuple[str, object]] = ()
+) -> tuple[Settings, LoadedPlugins]:
     """The settings and plugins of a ``check_core`` result, every settings error of the core
     and of every plugin block raised at once (``SettingsErrors`` for several, exit 2).
+    ``extra``: ready-made plugin objects, as ``load_plugins`` takes them.
 
     Plugin blocks are checked even when core keys are bad; the cross-section checks
     (``validate_settings``) run once every key is valid on its own.
@@ -386,7 +389,10 @@ def load_checked(core: CoreCheck) -> tuple[Settings, LoadedPlugins]:
         raise AssertionError("no settings and no error")  # pragma: no cover
     try:
         loaded = load_plugins(
-            core.settings, strategy_index=core.strategy_index, bot_folder=core.bot_folder
+            core.settings,
+            extra=extra,
+            strategy_index=core.strategy_index,
+            bot_folder=core.bot_folder,
         )
     except SettingsError as exc:
         raise_settings_errors([*core.errors, exc])
