@@ -132,6 +132,18 @@ def _configure_backtest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", metavar="LIST", help="comma-separated (exchange.symbols)")
     parser.add_argument("--settings", metavar="PATH", help="settings file")
     parser.add_argument(
+        "--through-sockets",
+        action="store_true",
+        help="through the real connector and the simulator on loopback, reconciliation on",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a simulator fault for --through-sockets (over plugins.sim.faults); repeatable",
+    )
+    parser.add_argument(
         "--compare",
         nargs=2,
         type=Path,
@@ -157,6 +169,9 @@ async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if not args.start or not args.end:
         raise DataError("--from and --to are required (or --compare A.json B.json)")
     symbols = tuple(s.strip().upper() for s in (args.symbols or "").split(",") if s.strip())
+    faults = tuple(_fault_pair(text) for text in args.fault)
+    if faults and not args.through_sockets:
+        raise SettingsError("--fault", args.fault[0], "used with --through-sockets only")
     request = Request(
         start_ms=parse_time(args.start),
         end_ms=parse_time(args.end),
@@ -165,6 +180,8 @@ async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
         data_dir=args.data,
         out=args.out,
         symbols=symbols,
+        through_sockets=args.through_sockets,
+        faults=faults,
     )
     results, out, perf = await run_backtest(request)
     files = write_reports(results, out)
@@ -174,6 +191,23 @@ async def _run_backtest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"gap: {gap['symbol']}: no data {span}", file=sys.stderr)
     for sid, state in perf["strategies_paused"].items():
         print(f"strategy {sid} was paused: {state.get('reason')}", file=sys.stderr)
+    sockets = results.get("sockets")
+    if sockets is not None:
+        drift = sockets["drift_at_end"]
+        print(
+            f"\nthrough sockets: faults injected {sockets['faults_injected'] or 'none'}, "
+            f"drift found and repaired {sockets['drift_found']}, drift at the end {len(drift)}"
+        )
+        for line in drift:
+            print(f"drift: {line}", file=sys.stderr)
     print(f"\n{perf['ticks']} ticks in {perf['elapsed_s']} s ({perf['ticks_per_s']} ticks/s)")
     print("results: " + ", ".join(str(f) for f in files))
     return EXIT_OK
+
+
+def _fault_pair(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--fault``; ``SettingsError`` without the ``=``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise SettingsError("--fault", text, "NAME=VALUE, e.g. drop_user_events=0.2")
+    return name.strip(), value.strip()

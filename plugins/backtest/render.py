@@ -96,6 +96,9 @@ def write_markdown(results: dict[str, Any], out: IO[str]) -> None:
         ]
     else:
         lines.append("none")
+    sockets = results.get("sockets")
+    if sockets is not None:
+        lines += ["", "## Through sockets", "", *_sockets_lines(sockets)]
     trade_cols = (
         "time",
         "strategy",
@@ -119,6 +122,28 @@ def to_markdown(results: dict[str, Any]) -> str:
     out = io.StringIO()
     write_markdown(results, out)
     return out.getvalue()
+
+
+def _sockets_lines(sockets: dict[str, Any]) -> list[str]:
+    """The run through the connector and the simulator: faults, losses, reconciles, drift."""
+
+    def pairs(values: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in values.items()) or "none"
+
+    lines = ["| figure | value |", "|---|---|"]
+    lines += [
+        f"| faults set | {pairs(sockets['faults'])} |",
+        f"| faults injected | {pairs(sockets['faults_injected'])} |",
+        f"| lost on the way (waited for, never taken) | {pairs(sockets['lost_on_the_way'])} |",
+        f"| reconciles | {sockets['reconciles']} |",
+        f"| drift found and repaired | {sockets['drift_found']} |",
+        f"| final reconcile | {_v(sockets['final_reconcile'])} |",
+        f"| trades: exchange / seen by the bot | {sockets['exchange_trades']} / "
+        f"{sockets['fills_seen_by_the_bot']} |",
+        f"| drift at the end | {len(sockets['drift_at_end'])} |",
+    ]
+    lines += [f"- {line}" for line in sockets["drift_at_end"]]
+    return lines
 
 
 Bounds = tuple[float, float, float, float]

@@ -47,6 +47,10 @@ class Request:
     data_dir: Path | None = None
     out: Path | None = None
     symbols: tuple[str, ...] = ()
+    through_sockets: bool = False
+    """Through the real connector and the simulator on loopback (``sockets_run``)."""
+    faults: tuple[tuple[str, str], ...] = ()
+    """``--fault NAME=VALUE`` pairs over ``plugins.sim.faults`` (with ``through_sockets``)."""
 
 
 def parse_time(text: str) -> int:
@@ -82,13 +86,20 @@ def overrides_for(request: Request, out: Path) -> dict[str, Any]:
     return overrides
 
 
-def load(request: Request, out: Path) -> tuple[Settings, LoadedPlugins]:
-    """The user's settings with the backtest's overrides, and the plugins they enable."""
-    core = check_core(request.settings_file, env=request.env, overrides=overrides_for(request, out))
-    return load_checked(core)
+def load(
+    request: Request,
+    out: Path,
+    overrides: dict[str, Any] | None = None,
+    extra: tuple[tuple[str, object], ...] = (),
+) -> tuple[Settings, LoadedPlugins]:
+    """The user's settings with the backtest's overrides (or ``overrides``), and the plugins
+    they enable, with the ready-made plugin objects ``extra``."""
+    wanted = overrides if overrides is not None else overrides_for(request, out)
+    core = check_core(request.settings_file, env=request.env, overrides=wanted)
+    return load_checked(core, extra=extra)
 
 
-def _first_price(data: SymbolData, start: int, end: int) -> Decimal:
+def first_price(data: SymbolData, start: int, end: int) -> Decimal:
     first = day_of(start)
     for day in sorted(d for d in set(data.klines) | set(data.trades) if d >= first):
         trades = data.trades.get(day)
@@ -119,6 +130,10 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
     stamp = f"{iso(request.start_ms)}_{iso(request.end_ms)}".replace(":", "")
     out = request.out or Path(config.results_dir or data_root / "backtests") / stamp
     out.mkdir(parents=True, exist_ok=True)
+    if request.through_sockets:
+        from .sockets_run import run_through_sockets
+
+        return await run_through_sockets(request, config, folder, out, probe_settings, probe_loaded)
     settings, loaded = load(request, out)
     plugin = loaded.pm.get_plugin(PLUGIN)
     assert plugin is not None
@@ -126,7 +141,7 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
     bot = Bot(settings, loaded, clock=clock)
     symbols = list(bot.ctx.subscribed_symbols())
     located = locate(folder, symbols, config.interval, request.start_ms, request.end_ms)
-    first = {d.symbol: _first_price(d, request.start_ms, request.end_ms) for d in located}
+    first = {d.symbol: first_price(d, request.start_ms, request.end_ms) for d in located}
     specs = {s: spec_for(s, first[s]) for s in symbols}
     history = CandleHistory({d.symbol: d.klines for d in located}, config.interval)
     trades = TradeLog(out / TRADES_FILE)
@@ -161,7 +176,7 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
         gaps=gaps,
         start_ms=request.start_ms,
         end_ms=request.end_ms,
-        settings=_settings_of(config, settings),
+        settings=settings_of(config, settings),
         strategies=strategies,
         data={
             "folder": str(folder),
@@ -183,7 +198,7 @@ async def run_backtest(request: Request) -> tuple[dict[str, Any], Path, dict[str
     return results, out, perf
 
 
-def _settings_of(config: BacktestSettings, settings: Settings) -> dict[str, Any]:
+def settings_of(config: BacktestSettings, settings: Settings) -> dict[str, Any]:
     return {
         "balance": str(config.balance),
         "leverage": config.leverage,
