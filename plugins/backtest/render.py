@@ -140,6 +140,7 @@ def _sockets_lines(sockets: dict[str, Any]) -> list[str]:
         f"| final reconcile | {_v(sockets['final_reconcile'])} |",
         f"| trades: exchange / seen by the bot | {sockets['exchange_trades']} / "
         f"{sockets['fills_seen_by_the_bot']} |",
+        f"| trades made while the bot stopped | {sockets['trades_while_stopping']} |",
         f"| drift at the end | {len(sockets['drift_at_end'])} |",
     ]
     lines += [f"- {line}" for line in sockets["drift_at_end"]]

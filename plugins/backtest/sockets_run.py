@@ -213,12 +213,15 @@ async def run_through_sockets(
                 bot, bridge, clock, feeds, symbols, recorder, request.start_ms, request.end_ms
             )
             looped = time.perf_counter() - looped
+            # The data ended: no new order while the final reconcile moves the clock on.
+            bot.ctx.hold_strategies("backtest: the data ended")
             final = await final_reconcile(bot, bridge, clock)
             found = drift(bot.ctx.cache, bot.account, sim)
             fills_seen = bot.ctx.cache.fill_count
-            fills = exchange_fills(sim, bot.ctx.exchange.owner_of)
+            checked = len(sim.engine.trades)
         finally:
             summary = await bot.stop()
+        fills = exchange_fills(sim, bot.ctx.exchange.owner_of)
         elapsed = time.perf_counter() - started
         engine = sim.engine
         equity = engine.wallet["USDT"] + engine.total_unrealized()
@@ -239,7 +242,7 @@ async def run_through_sockets(
                 "trades": {f.data.symbol: f.trades for f in feeds},
             },
         )
-        results["sockets"] = sockets_section(bridge, sim, final, found, fills_seen)
+        results["sockets"] = sockets_section(bridge, sim, final, found, fills_seen, checked)
     finally:
         await sim.stop()
     perf = {
