@@ -11,7 +11,8 @@ Lockstep: after each instant's prices the driver waits until the connector has d
 every tick sent, every REST request is answered, every user-data message queued to the
 connector has been taken and the loop is still. An order a tick started is matched at that
 tick's time, as in-process. A message a fault loses (a dropped connection) is waited for
-``WAIT`` seconds of real time, then counted as lost.
+``WAIT`` seconds of real time (user-data messages: until their connection closed), then
+counted as lost.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ PROVIDER = "backtest"
 WAIT = 10.0
 """Real seconds the driver waits for a tick, an answer or a user-data message before it
 counts it as lost (a fault dropped its connection) and goes on."""
+SLICE = 0.2
+"""Real seconds between looks at a wait that makes no progress (a user-data connection that
+closed under its messages ends the wait at once)."""
 TURNS = 8
 """Loop passes with nothing new before the bot counts as still."""
 FINAL_STEP = 1.0
@@ -144,8 +148,26 @@ class SocketsBridge:
     # ------------------------------------------------------------------------ lockstep
 
     def _user_behind(self) -> int:
+        """User-data messages queued to the connector and not taken yet (a message counted as
+        lost that arrives after all lowers the count of lost ones again)."""
         assert self.sim is not None
-        return self.sim.hub.user_sent - self.user_lost - self.taken.get("user_data", 0)
+        behind = self.sim.hub.user_sent - self.user_lost - self.taken.get("user_data", 0)
+        if behind < 0:
+            self.user_lost = max(0, self.user_lost + behind)
+            self.lost["user_data"] = max(0, self.lost["user_data"] + behind)
+            return 0
+        return behind
+
+    def _user_connections(self) -> set[object]:
+        assert self.sim is not None
+        return {c for conns in self.sim.hub.users.values() for c in conns}
+
+    def _any_closed(self, watched: set[object]) -> bool:
+        """True when a user-data connection of ``watched`` has closed: what it did not deliver
+        is lost for sure."""
+        assert self.sim is not None
+        open_now = self.sim.hub.connections
+        return any(c not in open_now or getattr(c, "closing", False) for c in watched)
 
     def _waiting_for(self) -> str:
         """What the bot has yet to take: ``ticks``, ``rest``, ``user_data`` or ``""``."""
@@ -188,16 +210,27 @@ class SocketsBridge:
     async def settle(self) -> None:
         """Until the bot took everything sent to it and the loop is still."""
         changed = self._changed
+        waited = 0.0
+        watched: set[object] = set()
         while True:
             changed.clear()
             waiting = self._waiting_for()
             if waiting:
+                if waiting == "user_data" and not watched:
+                    watched = self._user_connections()
                 try:
-                    async with asyncio.timeout(WAIT):
+                    async with asyncio.timeout(SLICE):
                         await changed.wait()
+                    waited = 0.0
                 except TimeoutError:
-                    self._give_up(waiting)
+                    waited += SLICE
+                    closed = waiting == "user_data" and self._any_closed(watched)
+                    if waited >= WAIT or closed:
+                        self._give_up(waiting)
+                        waited = 0.0
+                        watched = set()
                 continue
+            watched = set()
             mark = self._mark()
             for _ in range(TURNS):
                 await asyncio.sleep(0)
