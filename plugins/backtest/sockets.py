@@ -224,7 +224,9 @@ class SocketsBridge:
                     waited = 0.0
                 except TimeoutError:
                     waited += SLICE
-                    closed = waiting == "user_data" and self._any_closed(watched)
+                    closed = (waiting == "user_data" and self._any_closed(watched)) or (
+                        waiting == "ticks" and self._ticks_cut_off()
+                    )
                     if waited >= WAIT or closed:
                         self._give_up(waiting)
                         waited = 0.0
@@ -237,11 +239,25 @@ class SocketsBridge:
             if self._mark() == mark and not self._waiting_for():
                 return
 
+    def _book_live(self, symbol: str) -> bool:
+        """True when a connection that still delivers is subscribed to ``symbol``'s ticks."""
+        assert self.sim is not None
+        conns = self.sim.hub.market.get(f"{symbol.lower()}@bookTicker")
+        return any(not (c.stale or c.silent or c.closing) for c in conns or ())
+
+    def _ticks_cut_off(self) -> bool:
+        """True when a tick still awaited has no delivering connection left (a fault)."""
+        return any(
+            self.delivered.get(symbol, 0) < update_id and not self._book_live(symbol)
+            for symbol, update_id in self.expected.items()
+        )
+
     def published(self, symbol: str) -> None:
-        """The simulator just sent ``symbol``'s tick: the bot must take it before time moves."""
+        """The simulator just sent ``symbol``'s tick: the bot must take it before time moves
+        (unless no connection delivers it: a fault cut it off)."""
         sim = self.sim
         assert sim is not None
-        if sim.hub.has_subscribers(f"{symbol.lower()}@bookTicker"):
+        if self._book_live(symbol):
             self.expected[symbol] = sim.paths[symbol].last.update_id
 
 

@@ -14,7 +14,7 @@ from .helpers import backtest, results, settings_file, two_symbols
 END = "2026-01-01T02:00"  # two hours: 960 ticks, both strategies trade
 FAULTS = (
     "drop_user_events: 0.3, duplicate_user_events: 0.2, reorder_user_events: 0.2, "
-    "delay_user_events: 0.1, rest_error_rate: 0.05, late_order_rate: 0.2"
+    "delay_user_events: 0.1, rest_error_rate: 0.05, late_order_rate: 0.2, disconnect_every: 0.5"
 )
 
 
@@ -59,7 +59,8 @@ def test_without_faults_the_results_are_those_of_the_in_process_backtest(
 
 def test_a_faulted_run_finishes_with_the_report_and_no_drift(tmp_path: Path) -> None:
     """Faults from ``plugins.sim.faults`` and ``--fault``: events dropped, repeated, reordered
-    and delayed, REST errors, orders shown late. The strategies trade less (reconciliation
+    and delayed, REST errors, orders shown late, connections dropped (every 0.5 s of real
+    time, so as often as the machine is slow). The strategies trade less (reconciliation
     holds them while it resyncs), but the run ends with every report, the cache equal to the
     exchange, every exchange trade in the report and in the cache, and the account adding up."""
     two_symbols(tmp_path / "data")
