@@ -29,6 +29,7 @@ from loguru import logger
 
 from framework import BotContext, ExchangeEndpoint, hookimpl
 from framework.cache import AccountCache, AccountView
+from framework.errors import TradeloopError
 from framework.types import Fill, ReconcileResult, Tick
 
 if TYPE_CHECKING:
@@ -337,13 +338,19 @@ def _spread_ticks(bot: Bot) -> int:
 
 
 async def wait_until_trading(bot: Bot, bridge: SocketsBridge) -> None:
-    """Until the startup holds (the first reconcile) are released; ``TimeoutError`` after
-    ``FINAL_WITHIN`` seconds of real time."""
-    async with asyncio.timeout(FINAL_WITHIN):
-        while bot.ctx.trading_held:
-            await bridge.settle()
-            if bot.ctx.trading_held:
-                await asyncio.sleep(0.01)
+    """Until the startup holds (the first reconcile) are released; ``TradeloopError`` naming
+    the hold after ``FINAL_WITHIN`` seconds of real time."""
+    try:
+        async with asyncio.timeout(FINAL_WITHIN):
+            while bot.ctx.trading_held:
+                await bridge.settle()
+                if bot.ctx.trading_held:
+                    await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise TradeloopError(
+            f"through sockets: the strategies were still held after {FINAL_WITHIN:g} s "
+            f"({bot.ctx.trading_held}); the data was not played"
+        ) from None
 
 
 async def final_reconcile(

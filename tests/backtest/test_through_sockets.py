@@ -117,3 +117,21 @@ def test_bad_sockets_options_exit_2_naming_them(
     assert backtest(tmp_path, "out", *args, end=END) == 2
     assert named in capsys.readouterr().err
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_a_start_that_never_ends_its_holds_is_an_error_naming_the_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user-data stream is refused for a day of the data's clock: the startup reconcile
+    never runs, so the strategies stay held and the data is not played (the bound is shortened
+    from 60 s for the test)."""
+    from plugins.backtest import sockets
+
+    monkeypatch.setattr(sockets, "FINAL_WITHIN", 1.0)
+    two_symbols(tmp_path / "data")
+    _with_sim_block(tmp_path, "faults: {user_stream_down: 86400}")
+    assert backtest(tmp_path, "out", "--through-sockets", end=END) != 0
+    err = capsys.readouterr().err
+    assert "the strategies were still held" in err
+    assert "reconciliation" in err
+    assert not (tmp_path / "out" / "results.json").exists()
