@@ -209,3 +209,19 @@ async def test_in_process_place_order(sim: SimExchange) -> None:
     truth = sim.truth()
     assert truth.positions["ETHUSDT"].amount == Decimal("0.100")
     assert truth.balances["USDT"].wallet_balance < Decimal(10000)
+
+
+async def test_the_hub_counts_the_user_events_it_queued(client: Client, sim: SimExchange) -> None:
+    """``hub.user_sent``: one per message and live connection (what a client must take), none
+    for a connection that went stale."""
+    assert sim.hub.user_sent == 0
+    _, ws = await user_ws(client)
+    async with ws:
+        await client.order(side="BUY", type="MARKET", quantity="0.010")
+        msgs = await collect(ws, lambda m: any(x.get("o", {}).get("X") == "FILLED" for x in m))
+        msgs += await drain(ws)
+        assert sim.hub.user_sent == len(msgs)
+        for conn in sim.hub.connections:
+            conn.stale = True  # the ``stale_after`` fault: nothing more is sent
+        await client.order(side="SELL", type="MARKET", quantity="0.010")
+        assert sim.hub.user_sent == len(msgs)
