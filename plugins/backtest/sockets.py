@@ -30,6 +30,7 @@ from loguru import logger
 from framework import BotContext, ExchangeEndpoint, hookimpl
 from framework.cache import AccountCache, AccountView
 from framework.errors import TradeloopError
+from framework.tasks import cancel_and_wait
 from framework.types import Fill, ReconcileResult, Tick
 
 if TYPE_CHECKING:
@@ -377,9 +378,7 @@ async def final_reconcile(
             await clock.move_to(clock.time() + FINAL_STEP, bridge.settle)
             await asyncio.sleep(0.001)
     if not run.done():
-        run.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await run
+        await cancel_and_wait(run)
         logger.warning("through sockets: the final reconcile did not finish")
         return None
     result: ReconcileResult = run.result()
