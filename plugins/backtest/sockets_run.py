@@ -31,6 +31,8 @@ from .sockets import (
     sockets_section,
     wait_until_trading,
 )
+from .trades import FILE as TRADES_FILE
+from .trades import TradeLog
 from .venue import spec_for
 
 if TYPE_CHECKING:
@@ -221,13 +223,18 @@ async def run_through_sockets(
             checked = len(sim.engine.trades)
         finally:
             summary = await bot.stop()
-        fills = exchange_fills(sim, bot.ctx.exchange.owner_of)
+        trades = TradeLog(out / TRADES_FILE)
+        try:
+            for fill, owner in exchange_fills(sim, bot.ctx.exchange.owner_of):
+                trades.add(fill, owner)
+        finally:
+            trades.close()
         elapsed = time.perf_counter() - started
         engine = sim.engine
         equity = engine.wallet["USDT"] + engine.total_unrealized()
         results = build_results(
             recorder=recorder,
-            fills=fills,
+            trades=trades,
             final_equity=equity,
             unrealized={s: engine.unrealized(s) for s in symbols},
             gaps=gaps,
