@@ -35,12 +35,13 @@ def report_settings(settings: Settings) -> DailyReportSettings:
 
 
 def journal_store(settings: Settings, command: str) -> JournalStore | None:
-    """The (unopened) journal store the report reads; ``None`` after saying there is none."""
+    """The (unopened) journal store the command reads, read-only (it never creates or
+    migrates a journal); ``None`` after saying there is none."""
     from plugins.journal import SQLiteStore, make_store  # aiosqlite only when a command runs
 
     config = report_settings(settings)
     journal: JournalSettings = block(settings, config.journal, JournalSettings)
-    store = make_store(journal, settings)
+    store = make_store(journal, settings, read_only=True)
     if isinstance(store, SQLiteStore) and not store.path.is_file():
         print(f"tradeloop {command}: error: no journal at {store.path}", file=sys.stderr)
         return None

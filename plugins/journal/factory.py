@@ -11,7 +11,7 @@ from framework.venue import venue_of
 
 from .settings import JournalSettings
 from .sqlite_store import SQLiteStore
-from .store import JournalError, JournalStore
+from .store import JournalError, JournalStore, StreamingJournalStore
 
 STORE_GROUP = "tradeloop.journal_stores"
 LEGACY_FILE = "journal.sqlite3"
@@ -49,17 +49,28 @@ def journal_path(config: JournalSettings, settings: Settings) -> Path:
     return path
 
 
-def make_store(config: JournalSettings, settings: Settings) -> JournalStore:
-    """The store named by ``plugins.journal.store`` (not opened yet)."""
+def make_store(
+    config: JournalSettings, settings: Settings, *, read_only: bool = False
+) -> JournalStore:
+    """The store named by ``plugins.journal.store`` (not opened yet).
+
+    ``read_only``: a store that only reads an existing journal (the CLI's readers): the
+    SQLite file is opened ``mode=ro``, never created or migrated; another store gives its
+    ``reader()`` when it has one (``StreamingJournalStore``).
+    """
     if config.store == "sqlite":
         return SQLiteStore(
             journal_path(config, settings),
             synchronous=config.synchronous,
             check=config.check_at_open,
+            read_only=read_only,
         )
     for ep in entry_points(group=STORE_GROUP):
         if ep.name == config.store:
             factory: StoreFactory = ep.load()
-            return factory(config, settings)
+            store = factory(config, settings)
+            if read_only and isinstance(store, StreamingJournalStore):
+                return store.reader()
+            return store
     known = ", ".join(sorted({"sqlite", *(ep.name for ep in entry_points(group=STORE_GROUP))}))
     raise JournalError(f"plugins.journal.store = {config.store!r}: no such store (known: {known})")

@@ -160,11 +160,13 @@ class SQLiteStore:
         return self._state_db
 
     async def _open_reader(self) -> aiosqlite.Connection:
-        """A connection that only reads (``query_only``) a journal that already exists."""
+        """A connection that only reads a journal that already exists: opened ``mode=ro``
+        (SQLite refuses every write, so nothing is created or migrated) and ``query_only``.
+        A journal at another schema version than this tradeloop's is refused, naming both."""
         if not self.path.is_file():
             raise JournalError(f"no journal at {self.location}")
         try:
-            db = await aiosqlite.connect(self.path)
+            db = await aiosqlite.connect(read_only_uri(self.path), uri=True)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         try:
@@ -173,10 +175,17 @@ class SQLiteStore:
             if self.check:
                 await self._check(db)
             version = await _user_version(db)
-            if version > len(self.migrations):
+            latest = len(self.migrations)
+            if version > latest:
                 raise JournalError(
                     f"journal {self.location} has schema version {version}, newer than this "
-                    f"tradeloop understands ({len(self.migrations)})"
+                    f"tradeloop understands ({latest})"
+                )
+            if version < latest:
+                raise JournalError(
+                    f"journal {self.location} has schema version {version}, older than this "
+                    f"tradeloop's ({latest}); it is only read here, never upgraded: start the "
+                    "bot on it once (tradeloop run) to upgrade it"
                 )
         except sqlite3.Error as exc:
             await db.close()
@@ -658,6 +667,11 @@ def _decode(kind: type[R], cols: Sequence[str], row: Sequence[Any]) -> R:
     for name in _JSON_FIELDS.intersection(data):
         data[name] = orjson.loads(data[name])
     return msgspec.convert(data, kind, strict=False)
+
+
+def read_only_uri(path: Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only (``mode=ro``; the path percent-encoded)."""
+    return f"{path.resolve().as_uri()}?mode=ro"
 
 
 async def _user_version(db: aiosqlite.Connection) -> int:

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
+import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from plugins.journal import SQLiteStore
+from plugins.journal.migrations import MIGRATIONS
+from plugins.journal.sqlite_store import read_only_uri
 from tests.daily_report.trader_data import write_trader_journal
 from tests.support import run_cli
 
@@ -114,3 +121,48 @@ def test_bad_values_exit_2_and_a_missing_journal_1(folder: Path) -> None:
         done = run_cli(*settings, command, cwd=folder)
         assert done.returncode == 1
         assert "no journal at" in done.stderr
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def schema_version(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(read_only_uri(path), uri=True)) as db:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def test_the_readers_open_the_journal_read_only(folder: Path) -> None:
+    """Every journal-reading command opens the file ``mode=ro``: the journal is read as it is,
+    never written; one at an older schema is refused, not upgraded behind the bot's back."""
+    path = folder / "data" / "journal-sim.sqlite3"
+    before = digest(path)
+    settings = ("--settings", str(folder / "settings.yaml"))
+    for args in (("trades",), ("profit",), ("balance",), ("positions",)):
+        assert run_cli(*settings, *args, cwd=folder).returncode == 0, args
+    report = run_cli(*settings, "report", "--date", "2024-05-01", cwd=folder)
+    assert report.returncode == 0, report.stderr
+    assert digest(path) == before
+
+    asyncio.run(write_old_journal(path.with_name("old.sqlite3")))
+    old = path.with_name("old.sqlite3")
+    before = digest(old)
+    (folder / "old.yaml").write_text(
+        f"default:\n  runtime: {{data_dir: data}}\n  plugins: {{journal: {{path: {old}}}}}\n",
+        encoding="utf-8",
+    )
+    for args in (("trades",), ("balance",), ("report", "--date", "2024-05-01")):
+        done = run_cli("--settings", str(folder / "old.yaml"), *args, cwd=folder)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "schema version 3, older than this tradeloop's" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert schema_version(old) == 3
+    assert digest(old) == before
+
+
+async def write_old_journal(path: Path) -> None:
+    """A journal as an older tradeloop left it (the first three schema versions)."""
+    store = SQLiteStore(path, migrations=MIGRATIONS[:3])
+    await store.open()
+    await store.close()
