@@ -93,6 +93,7 @@ class BotContext:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_requested: asyncio.Event | None = None
         self.stop_reason = ""
+        self._shutting_down = ""
         self.strategy_names = tuple(strategy_names)
         self._holds: dict[object, str] = {}
         self._order_apis: dict[str, StrategyOrders] = {}
@@ -506,10 +507,24 @@ class BotContext:
         """Why strategies are held (reasons joined), or ``""`` when they may trade."""
         return "; ".join(dict.fromkeys(self._holds.values()))
 
+    @property
+    def shutting_down(self) -> str:
+        """Why the bot is shutting down, or ``""`` while it runs. Set as soon as a stop is
+        asked for (``request_stop``) or begins; from then on strategies may cancel and send
+        reduce-only orders, never a new one that adds risk (``ShuttingDown``)."""
+        return self._shutting_down
+
+    def begin_shutdown(self, reason: str) -> None:
+        """Used by the runtime: the shutdown has begun (keeps the first reason)."""
+        if not self._shutting_down:
+            self._shutting_down = reason or "stopping"
+            logger.info("shutting down ({}): strategies' new orders are refused", reason)
+
     def request_stop(self, reason: str) -> None:
-        """Ask the bot to shut down gracefully."""
+        """Ask the bot to shut down gracefully; strategies' new orders are refused from now."""
         if not self.stop_reason:
             self.stop_reason = reason
+        self.begin_shutdown(reason)
         if self._stop_requested is not None:
             self._stop_requested.set()
 

@@ -98,6 +98,11 @@ class TradingHeld(OrderRefused):
     """Strategies are held (startup, or the account is being resynchronised)."""
 
 
+class ShuttingDown(TradingHeld):
+    """The bot is shutting down: a strategy's new order is refused (cancels and reduce-only
+    orders still go)."""
+
+
 class StrategyPaused(OrderRefused):
     """The strategy instance was paused after an exception."""
 

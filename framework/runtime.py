@@ -276,6 +276,7 @@ class Bot:
         """Jobs and spawned tasks, then the bus's queues, then each plugin in reverse start
         order with its own share of ``runtime.shutdown_timeout``."""
         self.running = False
+        self.ctx.begin_shutdown(self.ctx.stop_reason or "stopped")
         timeout = self.settings.runtime.shutdown_timeout
         end = time.monotonic() + timeout
         try:

@@ -23,6 +23,7 @@ from framework.errors import (
     ExchangeFilterRejection,
     FilterRefused,
     RiskLimitExceeded,
+    ShuttingDown,
     StrategyPaused,
     TradingHeld,
 )
@@ -366,6 +367,13 @@ class StrategyOrders:
     # ------------------------------------------------------------------------- checks
 
     def _check_allowed(self, request: OrderRequest) -> None:
+        stopping = self._ctx.shutting_down
+        if stopping and not request.reduce_only:
+            # Nothing new once the bot is stopping (whatever still runs: a tick being handled,
+            # a stop): the way out, cancels and reduce-only orders, always goes.
+            raise ShuttingDown(
+                f"the bot is shutting down ({stopping}); only cancels and reduce-only orders"
+            )
         held = self._ctx.trading_held
         if held and not request.reduces:
             # A reduce-only order (or a hedge-mode close) can only shrink a position: a held

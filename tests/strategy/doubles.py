@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import msgspec
 
-from framework import BotContext, Candle, Order, Tick, hookimpl
+from framework import BotContext, Candle, Order, OrderRequest, ShuttingDown, Tick, hookimpl
 from framework.settings import RiskLimits
 from framework.strategy import Strategy
 
@@ -64,3 +67,35 @@ class HistoryReader(Strategy):
     @hookimpl
     def on_tick(self, ctx: BotContext, tick: Tick) -> None:
         self.ticks += 1
+
+
+class StopTrader(Strategy):
+    """At stop, tries a new order, a cancel of ``resting`` and a reduce-only close of
+    ``position`` (set by the test), and notes how each ended."""
+
+    symbols = ("BTCUSDT",)
+
+    def __init__(self, params: object = None) -> None:
+        super().__init__(params)
+        self.new_order: OrderRequest | None = None
+        self.resting = ""
+        self.close: OrderRequest | None = None
+        self.at_stop: list[str] = []
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
+        return self._lifespan(ctx)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+        yield
+        api = self.orders(ctx)
+        assert self.new_order is not None
+        assert self.close is not None
+        try:
+            await api.place(self.new_order)
+            self.at_stop.append("placed")
+        except ShuttingDown as exc:
+            self.at_stop.append(f"refused: {exc}")
+        self.at_stop.append((await api.cancel("BTCUSDT", self.resting)).status)
+        self.at_stop.append((await api.place(self.close)).status)

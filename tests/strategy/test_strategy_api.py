@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from framework import Order, OrderRequest, Tick
-from framework.errors import RiskLimitExceeded, StrategyPaused, TradingHeld
+from framework.errors import RiskLimitExceeded, ShuttingDown, StrategyPaused, TradingHeld
 from framework.runtime import Bot
 from framework.testing import BotFactory
+from plugins.sim.plugin import SimPlugin
 from plugins.sim.testing import until
-from tests.strategy.doubles import Recorder
+from tests.strategy.doubles import Recorder, StopTrader
 
 USE = "tests.strategy.doubles:Recorder"
 NO_EXCHANGE = {"plugins": {"binance": {"enabled": False}, "smart_logging": {"enabled": False}}}
@@ -317,3 +318,49 @@ async def test_a_failing_job_pauses_its_strategy_and_paused_jobs_are_skipped(
     assert bot.scheduler.trigger(name)
     await until(lambda: stats.skipped >= 1)
     assert runs == [1]  # the paused instance's job no longer runs
+
+
+async def test_after_shutdown_begins_only_cancels_and_reduce_only_orders_go(
+    bot_factory: BotFactory, tmp_path: Any
+) -> None:
+    """Once a stop is asked for, a strategy's new order is refused before it leaves (at once,
+    and in its own stop); a cancel and a reduce-only close still go."""
+    settings = {
+        **SIM,
+        "runtime": {"data_dir": str(tmp_path)},
+        "strategies": [{"id": "st", "use": "tests.strategy.doubles:StopTrader"}],
+    }
+    bot = await bot_factory(settings, entry_points=True)
+    await until(lambda: "BTCUSDT" in bot.ctx.last_ticks)
+    sim_plugin = bot.ctx.plugin("sim")
+    assert isinstance(sim_plugin, SimPlugin)
+    assert sim_plugin.exchange is not None
+    sim = sim_plugin.exchange
+    strategy = bot.ctx.plugin("strategy:st")
+    assert isinstance(strategy, StopTrader)
+    api = bot.ctx.orders("st")
+    qty = Decimal("0.010")
+    await api.place(OrderRequest(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=qty))
+    strategy.resting = (await api.place(limit_buy(bot, "0.010"))).client_order_id
+    await until(lambda: bot.ctx.cache.position("BTCUSDT") is not None)
+    strategy.new_order = limit_buy(bot, "0.020", below="0.8")
+    strategy.close = OrderRequest(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity=qty, reduce_only=True
+    )
+    sent = len(sim.engine.orders)
+
+    bot.ctx.request_stop("test stop")
+    assert bot.ctx.shutting_down == "test stop"
+    with pytest.raises(ShuttingDown, match=r"shutting down \(test stop\)"):
+        await api.place(limit_buy(bot, "0.010"))
+    assert len(sim.engine.orders) == sent  # refused before it left
+    await bot.stop()
+
+    assert strategy.at_stop == [
+        "refused: the bot is shutting down (test stop); only cancels and reduce-only orders",
+        "CANCELED",
+        "FILLED",
+    ]
+    assert len(sim.engine.orders) == sent + 1  # the close, nothing new
+    assert api.stats["refused_ShuttingDown"] == 2
+    assert not any(p.amount for p in sim.engine.positions.values())
