@@ -11,6 +11,12 @@ taken for it. Only two "does not exist" answers in a row, at least ``not_found_s
 seconds apart, count as "not placed"; the order is then sent once more under the *same* id, so
 the exchange itself refuses a copy of an order that is still open (-4116, then the first send
 is looked for again). Anything else ends in ``UnknownOrderOutcomeError``.
+
+A -1021 (timestamp outside ``recvWindow``: the local clock jumped, or drifted from the
+exchange's) is a refusal, yet the order is not sent again on trust: once the clock is
+re-measured, its client order id is looked up, and the order is sent again (under the same id)
+only if the exchange answers that it does not exist; an order found is returned as placed.
+This happens once per order: a second -1021 is raised (``TimestampError``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from .errors import (
     BinanceError,
     OrderNotFoundError,
     ServerError,
+    TimestampError,
     TransportError,
     UnknownOrderOutcomeError,
 )
@@ -59,6 +66,8 @@ class OrderStats(msgspec.Struct, kw_only=True):
     resolved_by_stream: int = 0
     namesakes: int = 0
     resent: int = 0
+    timestamp_resent: int = 0  # sent again after a -1021, once looked up and not found
+    timestamp_found: int = 0  # found after a -1021 (placed after all): not sent again
     unresolved: int = 0
 
 
@@ -156,8 +165,10 @@ class OrderService:
         pending = _Pending(request, cid)
         self._waiting[cid] = pending
         sent_at: list[int] = []  # the timestamp of every attempt
+        resent = False  # at most one resend after "not placed", one after a -1021
+        timestamp_retried = False
         try:
-            for send in (1, 2):  # the first send, and at most one resend after "not placed"
+            while True:
                 try:
                     answer = await self.rest.request(
                         "POST",
@@ -179,7 +190,8 @@ class OrderService:
                     found = await self._resolve(pending, sent_at, exc)
                     if found is not None:
                         return found
-                    if send == 1:
+                    if not resent:
+                        resent = True
                         self.stats.resent += 1
                         logger.warning(
                             "order {} does not exist on the exchange; sending again", cid
@@ -189,8 +201,18 @@ class OrderService:
                     raise UnknownOrderOutcomeError(
                         request.symbol, cid, f"not found after two sends, the last: {exc}"
                     ) from None
+                except TimestampError as exc:
+                    if timestamp_retried:
+                        raise
+                    timestamp_retried = True
+                    found = await self._look_up_after_refusal(pending, sent_at, exc)
+                    if found is not None:
+                        self.stats.timestamp_found += 1
+                        return found
+                    self.stats.timestamp_resent += 1
+                    continue
                 except BinanceAPIError as exc:
-                    if send == 1 or exc.code != DUPLICATE_CLIENT_ORDER_ID:
+                    if not (resent or timestamp_retried) or exc.code != DUPLICATE_CLIENT_ORDER_ID:
                         raise
                     # The first send is open on the exchange after all: look for it again.
                     logger.warning("order {}: the resend was refused as a duplicate", cid)
@@ -203,9 +225,33 @@ class OrderService:
                     ) from None
                 self.stats.placed += 1
                 return answer.to_order(self.rest.time.now_ms())
-            raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._waiting.pop(cid, None)
+
+    async def _look_up_after_refusal(
+        self, pending: _Pending, sent_at: list[int], refusal: TimestampError
+    ) -> Order | None:
+        """After a -1021 (the clock re-measured by then): the order just sent if the exchange
+        has it after all; ``None`` when it answers that it does not exist; the refusal is
+        raised again when it cannot tell (the query failed)."""
+        request, cid = pending.request, pending.client_order_id
+        try:
+            answer = await self._query(request.symbol, cid)
+        except BinanceError as exc:
+            logger.warning("order {}: refused (-1021), and the look-up failed: {}", cid, exc)
+            raise refusal from None
+        if answer is None:
+            logger.warning("order {}: refused (-1021) and not on the exchange; sending again", cid)
+            return None
+        not_before = min(sent_at) - TIMESTAMP_AHEAD_MS
+        found = answer.to_order(self.rest.time.now_ms())
+        why = mismatch(request, found, answer.time or answer.update_time, not_before)
+        if why:
+            self.stats.namesakes += 1
+            logger.warning("order {}: the exchange's order under this id is another ({})", cid, why)
+            raise refusal from None
+        logger.warning("order {}: refused (-1021), yet on the exchange: taken as placed", cid)
+        return found
 
     async def _resolve(
         self, pending: _Pending, sent_at: list[int], cause: BaseException

@@ -4,7 +4,11 @@ Policy per request:
 
 * every request first passes the ``RateGovernor`` (pacing, 429 back-off, 418 ban);
 * signed requests get ``timestamp`` (server-time corrected) and ``recvWindow``; a -1021 answer
-  re-measures the offset and sends once more (the server rejected it, so it was not executed);
+  re-measures the offset, then an idempotent request is sent once more, while a new order
+  raises ``TimestampError`` for ``orders.OrderService``, which looks its client order id up
+  before it sends it again (never a second order for one that may have been accepted);
+* a server-time sample during which the local clock jumped (its wall-clock round trip is not
+  its monotonic one) is dropped, so a jump never skews the offset;
 * idempotent requests (``GET``, ``DELETE``, listenKey calls) are retried on transport errors, 5xx
   and 429 with capped exponential backoff and full jitter;
 * a non-idempotent request (a new order) is never retried here: an answer that leaves its outcome
@@ -56,6 +60,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 RESYNC_EVERY = 30.0  # seconds between clock re-measures asked for by events stamped ahead
+CLOCK_JUMP = 1.0  # s: a sample whose wall-clock round trip differs more from its monotonic one
+EXTRA_SAMPLES = 3  # how many more samples a re-measure may take to replace dropped ones
 READ_CHUNK = 1 << 16
 IDEMPOTENT = frozenset({"GET", "DELETE", "PUT"})
 API_KEY_HEADER = "X-MBX-APIKEY"
@@ -68,6 +74,7 @@ class RestStats(msgspec.Struct, kw_only=True):
     retries: int = 0
     errors: int = 0
     timestamp_resyncs: int = 0
+    clock_jumps: int = 0  # server-time samples dropped: the local clock jumped during them
     transport_errors: int = 0
     too_large: int = 0
     bad_answers: int = 0
@@ -138,13 +145,46 @@ class RestClient:
         return self._session
 
     async def sync_time(self, samples: int = 3) -> None:
-        """Measure the server-time offset (``GET /fapi/v1/time``)."""
-        for _ in range(samples):
-            sent = self.time.local()
+        """Measure the server-time offset (``GET /fapi/v1/time``) from ``samples`` samples.
+
+        A sample during which the local clock jumped (its wall-clock round trip differs from
+        the monotonic one by more than ``CLOCK_JUMP``) is dropped and another taken, up to
+        ``EXTRA_SAMPLES`` more: which side of the jump the server read its time on is unknown.
+        """
+        taken = 0
+        for _ in range(samples + EXTRA_SAMPLES):
+            sent, sent_mono = self.time.local(), time.monotonic()
             answer = await self.request("GET", "/fapi/v1/time", type=ServerTime, signed=False)
-            self.time.add_sample(answer.serverTime, sent, self.time.local())
+            received, elapsed = self.time.local(), time.monotonic() - sent_mono
+            if abs((received - sent) - elapsed) > CLOCK_JUMP:
+                self.stats.clock_jumps += 1
+                logger.info(
+                    "the local clock moved {:.1f} s during a {:.3f} s server-time sample: dropped",
+                    received - sent,
+                    elapsed,
+                )
+                continue
+            self.time.add_sample(answer.serverTime, sent, received)
+            taken += 1
+            if taken == samples:
+                break
+        if not taken:
+            logger.warning("the local clock kept jumping: the exchange clock offset is unchanged")
         self._synced_at = time.monotonic()
         logger.debug("binance server time offset {:.0f} ms", self.time.offset_ms)
+
+    async def resync_after_timestamp_error(self, error: TimestampError) -> bool:
+        """Forget the offset and measure it again after a -1021; ``False`` (logged) if that
+        failed. Counted in ``timestamp_resyncs``."""
+        self.stats.timestamp_resyncs += 1
+        logger.warning("{}: re-measuring the exchange clock", error)
+        self.time.reset()
+        try:
+            await self.sync_time()
+        except (BinanceError, RateLimitWaitTooLong) as exc:
+            logger.warning("re-measuring the exchange clock failed: {}", exc)
+            return False
+        return True
 
     def request_time_sync(self) -> None:
         """Re-measure the offset soon (an event came stamped far ahead of the exchange clock as
@@ -210,6 +250,8 @@ class RestClient:
 
         ``sent_at`` collects the ``timestamp`` of every signed attempt (the exchange refuses
         one that is 1 s or more ahead of its clock, so what it accepted is not older than that).
+        A -1021 re-measures the clock; an idempotent request is then sent once more, any other
+        raises the ``TimestampError`` (the caller decides: ``OrderService`` looks the order up).
         """
         retryable = method in IDEMPOTENT if idempotent is None else idempotent
         name = f"{method} {path}"
@@ -227,14 +269,13 @@ class RestClient:
                     api_key or signed,
                     sent_at,
                 )
-            except TimestampError:
+            except TimestampError as exc:
                 self.stats.errors += 1
                 if timestamp_retried:
                     raise
                 timestamp_retried = True
-                self.stats.timestamp_resyncs += 1
-                self.time.reset()
-                await self.sync_time()
+                if not await self.resync_after_timestamp_error(exc) or not retryable:
+                    raise
                 continue
             except ResponseTooLarge:
                 self.stats.errors += 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from framework.exchange import FrameTap
 from framework.types import (
     Balance,
     Fill,
@@ -76,6 +78,8 @@ def make_connector(
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"),
     routed: bool = True,
     api_secret: str | None = None,
+    exchange_time: Callable[[], float] | None = None,
+    taps: Sequence[FrameTap] = (),
 ) -> tuple[BinanceConnector, RecordingSink, list[Tick], list[StreamStatus]]:
     import random
     import time
@@ -93,7 +97,9 @@ def make_connector(
         emit_tick=ticks.append,
         on_status=statuses.append,
         wall_time=time.time,
+        exchange_time=exchange_time or time.time,
         rng=random.Random(1),
+        taps=taps,
     )
     return connector, sink, ticks, statuses
 
