@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import aiohttp
+import pytest
 from sim_helpers import Client
 
+from plugins.sim.testing import SimFactory
+
 BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010"}
+
+
+INTO_WINDOW = 1.0
+
+
+def window_shift(into: float) -> float:
+    """How far to shift the real clock to be ``into`` seconds past the start of a minute (and
+    so of a 10-second window) now."""
+    now = time.time()
+    return (now // 60) * 60 + into - now
+
+
+@pytest.fixture
+async def client(http: aiohttp.ClientSession, make_sim: SimFactory) -> Client:
+    """A client of a simulator whose clock is 1 s into a minute when the test begins: the
+    weight and order windows are fixed (1 minute, 10 s), so a test's few requests, even
+    seconds apart on a loaded machine, all fall in one window. The client signs on that clock."""
+    shift = [0.0]
+    sim = await make_sim(clock=lambda: time.time() + shift[0])
+    shift[0] = window_shift(INTO_WINDOW)
+    client = Client(http, sim)
+    client.time_offset_ms = round(shift[0] * 1000)
+    return client
 
 
 async def test_weight_headers(client: Client) -> None:
