@@ -124,19 +124,27 @@ async def test_ladder_fills_replacement_recentring_and_cancel_on_stop(
 
     await move(bot, "64985")  # the buy at 64990 fills: a sell one step up replaces it
     expected = ladder("B64980", "S65000", "S65010", "S65020")
-    await until(lambda: book(sim) == expected and cached(bot) == expected)
-    assert position(bot) == Decimal("0.002")
+    # (the position comes in its own event, after the fill the grid answered already)
+    await until(
+        lambda: (
+            book(sim) == expected and cached(bot) == expected and position(bot) == Decimal("0.002")
+        )
+    )
 
     await move(bot, "65005")  # that sell fills: the round trip earned one step
     expected = ladder("B64990", "B64980", "S65010", "S65020")
-    await until(lambda: book(sim) == expected and cached(bot) == expected)
-    assert not bot.ctx.cache.positions
+    await until(
+        lambda: book(sim) == expected and cached(bot) == expected and not bot.ctx.cache.positions
+    )
     assert [t.realized_pnl for t in sim.engine.trades] == [Decimal(0), Decimal("0.02")]
 
     await move(bot, "65055")  # both sells fill: buys one step down replace them
     expected = ladder("B64990", "B64980", "B65000", "B65010")
-    await until(lambda: book(sim) == expected and cached(bot) == expected)
-    assert position(bot) == Decimal("-0.004")
+    await until(
+        lambda: (
+            book(sim) == expected and cached(bot) == expected and position(bot) == Decimal("-0.004")
+        )
+    )
     await manual_clock.advance(29)
     assert strat.stats["ladders"] == 1
 
