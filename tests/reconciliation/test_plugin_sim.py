@@ -13,6 +13,7 @@ from loguru import logger
 from framework import BotContext, ManualClock, hookimpl
 from framework.testing import BotFactory
 from framework.types import Fill, StreamState, StreamStatus
+from plugins.binance import BinancePlugin
 from plugins.reconciliation import ReconciliationPlugin
 from plugins.sim.engine import OrderType, Side, TimeInForce
 from plugins.sim.testing import SimBotFactory, SimFactory, until
@@ -89,8 +90,19 @@ async def test_a_failing_startup_run_keeps_strategies_held_and_retries_with_back
     assert probe.events == []
 
     sim.set_faults(rest_error_rate=0.0)
-    await drive(plugin, manual_clock, lambda: plugin.stats.last_status == "ok", within=30)
-    await drive(plugin, manual_clock, lambda: not plugin.busy)
+    # The user-data stream, refused a listenKey so far, connects now (its backoff runs on
+    # real time): that asks for a resync, which holds the strategies again until it is done.
+    # Wait for it, or a release seen in between would be taken for the end.
+    binance = bot.ctx.plugin("binance")
+    assert isinstance(binance, BinancePlugin)
+    assert binance.connector is not None
+    await binance.connector.wait_connected()
+    await drive(
+        plugin,
+        manual_clock,
+        lambda: plugin.stats.last_status == "ok" and not plugin.busy and not bot.ctx.trading_held,
+        within=30,
+    )
     await until(lambda: probe.ticks >= 1)
     assert bot.ctx.trading_held == ""
     assert probe.events[0].startswith("reconcile")
