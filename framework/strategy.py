@@ -368,9 +368,10 @@ class StrategyOrders:
 
     def _check_allowed(self, request: OrderRequest) -> None:
         stopping = self._ctx.shutting_down
-        if stopping and not request.reduce_only:
+        if stopping and not request.reduces:
             # Nothing new once the bot is stopping (whatever still runs: a tick being handled,
-            # a stop): the way out, cancels and reduce-only orders, always goes.
+            # a stop): the way out, cancels and reduce-only orders (or a hedge-mode close),
+            # always goes.
             raise ShuttingDown(
                 f"the bot is shutting down ({stopping}); only cancels and reduce-only orders"
             )
