@@ -33,7 +33,8 @@ interleaved (A B C A B C ...) so a noisy neighbour hits them all alike:
   everything at the loop's priority, as before the compression budget).
 * ``--compare LABEL=DIR`` adds ``DIR/benchmarks/peers_tradeloop.py`` (another checkout, e.g. the
   code before a change) as one more consumer (``LABEL`` and, on ACCOUNT_UPDATE,
-  ``LABEL_account_cache``).
+  ``LABEL_account_cache``); with ``--record``, also ``tradeloop_recording_LABEL``: that
+  checkout's recorder, judged against this checkout's plain ``tradeloop`` like the others.
 
 Throughput runs are firehose (msgs/s, CPU µs per message); latency runs are paced at ``--rate``
 msgs/s (p50/p99 from the server's send stamp to the hook). Prints JSON: medians, every run, and
@@ -371,6 +372,12 @@ def main() -> None:
             Path(where).resolve(),
             None,
         )
+        if record_dir is not None:  # that checkout's recorder, in the same runs
+            consumers[f"tradeloop_recording_{label}"] = (
+                [str(script), "--sink", "dict", "--record", record_dir],
+                Path(where).resolve(),
+                None,
+            )
     have_pb = importlib.util.find_spec("binance") is not None and not args.no_python_binance
     if have_pb:
         consumers["python_binance"] = (["peer_python_binance.py"], PEERS, None)
