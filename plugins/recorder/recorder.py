@@ -13,7 +13,9 @@ Not recorded: the API key (a header the connector adds; the tap never sees it), 
 (added to the query string only, after the parameters the tap gets), listenKeys (each replaced
 by ``listenkey-<n>``, the same text for the same key within a run, in REST answers, parameters
 and stream events; checked on the loop for user-data frames and REST answers only, since market
-frames carry none).
+frames carry none: first a one-byte ``memchr`` for ``K``, which a frame without one, i.e.
+nearly every frame, passes at ~0.15 µs instead of ~1.1 µs for the search of ``listenKey`` in a
+1.2 kB ACCOUNT_UPDATE).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class ListenKeyMask:
 
     def bytes(self, data: bytes) -> bytes:
         """``data`` with every ``"listenKey":"..."`` value masked."""
-        if b"listenKey" not in data:
+        if b"K" not in data or b"listenKey" not in data:
             return data
         return LISTEN_KEY_JSON.sub(lambda m: b'"listenKey":"' + self.name(m[1]) + b'"', data)
 
@@ -159,7 +161,7 @@ class Recorder:
             if stream == USER_DATA:
 
                 def record_user(data: bytes) -> None:
-                    if b"listenKey" in data:
+                    if b"K" in data and b"listenKey" in data:
                         data = mask(data)
                     append((TIMED_FRAME, stream, mono(), data))
 
@@ -172,7 +174,7 @@ class Recorder:
         now = self._clock
 
         def record_timed(data: bytes) -> None:
-            if b"listenKey" in data:
+            if b"K" in data and b"listenKey" in data:
                 data = mask(data)
             append((FRAME, stream, now(), mono(), data))
 

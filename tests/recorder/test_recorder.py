@@ -257,3 +257,41 @@ async def test_on_the_system_clock_frames_keep_their_order_and_get_times(
     assert before - 0.01 <= times[0]
     assert times[-1] <= after
     assert times[-1] - times[0] >= 0.1  # 59 sleeps of at least 2 ms, less a mark's 1 ms
+
+
+@pytest.mark.parametrize("system_clock", [True, False])
+async def test_every_listen_key_in_user_data_is_masked_wherever_it_stands(
+    tmp_path: Path, system_clock: bool
+) -> None:
+    """The tap's cheap check (a ``K`` in the frame first) lets no listenKey through: the field
+    first, last, spaced, nested, twice; frames without one are kept byte for byte."""
+    key1, key2 = b"Ab1" * 20, b"zY9" * 20
+    carrying = [
+        b'{"e":"listenKeyExpired","E":1,"listenKey":"' + key1 + b'"}',
+        b'{"listenKey":"' + key2 + b'","E":2,"e":"listenKeyExpired"}',
+        b'{"E":3, "listenKey" : "' + key1 + b'", "e":"listenKeyExpired"}',
+        b'{"e":"X","o":{"listenKey":"' + key2 + b'"},"listenKey":"' + key1 + b'"}',
+    ]
+    plain = [
+        b'{"e":"ORDER_TRADE_UPDATE","o":{"s":"KAVAUSDT","c":"listenkey"}}',  # a K, no key
+        b'{"e":"ACCOUNT_UPDATE","a":{"m":"ORDER","B":[]}}',  # no K at all
+    ]
+    clock = None if system_clock else ManualClock(1_700_000_000.0).time
+    config = RecorderSettings(flush_interval=0.01)
+    recorder = Recorder(config, tmp_path, clock=clock, settings={}, version="x")
+    await asyncio.to_thread(recorder.start)
+    user = recorder.stream_frames("user_data")
+    for data in [*carrying, *plain]:
+        user(data)
+    await asyncio.to_thread(recorder.close)
+    frames = [r.data for r in read_records(recorder.paths[0]) if isinstance(r, Frame)]
+    disk = payloads(recorder.paths[0])
+    assert key1 not in disk
+    assert key2 not in disk
+    assert frames == [
+        b'{"e":"listenKeyExpired","E":1,"listenKey":"listenkey-1"}',
+        b'{"listenKey":"listenkey-2","E":2,"e":"listenKeyExpired"}',
+        b'{"E":3, "listenKey":"listenkey-1", "e":"listenKeyExpired"}',
+        b'{"e":"X","o":{"listenKey":"listenkey-2"},"listenKey":"listenkey-1"}',
+        *plain,
+    ]
