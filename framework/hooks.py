@@ -62,6 +62,7 @@ class Hooks:
         "account_listener",
         "oldest_stale_tick_ms",
         "stale_ticks",
+        "tick_listener",
     )
 
     def __init__(self, bus: HookBus, ctx: Any, last_ticks: dict[str, Tick] | None = None) -> None:
@@ -81,6 +82,8 @@ class Hooks:
         self.oldest_stale_tick_ms = 0.0
         # Called after every balance or position update (the kill switch's check).
         self.account_listener: Callable[[], None] | None = None
+        # Called once by the next tick, then cleared (the kill switch waits for a price).
+        self.tick_listener: Callable[[], None] | None = None
 
     # ----------------------------------------------------------------- setup questions
 
@@ -141,12 +144,15 @@ class Hooks:
         bot's clock (it waited in a socket buffer while the loop was blocked) is dropped and
         counted, never handed to a plugin as fresh.
 
-        Hot path: one clock read and one comparison. While stale ticks are being dropped the
-        bound is ``-inf``, so every tick takes ``_past_bound`` until a fresh one ends the run.
+        Hot path: one clock read, one comparison and one attribute test. While stale ticks are
+        being dropped the bound is ``-inf``, so every tick takes ``_past_bound`` until a fresh
+        one ends the run.
         """
         if self._time() * 1000 - tick.event_time > self._tick_bound_ms and self._past_bound(tick):
             return
         self._last_ticks[tick.symbol] = tick
+        if self.tick_listener is not None:
+            self.tick_listener()
         self._notify("on_tick", (self._ctx, tick))
 
     def _past_bound(self, tick: Tick) -> bool:

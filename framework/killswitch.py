@@ -208,6 +208,11 @@ class KillSwitch:
         self._armed = False  # trips only once the bot has started (the exchange is known)
         self.trips = 0
         self.checks = 0
+        # Quiet: a check found the same figures as the one before; the periodic check then
+        # waits for the next tick or account event instead of re-reading unchanged figures.
+        self._quiet: asyncio.Future[None] | None = None
+        self._quiet_equity: Decimal | None = None  # the equity the quiet wait began with
+        self._woke_at = 0.0
 
     # ---------------------------------------------------------------------- reading
 
@@ -275,6 +280,7 @@ class KillSwitch:
                 cleared.trip.describe(),
             )
             self._announce(cleared)
+        self._wake()
 
     async def run(self) -> None:
         """Check every ``check_interval`` seconds on the bot's clock until cancelled (the
@@ -283,10 +289,53 @@ class KillSwitch:
         clock = self._ctx.clock
         while True:
             await clock.sleep(self.settings.check_interval)
+            before = self._risk
             try:
                 await self.check()
             except Exception as exc:  # noqa: BLE001 - the next check still runs
                 logger.opt(exception=exc).error("kill switch check failed: {!r}", exc)
+                continue
+            if self._unchanged(before, self._risk):
+                await self._wait_for_change()
+
+    def _unchanged(self, before: AccountRisk | None, after: AccountRisk | None) -> bool:
+        """True when a check can wait for a change: not tripped (the saved trip is read
+        again on every check), nothing left to save, and the same figures as the check
+        before (the same prices and account give the same reading until a tick or an account
+        event comes)."""
+        if before is None or after is None or self.tripped:
+            return False
+        if self._dirty and self.settings.any_limit:
+            return False
+        return (
+            before.wallet == after.wallet
+            and before.unrealized == after.unrealized
+            and before.open_notional == after.open_notional
+            and before.day == after.day
+        )
+
+    async def _wait_for_change(self) -> None:
+        """Wait until the next tick or account event (or ``arm``), then check on schedule."""
+        risk = self._risk
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._quiet = future
+        self._quiet_equity = risk.equity if risk is not None else None
+        self._ctx.hooks.tick_listener = self._wake
+        try:
+            await future
+        finally:
+            self._quiet = None
+            self._ctx.hooks.tick_listener = None
+
+    def _wake(self) -> None:
+        """End a quiet wait (a tick, an account event)."""
+        future = self._quiet
+        if future is not None:
+            self._quiet = None
+            self._ctx.hooks.tick_listener = None
+            self._woke_at = self._ctx.clock.time()
+            if not future.done():
+                future.set_result(None)
 
     def stop(self) -> None:
         """Save the day's figures (the core, at stop); nothing is written while no limit is
@@ -303,6 +352,8 @@ class KillSwitch:
     def account_changed(self) -> None:
         """A balance or position changed (the hooks facade calls it): check soon, once per
         burst of events; nothing while no limit is set."""
+        if self._quiet is not None:
+            self._wake()
         if self._pending or not self._limited:
             return
         self._pending = True
@@ -372,8 +423,15 @@ class KillSwitch:
             self._day_number, self._day = day_number, utc_day(now)
         day = self._day
         state = self._state
+        quiet, self._quiet_equity = self._quiet_equity, None
         if state.rebase or state.day != day or state.day_start is None or state.peak is None:
-            state.day, state.day_start, state.peak, state.rebase = day, equity, equity, False
+            start = equity
+            if quiet is not None and not state.rebase and self._woke_at >= day_number * 86_400:
+                # Nothing changed from the quiet wait's start until after midnight: the day
+                # began at the equity the wait began with, as a check at midnight would read.
+                start = quiet
+            state.day, state.day_start, state.rebase = day, start, False
+            state.peak = max(start, equity)
             self._dirty = True
             self._last_save = 0.0  # a new day is saved at the next check
         elif equity > state.peak:
