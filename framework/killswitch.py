@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable
@@ -228,8 +229,17 @@ class KillSwitch:
 
     @property
     def risk(self) -> AccountRisk | None:
-        """The last reading of the account, or ``None`` before the asset's balance is known."""
-        return self._risk
+        """The last reading of the account, or ``None`` before the asset's balance is known.
+
+        While the periodic check waits for a change the reading still holds: its ``at`` is
+        the clock's time (within the reading's UTC day)."""
+        risk = self._risk
+        if risk is None or self._quiet is None:
+            return risk
+        now = self._ctx.clock.time()
+        if now <= risk.at or int(now // 86_400) != int(risk.at // 86_400):
+            return risk
+        return dataclasses.replace(risk, at=now)
 
     def status(self) -> dict[str, Any]:
         """Plain data: limits, the trip in force and the last reading."""
@@ -287,8 +297,13 @@ class KillSwitch:
         core runs it as its task ``core:kill_switch``); a failing check is logged, never ends
         the loop."""
         clock = self._ctx.clock
+        interval = self.settings.check_interval
+        due = clock.time()
         while True:
-            await clock.sleep(self.settings.check_interval)
+            # On the same schedule as without waits: the next multiple of the interval.
+            now = clock.time()
+            due += interval * max(1, math.ceil((now - due) / interval))
+            await clock.sleep(due - now)
             before = self._risk
             try:
                 await self.check()
