@@ -261,13 +261,32 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
                     message=f"no mark price known for {self.symbol} yet to check the price band",
                 )
             ]
+        return self._band_breaches(side, price, mark, margin, ("BUY price", "SELL price"))
+
+    def _best_price_breaches(
+        self, side: OrderSide, best: Decimal, mark: Decimal, margin: Decimal
+    ) -> list[FilterBreach]:
+        return self._band_breaches(
+            side, best, mark, margin, ("MARKET BUY: best ask", "MARKET SELL: best bid")
+        )
+
+    def _band_breaches(
+        self,
+        side: OrderSide,
+        price: Decimal,
+        mark: Decimal,
+        margin: Decimal,
+        labels: tuple[str, str],
+    ) -> list[FilterBreach]:
+        """PERCENT_PRICE for ``price`` against the band around ``mark``, kept ``margin``
+        inside it; ``labels`` name the price in the message (BUY, SELL)."""
         if side == "BUY" and self.multiplier_up > 0:
             cap = mark * (1 - margin) * self.multiplier_up
             if price > cap:
                 return [
                     FilterBreach(
                         filter="PERCENT_PRICE",
-                        message=f"BUY price {price} > {cap:.8f} (mark {mark} x multiplierUp "
+                        message=f"{labels[0]} {price} > {cap:.8f} (mark {mark} x multiplierUp "
                         f"{self.multiplier_up}, {margin} margin)",
                     )
                 ]
@@ -277,32 +296,7 @@ class SymbolRules(msgspec.Struct, frozen=True, kw_only=True):
                 return [
                     FilterBreach(
                         filter="PERCENT_PRICE",
-                        message=f"SELL price {price} < {floor:.8f} (mark {mark} x multiplierDown "
-                        f"{self.multiplier_down}, {margin} margin)",
-                    )
-                ]
-        return []
-
-    def _best_price_breaches(
-        self, side: OrderSide, best: Decimal, mark: Decimal, margin: Decimal
-    ) -> list[FilterBreach]:
-        if side == "BUY" and self.multiplier_up > 0:
-            cap = mark * (1 - margin) * self.multiplier_up
-            if best > cap:
-                return [
-                    FilterBreach(
-                        filter="PERCENT_PRICE",
-                        message=f"MARKET BUY: best ask {best} > {cap:.8f} (mark {mark} x "
-                        f"multiplierUp {self.multiplier_up}, {margin} margin)",
-                    )
-                ]
-        if side == "SELL" and self.multiplier_down > 0:
-            floor = mark * (1 + margin) * self.multiplier_down
-            if best < floor:
-                return [
-                    FilterBreach(
-                        filter="PERCENT_PRICE",
-                        message=f"MARKET SELL: best bid {best} < {floor:.8f} (mark {mark} x "
+                        message=f"{labels[1]} {price} < {floor:.8f} (mark {mark} x "
                         f"multiplierDown {self.multiplier_down}, {margin} margin)",
                     )
                 ]
