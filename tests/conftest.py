@@ -1,5 +1,5 @@
-"""Shared fixtures: the example and test plugin packages, installed for real; and the guard that
-keeps the suite out of the checkout's ``data/`` and ``reports/`` folders."""
+"""Shared fixtures: the example and test plugin packages, installed for real; the guard that
+keeps the suite out of the checkout's ``data/`` and ``reports/`` folders; and ``log_lines``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from tests.support import PACKAGES, ROOT, pip_install
 
@@ -90,3 +91,12 @@ def _away_from_the_checkout(
     cwd = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(cwd)
     return cwd
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """Every log message written while the test runs (DEBUG and up, the message alone)."""
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG", format="{message}")
+    yield lines
+    logger.remove(sink)

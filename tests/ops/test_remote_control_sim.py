@@ -4,13 +4,12 @@ bearer token; every command journaled with who sent it, never the token."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
-from loguru import logger
 
 from framework import ManualClock
 from framework.errors import SettingsError
@@ -34,14 +33,6 @@ STRATEGY = {"strategies": [{"id": "a", "use": "tests.strategy.doubles:Recorder"}
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="DEBUG", format="{message}")
-    yield lines
-    logger.remove(sink)
 
 
 async def start(

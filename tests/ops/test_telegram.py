@@ -4,14 +4,13 @@ polling, allowed chats, replies, old messages, acknowledgement at stop, secrets 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from loguru import logger
 
 from framework import ManualClock
 from framework.errors import SettingsError
@@ -100,14 +99,6 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
     api.url = f"http://127.0.0.1:{port}"
     yield api
     await runner.cleanup()
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="DEBUG", format="{message}")
-    yield lines
-    logger.remove(sink)
 
 
 def telegram(api: FakeBotApi, **overrides: Any) -> TelegramPlugin:

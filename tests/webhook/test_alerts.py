@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from aiohttp import web
-from loguru import logger
 
 import framework.types as framework_types
 from framework import Alert, BotContext, ManualClock, OrderRequest, Tick, hookimpl
@@ -76,14 +75,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     if server.gate is not None:
         server.gate.set()
     await runner.cleanup()
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="DEBUG", format="{message}")
-    yield lines
-    logger.remove(sink)
 
 
 def webhook(receiver: Receiver, **changes: Any) -> WebhookPlugin:
