@@ -9,9 +9,9 @@ mid-write leaves at most a torn last block, which the reader skips and reports (
 
 Each record is a msgpack array whose first element is its kind (``Header`` 0, ``Frame`` 1,
 ``Rest`` 2, ``State`` 3, ``Stop`` 4, ``Outcome`` 5, ``TimedFrame`` 6, ``Anchor`` 7, ``Bare``
-8). Times: ``at`` is the bot's clock (Unix seconds, a ``ManualClock`` in tests), ``mono_ns``
-the host's ``time.monotonic_ns()``. On the system clock, to keep the loop's cost per frame
-small:
+8, ``Sent`` 9: version 3, the place among the frames where a REST request left). Times:
+``at`` is the bot's clock (Unix seconds, a ``ManualClock`` in tests), ``mono_ns`` the host's
+``time.monotonic_ns()``. On the system clock, to keep the loop's cost per frame small:
 
 * a frame is written as a ``TimedFrame`` (its monotonic time only) and the writer adds an
   ``Anchor`` (both clocks read together) to every block; the reader makes a ``Frame`` whose
@@ -41,11 +41,11 @@ MAGIC = b"TLREC1\n"
 BLOCK = b"TLRB"  # the payload is one zstd frame
 RAW_BLOCK = b"TLRU"  # the payload is stored uncompressed (version 2)
 BLOCK_HEAD = struct.Struct("<4sI")
-VERSION = 2
+VERSION = 3  # 3: ``Sent`` markers; 2: stored (``TLRU``) blocks
 SUFFIX = ".tlrec"
 PART = re.compile(r"^(?P<run>.+)\.(?P<part>\d+)\.tlrec$")
 
-FRAME, REST, STATE, STOP, TIMED_FRAME, ANCHOR, BARE = 1, 2, 3, 4, 6, 7, 8
+FRAME, REST, STATE, STOP, TIMED_FRAME, ANCHOR, BARE, SENT = 1, 2, 3, 4, 6, 7, 8, 9
 
 
 class Header(msgspec.Struct, array_like=True, tag=0, frozen=True):
@@ -82,6 +82,15 @@ class Rest(msgspec.Struct, array_like=True, tag=REST, frozen=True, gc=False):
     params: dict[str, str]
     status: int
     body: bytes
+
+
+class Sent(msgspec.Struct, array_like=True, tag=SENT, frozen=True, gc=False):
+    """A REST request left here (version 3): its place among the frames is the one the live
+    bot sent it at; its answer is a later ``Rest`` whose ``sent_at`` is this ``at``. A replay
+    sends nothing recorded after it until the replayed bot has sent as many requests."""
+
+    at: float
+    mono_ns: int
 
 
 class State(msgspec.Struct, array_like=True, tag=STATE, frozen=True):
@@ -131,7 +140,7 @@ class Bare(msgspec.Struct, array_like=True, tag=BARE, frozen=True):
     stream: str
 
 
-Record = Header | Frame | Rest | State | Stop | Outcome
+Record = Header | Frame | Rest | State | Stop | Outcome | Sent
 Stored = Record | TimedFrame | Anchor | Bare | bytes
 
 _decode_block = msgspec.msgpack.Decoder(list[Stored]).decode

@@ -2,12 +2,13 @@
 writes them (``format``), rotated by size, secrets left out.
 
 On the loop, per frame: one tuple appended to a ``deque`` (the kind, the stream,
-``time.monotonic_ns()``, the bytes; on a clock other than the system's, its time too). A writer
-thread, at a lower scheduling priority (``writer_nice``), wakes every ``flush_interval``, takes
-what is there in one C-level pass, encodes it with msgspec and compresses it with zstd (which
-lets the loop run meanwhile) within its CPU budget (``budget``; past it, blocks are stored
-uncompressed) and appends the blocks; the loop never waits on the disk, and the writer does
-no Python work per frame.
+``time.monotonic_ns()``, the bytes; on a clock other than the system's, its time too); per
+REST request, a ``Sent`` marker as it leaves (where it left among the frames) and the answer
+as it comes. A writer thread, at a lower scheduling priority (``writer_nice``), wakes every
+``flush_interval``, takes what is there in one C-level pass, encodes it with msgspec and
+compresses it with zstd (which lets the loop run meanwhile) within its CPU budget (``budget``;
+past it, blocks are stored uncompressed) and appends the blocks; the loop never waits on the
+disk, and the writer does no Python work per frame.
 
 Not recorded: the API key (a header the connector adds; the tap never sees it), signatures
 (added to the query string only, after the parameters the tap gets), listenKeys (each replaced
@@ -41,6 +42,7 @@ from .format import (
     FRAME,
     MAGIC,
     REST,
+    SENT,
     STATE,
     STOP,
     SUFFIX,
@@ -195,8 +197,13 @@ class Recorder:
         stamp()
 
     def rest_sent(self) -> float:
-        """The bot's clock as the request leaves."""
-        return self._clock()
+        """Queue a ``Sent`` marker (its place among the frames is where the request left: a
+        replay holds the records after it back until the replayed bot has sent as many
+        requests); the bot's clock as the request leaves, the answer's ``sent_at``."""
+        at = self._clock()
+        self._others += 1
+        self._queue.append((SENT, at, time.monotonic_ns()))
+        return at
 
     def rest_answered(
         self,

@@ -60,6 +60,7 @@ from .format import (
     Record,
     RecordingError,
     Rest,
+    Sent,
     State,
     Stop,
     header_of,
@@ -169,6 +170,8 @@ class ReplayPlugin:
         self.results: list[dict[str, Any]] = []
         self.ctx: BotContext | None = None
         self.answered = 0
+        self.sent = 0  # requests the connector sent
+        self.sending = asyncio.Event()  # set at each
         self._answer_wait: tuple[int, asyncio.Future[None]] | None = None
         self.stop_seen = asyncio.Event()  # set when the stop cancels the spawned tasks
 
@@ -217,7 +220,9 @@ class ReplayPlugin:
         return took
 
     def rest_sent(self) -> float:
-        """Unused: the server sees the requests."""
+        """Count the requests the connector sends (a ``Sent`` marker waits for its own)."""
+        self.sent += 1
+        self.sending.set()
         return 0.0
 
     def rest_answered(
@@ -303,6 +308,7 @@ class Driver:
         self.frames = 0
         self.rest = 0
         self.index = 0
+        self.markers = 0  # ``Sent`` markers met so far
         self.live: dict[str, Any] | None = None
         self.stopping: asyncio.Task[dict[str, Any]] | None = None
         self.starting: asyncio.Task[None] | None = None
@@ -331,6 +337,9 @@ class Driver:
             if kind is Rest:
                 assert isinstance(record, Rest)
                 await self._rest(record)
+            elif kind is Sent:
+                assert isinstance(record, Sent)
+                await self._sent(record)
             elif kind is State:
                 assert isinstance(record, State)
                 if record.state in DOWN:
@@ -454,6 +463,41 @@ class Driver:
         """How long to wait for the bot: ``within``; while it stops, at most ``STOP_PATIENCE``
         (its shutdown may cancel what the live one still finished: skipped, not diverged)."""
         return self.within if self.stopping is None else min(self.within, STOP_PATIENCE)
+
+    async def _sent(self, record: Sent) -> None:
+        """The live bot sent a request here: nothing recorded after it goes out until the
+        replayed bot has sent as many, so a task of the bot's that runs later than the live
+        one decides on what the live one had seen, not on the frames that came after.
+        Meanwhile the clock wakes only the sleepers due by the time the live request left."""
+        self.markers += 1
+        plugin, clock, target = self.plugin, self.clock, self.markers
+        try:
+            async with asyncio.timeout(self._patience):
+                while plugin.sent < target:
+                    wake = clock.next_wake
+                    if wake is not None and wake <= record.at:
+                        await clock.advance_to(wake)
+                        continue
+                    plugin.sending.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(POLL):
+                            await plugin.sending.wait()
+        except TimeoutError:
+            raise self._diverged(self._unsent(record)) from None
+
+    def _unsent(self, record: Sent) -> str:
+        """The request of ``record`` the bot did not send, named by its recorded answer (read
+        ahead: the first one sent at the marker's time) when there is one."""
+        waiting = ", ".join(f"{p.method} {p.path}" for p in self.server.pending) or "none"
+        sent = f"the live run's request {self.markers}; the bot sent {self.plugin.sent}"
+        for later in self.records:
+            if isinstance(later, Rest) and later.sent_at == record.at:
+                want = {k: v for k, v in later.params.items() if k not in VOLATILE}
+                return (
+                    f"the bot did not send {later.method} {later.path} {want} before the next "
+                    f"record ({sent}; requests waiting: {waiting})"
+                )
+        return f"the bot did not send a request before the next record ({sent})"
 
     async def _rest(self, record: Rest) -> None:
         request = await self._request(record)
