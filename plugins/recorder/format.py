@@ -32,7 +32,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import zstandard
@@ -194,11 +194,22 @@ def read_records(path: Path, stats: ReadStats | None = None) -> Iterator[Record]
     Raises ``RecordingError`` for a file that is not a recording; a torn last block (a run
     killed while writing) ends that part, counted in ``stats.torn``.
     """
+    return cast(Iterator[Record], read_marked(path, stats, marks=False))
+
+
+def read_marked(
+    path: Path, stats: ReadStats | None = None, *, marks: bool = True
+) -> Iterator[Record | Anchor]:
+    """``read_records`` and, with ``marks``, every ``Anchor`` after the ``Bare`` record (from
+    there on the recorder's loop timer queues a time mark every ``stamp_interval``): no mark
+    between two frames means the loop did not reach that timer between them, so the
+    connector may have taken them in one pass."""
     stats = stats if stats is not None else ReadStats()
     decompress = zstandard.ZstdDecompressor().decompress
     anchor_at, anchor_ns = 0.0, 0
     mark_at, mark_ns = 0.0, 0
     bare = "market"
+    stamped = False  # a Bare record was read: time marks come every stamp_interval
     for part in parts_of(path):
         stats.files.append(str(part))
         with part.open("rb") as f:
@@ -233,9 +244,12 @@ def read_records(path: Path, stats: ReadStats | None = None) -> Iterator[Record]
                         assert isinstance(record, Anchor)
                         anchor_at, anchor_ns = record.at, record.mono_ns
                         mark_at, mark_ns = anchor_at, anchor_ns
+                        if marks and stamped:
+                            yield record
                     elif kind is Bare:
                         assert isinstance(record, Bare)
                         bare = record.stream
+                        stamped = True
                     else:
                         if kind is Header:
                             assert isinstance(record, Header)

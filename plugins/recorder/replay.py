@@ -13,12 +13,16 @@ webhook, status, logging, the simulator and the recorder are off) and pointed at
   parameters, without timestamp and signature; meanwhile the clock wakes the sleepers due by
   the time the live request left, and no later), moves the clock to the answer's time, answers
   with the recorded status and body and waits until the connector has read it;
+* a ``Sent`` marker (version 3: the live bot sent a request here): nothing after it goes out
+  until the replayed bot has sent as many requests (meanwhile the clock wakes the sleepers
+  due by the marker's time), so a task that runs later than live sees the frames it saw;
 * a ``State`` of a dropped connection: that socket is closed (the connector reconnects);
 * ``Stop`` (written live when the stop cancelled the spawned tasks): the bot is stopped here,
   without moving the clock, and once its stop has cancelled its spawned tasks too, the rest
   (its shutdown's requests) is served: each request gets the first unused recorded answer that
   matches it, in any order (which of the shutdown's tasks ends first is up to timing), except
-  those of tasks the stop cancelled (their connection closed); frames are sent, not waited for.
+  those of tasks the stop cancelled (their connection closed); frames are sent, not waited for,
+  and ``Sent`` markers are passed over.
 
 Client order ids the bot makes in the replay differ from the live ones when the clock read at
 the first order differs; each recorded id is mapped to the bot's new one at the request that
@@ -53,6 +57,7 @@ from framework.runtime import Bot
 from framework.settings import Settings, load_settings
 
 from .format import (
+    Anchor,
     Frame,
     Header,
     Outcome,
@@ -64,7 +69,7 @@ from .format import (
     State,
     Stop,
     header_of,
-    read_records,
+    read_marked,
 )
 from .outcome import cache_of, differences, fill_row, outcome_of, reconcile_row
 from .replay_server import ID_PARAMS, VOLATILE, Pending, ReplayServer
@@ -287,7 +292,7 @@ class Driver:
 
     def __init__(
         self,
-        records: Iterator[Record],
+        records: Iterator[Record | Anchor],
         server: ReplayServer,
         plugin: ReplayPlugin,
         clock: ManualClock,
@@ -309,6 +314,7 @@ class Driver:
         self.rest = 0
         self.index = 0
         self.markers = 0  # ``Sent`` markers met so far
+        self.marked = False  # the recording has time marks (the system clock's)
         self.live: dict[str, Any] | None = None
         self.stopping: asyncio.Task[dict[str, Any]] | None = None
         self.starting: asyncio.Task[None] | None = None
@@ -318,22 +324,30 @@ class Driver:
         """Play every record; stop the bot at the ``Stop`` record (or at the end)."""
         self.starting = starting
         batch: list[Frame] = []
-        for index, record in enumerate(self.records):
+        index = 0
+        for record in self.records:
             kind = type(record)
             if kind is Frame:
                 assert isinstance(record, Frame)
-                if batch and (
-                    record.mono_ns != batch[0].mono_ns or record.stream != batch[0].stream
+                if (
+                    batch
+                    and not self.marked
+                    and (record.mono_ns != batch[0].mono_ns or record.stream != batch[0].stream)
                 ):
                     await self._frames(batch)
                     batch = []
                 batch.append(record)
                 self.index = index
+                index += 1
                 continue
             if batch:
                 await self._frames(batch)
                 batch = []
+            if kind is Anchor:  # a time mark: the frames after it came in a later loop pass
+                self.marked = True
+                continue
             self.index = index
+            index += 1
             if kind is Rest:
                 assert isinstance(record, Rest)
                 await self._rest(record)
@@ -371,31 +385,37 @@ class Driver:
             await asyncio.sleep(0)
 
     async def _frames(self, batch: list[Frame]) -> None:
-        """Send frames the live connector took in one go (one stream, one time mark: see
-        ``format``) back to back; each other frame alone. Then wait until the connector has
-        taken them and let the tasks they woke run."""
-        first = batch[0]
-        await self.clock.advance_to(first.at)
-        stream = first.stream
-        ws = self.server.sockets.get(stream)
-        if ws is None or ws.closed:
-            ws = await self._socket(stream)
-        if ws is None:
-            self.skipped += len(batch)
-            return
-        user = stream == "user_data"
+        """Send frames the live connector may have taken in one pass of its loop back to back,
+        each on its stream's socket: on the system clock, those between two time marks (and
+        no other record); on another clock, one stream's under one time. Then wait until
+        the connector has taken them and let the tasks they woke run: a task a frame woke
+        live ran after the frames that came with it, and so it does here."""
+        await self.clock.advance_to(batch[0].at)
+        sockets: dict[str, web.WebSocketResponse | None] = {}
+        for stream in dict.fromkeys(record.stream for record in batch):
+            ws = self.server.sockets.get(stream)
+            sockets[stream] = await self._socket(stream) if ws is None or ws.closed else ws
+        counts: dict[str, int] = {}
         for record in batch:
-            data = self.ids.bytes(record.data) if user else record.data
+            stream = record.stream
+            ws = sockets[stream]
+            if ws is None:
+                self.skipped += 1
+                continue
+            data = self.ids.bytes(record.data) if stream == "user_data" else record.data
             await ws.send_frame(data, WSMsgType.TEXT)
-        count = self.sent[stream] = self.sent.get(stream, 0) + len(batch)
-        try:
-            await self.plugin.taken_by(stream, count, self._patience)
-        except TimeoutError:
-            if self.stopping is None:
-                raise self._diverged(f"the connector did not take the {stream} frame") from None
-            self.skipped += len(batch)
-            return
-        self.frames += len(batch)
+            counts[stream] = counts.get(stream, 0) + 1
+        totals = {stream: self.sent.get(stream, 0) + sent for stream, sent in counts.items()}
+        self.sent.update(totals)
+        for stream, sent in counts.items():
+            try:
+                await self.plugin.taken_by(stream, totals[stream], self._patience)
+            except TimeoutError:
+                if self.stopping is None:
+                    raise self._diverged(f"the connector did not take the {stream} frame") from None
+                self.skipped += sent
+                continue
+            self.frames += sent
         await self._let_run()
 
     async def _socket(self, stream: str) -> web.WebSocketResponse | None:
@@ -413,7 +433,7 @@ class Driver:
                 return None  # closed by the shutdown
             raise self._diverged(f"the connector did not open the {stream} stream") from None
 
-    async def _shutdown(self, remaining: list[Record]) -> None:
+    async def _shutdown(self, remaining: list[Record | Anchor]) -> None:
         """The recording after ``Stop``: the bot's shutdown. Its tasks end in an order the
         timing decides (a job cancelled, a strategy cancelling its orders), so each request
         gets the first recorded answer that matches it, in any order; frames go in order, as
@@ -640,7 +660,7 @@ async def replay_file(
             clock = ManualClock(header.at)
             bot = Bot(settings, loaded, clock=clock)
             driver = Driver(
-                read_records(path, stats),
+                read_marked(path, stats),
                 server,
                 plugin,
                 clock,

@@ -14,6 +14,8 @@ from framework import BotContext, ManualClock, Tick, hookimpl
 from framework.testing import BotFactory
 from plugins.recorder.format import (
     MAGIC,
+    Anchor,
+    Bare,
     Frame,
     Header,
     Outcome,
@@ -23,7 +25,7 @@ from plugins.recorder.format import (
     encode_block,
     read_records,
 )
-from plugins.recorder.replay import ReplayDiverged
+from plugins.recorder.replay import ReplayDiverged, replay_file
 from plugins.recorder.testing import replay_recording
 from plugins.sim.testing import until
 from tests.recorder.test_replay_sim import record_grid_run
@@ -40,6 +42,7 @@ class ReadsAccountWhileCheap:
     def __init__(self, passes: int) -> None:
         self.passes = passes
         self.armed = True
+        self.seen: Decimal | None = None  # the price the task saw
         self.read = False
 
     @hookimpl
@@ -51,7 +54,8 @@ class ReadsAccountWhileCheap:
     async def _check(self, ctx: BotContext) -> None:
         for _ in range(self.passes):
             await asyncio.sleep(0)
-        if ctx.last_ticks[SYMBOL].mid < CHEAP:
+        self.seen = ctx.last_ticks[SYMBOL].mid
+        if self.seen < CHEAP:
             await ctx.exchange.fetch_account_snapshot()
             self.read = True
 
@@ -179,3 +183,54 @@ async def test_a_marked_request_the_bot_does_not_send_is_a_divergence_named_ther
     assert "the bot did not send GET /fapi/v1/nothingLikeThis {'symbol': 'BTCUSDT'}" in str(
         info.value
     )
+
+
+@pytest.mark.parametrize("stamped", [True, False], ids=["time-marks", "writer-anchors-only"])
+async def test_frames_that_came_in_one_loop_pass_go_together(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path, stamped: bool
+) -> None:
+    """On the system clock, no time mark between two frames means the live loop did not pass
+    the recorder's timer between them: the connector may have taken both before the task the
+    first one woke ran. Live, the reader's task (woken at 65,000) ran after the 65,100 frame
+    too and read nothing. Sent one at a time with the bot let run after each, as before, the
+    replayed task ran between them, saw 65,000 and read the account: requests the recording
+    does not hold. Without a ``Bare`` record (no market stream: no loop timer) the anchors are
+    the writer's, one per block, and say nothing of loop passes: frames go one at a time."""
+    settings = sim_settings(tmp_path)
+    settings["plugins"]["recorder"] = {"enabled": True, "flush_interval": 0.05}
+    bot = await bot_factory(settings, entry_points=True, clock=manual_clock, start=False)
+    await bot.start()
+    await ready(bot)
+    await move(bot, "65000")
+    await move(bot, "65100")
+    summary = await bot.stop()
+    path = Path(summary["recorder"]["files"][0])
+
+    records = list(read_records(path))
+    down = next(i for i, r in enumerate(records) if isinstance(r, Frame) and b"65000.00" in r.data)
+    up = next(i for i, r in enumerate(records) if isinstance(r, Frame) and b"65100.00" in r.data)
+    between = records[down + 1 : up]
+    assert all(isinstance(r, Frame) and r.stream == "market" for r in between)
+    # A system-clock recording: a time mark before every frame but the 65,100 one.
+    marked: list[Record | Anchor | Bare] = [records[0]]
+    if stamped:
+        marked.append(Bare("market"))
+    for i, record in enumerate(records[1:], start=1):
+        if isinstance(record, Frame) and not down < i <= up:
+            marked.append(Anchor(record.at, record.mono_ns))
+        marked.append(record)
+    edited = path.with_name("edited.0.tlrec")
+    edited.write_bytes(MAGIC + encode_block(marked))
+    reader = ReadsAccountWhileCheap(passes=0)
+
+    # Enough loop passes after each send for the task to run between the frames, were they
+    # sent apart.
+    result = await replay_file(edited, within=2.0, settle=50, plugins={"late-reader": reader})
+
+    assert reader.seen is not None
+    if stamped:
+        assert reader.seen > CHEAP  # it ran after the 65,100 frame, as live
+        assert result.unanswered == []
+        assert result.differences == []
+    else:
+        assert reader.seen < CHEAP  # it ran between the frames
