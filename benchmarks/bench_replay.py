@@ -5,8 +5,9 @@ every few seconds, the ``grid`` example trading BTCUSDT) against the embedded si
 two symbols ``--rate`` times a second each, for ``--seconds``. The replay then feeds that
 recording through the same bot on a manual clock (``tradeloop replay``) as fast as it goes.
 The JSON gives the replay's messages (frames and REST answers) per second of wall time, the
-recorded run's own rate, and whether the replay ended as the live run did. ``--file`` replays
-an existing recording instead.
+recorded run's own rate, and whether the replay ended as the live run did (a replay that
+diverged gives ``diverged``: where, and what the bot did not do). ``--file`` replays an
+existing recording instead.
 
     .venv/bin/python benchmarks/bench_replay.py --seconds 20 --rate 500
 """
@@ -64,7 +65,7 @@ async def record(directory: Path, seconds: float, rate: float) -> tuple[Path, di
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from plugins.recorder.replay import replay_file
+    from plugins.recorder.replay import ReplayDiverged, replay_file
 
     with tempfile.TemporaryDirectory(prefix="tradeloop-bench-replay-") as folder:
         live: dict[str, Any] = {}
@@ -80,7 +81,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "bytes": summary["recorder"]["bytes"],
                 "fills": summary["fills"],
             }
-        result = await replay_file(path)
+        try:
+            result = await replay_file(path)
+        except ReplayDiverged as exc:  # counted as a result, not a crash
+            return {"live": live, "replay": {"equal_to_live": False, "diverged": str(exc)}}
     return {
         "live": live,
         "replay": {
