@@ -6,7 +6,10 @@ two symbols ``--rate`` times a second each, for ``--seconds``. The replay then f
 recording through the same bot on a manual clock (``tradeloop replay``) as fast as it goes.
 The JSON gives the replay's messages (frames and REST answers) per second of wall time, the
 recorded run's own rate, and whether the replay ended as the live run did (a replay that
-diverged gives ``diverged``: where, and what the bot did not do). ``--file`` replays an
+diverged gives ``diverged``: where, and what the bot did not do). ``requests_off_place``
+counts the requests (before the stop) the replayed bot sent with fewer (``early``) or more
+(``late``) frames taken than the live bot had when it sent them (0 and 0: the replay kept
+the live interleaving). ``--file`` replays an
 existing recording instead.
 
     .venv/bin/python benchmarks/bench_replay.py --seconds 20 --rate 500
@@ -64,6 +67,77 @@ async def record(directory: Path, seconds: float, rate: float) -> tuple[Path, di
     return Path(summary["recorder"]["files"][0]), summary
 
 
+def live_places(path: Path) -> list[int]:
+    """Frames the live connector had taken when each request left, up to the stop (from the
+    recording's ``Sent`` markers; empty for a recording without them)."""
+    from plugins.recorder.format import Frame, Sent, Stop, read_records
+
+    places: list[int] = []
+    frames = 0
+    for record in read_records(path):
+        if isinstance(record, Stop):
+            break
+        if isinstance(record, Frame):
+            frames += 1
+        elif isinstance(record, Sent):
+            places.append(frames)
+    return places
+
+
+def placement_observer() -> Any:
+    """A plugin counting the frames the replayed connector had taken when each request left
+    (a frame tap of its own, registered before the connector starts)."""
+    import contextlib
+    from collections.abc import AsyncIterator, Callable
+
+    from framework import BotContext, hookimpl
+
+    class Placement:
+        start_priority = 55  # after the replay's exchange (50), before the connector
+
+        def __init__(self) -> None:
+            self.taken = 0
+            self.places: list[int] = []
+
+        @hookimpl
+        def lifespan(self, ctx: BotContext) -> contextlib.AbstractAsyncContextManager[None]:
+            return self._lifespan(ctx)
+
+        @contextlib.asynccontextmanager
+        async def _lifespan(self, ctx: BotContext) -> AsyncIterator[None]:
+            ctx.add_frame_tap(self)
+            try:
+                yield
+            finally:
+                ctx.remove_frame_tap(self)
+
+        def stream_frames(self, stream: str) -> Callable[[bytes], None]:
+            def took(data: bytes) -> None:
+                self.taken += 1
+
+            return took
+
+        def rest_sent(self) -> float:
+            self.places.append(self.taken)
+            return 0.0
+
+        def rest_answered(self, *answer: object) -> None:
+            return None
+
+    return Placement()
+
+
+def placement(live: list[int], replayed: list[int]) -> dict[str, int]:
+    """How many requests the replayed bot sent with fewer (``early``) or more (``late``)
+    frames taken than the live one had, among the live run's requests before its stop."""
+    pairs = list(zip(live, replayed, strict=False))
+    return {
+        "requests": len(live),
+        "early": sum(r < w for w, r in pairs),
+        "late": sum(r > w for w, r in pairs),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from plugins.recorder.replay import ReplayDiverged, replay_file
 
@@ -81,8 +155,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "bytes": summary["recorder"]["bytes"],
                 "fills": summary["fills"],
             }
+        places = live_places(path)
+        observer = placement_observer()
         try:
-            result = await replay_file(path)
+            result = await replay_file(path, plugins={"bench-placement": observer})
         except ReplayDiverged as exc:  # counted as a result, not a crash
             return {"live": live, "replay": {"equal_to_live": False, "diverged": str(exc)}}
     return {
@@ -98,6 +174,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "skipped": result.skipped,
             "fills": len(result.outcome["fills"]),
             "reconcile_results": len(result.outcome["reconcile"]),
+            "requests_off_place": placement(places, observer.places),
         },
     }
 
