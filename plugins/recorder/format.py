@@ -13,12 +13,17 @@ Each record is a msgpack array whose first element is its kind (``Header`` 0, ``
 ``at`` is the bot's clock (Unix seconds, a ``ManualClock`` in tests), ``mono_ns`` the host's
 ``time.monotonic_ns()``. On the system clock, to keep the loop's cost per frame small:
 
-* a frame is written as a ``TimedFrame`` (its monotonic time only) and the writer adds an
-  ``Anchor`` (both clocks read together) to every block; the reader makes a ``Frame`` whose
-  ``at`` is the anchor's plus the monotonic time elapsed since;
+* a frame is written as a ``TimedFrame`` (its monotonic time only) after an ``Anchor`` (both
+  clocks read together; up to version 2 the writer added one to every block, since version 3
+  the loop leads each tick's records with one); the reader makes a ``Frame`` whose ``at`` is
+  the anchor's plus the monotonic time elapsed since;
 * the busiest market stream's frames (named once by a ``Bare`` record) are stored as bare
   bytes, and ``Anchor`` time marks are added every ``stamp_interval``; the reader gives such a
   frame the times of the latest mark before it.
+
+Version 3 adds the blocks the loop packs tick by tick (tag ``b"TLRT"``, or ``b"TLRZ"`` as one
+zstd frame): their payload is a run of pieces, each the length of a msgpack array of records
+(4 bytes, little-endian) and that array.
 
 A run writes ``<run>.<part>.tlrec`` files (part 0, 1, ... as the size limit rotates them);
 every part starts with a ``Header``. ``read_records`` reads the part it is given and the
@@ -40,8 +45,11 @@ import zstandard
 MAGIC = b"TLREC1\n"
 BLOCK = b"TLRB"  # the payload is one zstd frame
 RAW_BLOCK = b"TLRU"  # the payload is stored uncompressed (version 2)
+TICKS = b"TLRT"  # the payload is length-prefixed record arrays, stored (version 3)
+ZTICKS = b"TLRZ"  # the same as one zstd frame (version 3)
 BLOCK_HEAD = struct.Struct("<4sI")
-VERSION = 3  # 3: ``Sent`` markers; 2: stored (``TLRU``) blocks
+PIECE = struct.Struct("<I")
+VERSION = 3  # 3: ``Sent`` markers and tick blocks (``TLRT``/``TLRZ``); 2: ``TLRU`` blocks
 SUFFIX = ".tlrec"
 PART = re.compile(r"^(?P<run>.+)\.(?P<part>\d+)\.tlrec$")
 
@@ -144,6 +152,7 @@ Record = Header | Frame | Rest | State | Stop | Outcome | Sent
 Stored = Record | TimedFrame | Anchor | Bare | bytes
 
 _decode_block = msgspec.msgpack.Decoder(list[Stored]).decode
+TAGS = frozenset((BLOCK, RAW_BLOCK, TICKS, ZTICKS))
 
 
 class RecordingError(Exception):
@@ -158,6 +167,18 @@ def encode_block(records: list[Any], level: int = 3) -> bytes:
         return BLOCK_HEAD.pack(RAW_BLOCK, len(payload)) + payload
     payload = zstandard.ZstdCompressor(level=level).compress(payload)
     return BLOCK_HEAD.pack(BLOCK, len(payload)) + payload
+
+
+def decode_pieces(payload: bytes) -> Iterator[list[Any]]:
+    """The record arrays of a ``TICKS`` payload, in order."""
+    view, at, end = memoryview(payload), 0, len(payload)
+    while at < end:
+        (size,) = PIECE.unpack_from(view, at)
+        at += PIECE.size
+        if at + size > end:
+            raise ValueError(f"a piece of {size} bytes runs past the block's end")
+        yield _decode_block(view[at : at + size])
+        at += size
 
 
 @dataclass
@@ -220,15 +241,26 @@ def read_marked(
                     stats.torn += 1
                     break
                 tag, size = BLOCK_HEAD.unpack(head)
-                if tag != BLOCK and tag != RAW_BLOCK:
+                if tag not in TAGS:
                     raise RecordingError(f"{part}: damaged block at byte {f.tell() - len(head)}")
                 payload = f.read(size)
                 if len(payload) < size:
                     stats.torn += 1
                     break
                 try:
-                    records = _decode_block(decompress(payload) if tag == BLOCK else payload)
-                except (zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    if tag == BLOCK or tag == ZTICKS:
+                        payload = decompress(payload)
+                    if tag == TICKS or tag == ZTICKS:
+                        records = [r for piece in decode_pieces(payload) for r in piece]
+                    else:
+                        records = _decode_block(payload)
+                except (
+                    zstandard.ZstdError,
+                    msgspec.DecodeError,
+                    msgspec.ValidationError,
+                    ValueError,
+                    struct.error,
+                ) as exc:
                     raise RecordingError(f"{part}: unreadable block: {exc}") from None
                 stats.blocks += 1
                 for record in records:
@@ -255,7 +287,7 @@ def read_marked(
                             assert isinstance(record, Header)
                             anchor_at, anchor_ns = record.at, record.mono_ns
                             mark_at, mark_ns = anchor_at, anchor_ns
-                        yield record  # type: ignore[misc]
+                        yield record
 
 
 def header_of(path: Path) -> Header:

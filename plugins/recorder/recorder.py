@@ -1,14 +1,18 @@
 """The flight recorder: a ``FrameTap`` that buffers raw frames on the loop and a thread that
 writes them (``format``), rotated by size, secrets left out.
 
-On the loop, per frame: one tuple appended to a ``deque`` (the kind, the stream,
+On the loop, per frame: one append to a ``deque`` (the busiest market stream's frame as it is:
+the tap is the deque's own C ``append``; any other's as a tuple: the kind, the stream,
 ``time.monotonic_ns()``, the bytes; on a clock other than the system's, its time too); per
 REST request, a ``Sent`` marker as it leaves (where it left among the frames) and the answer
-as it comes. A writer thread, at a lower scheduling priority (``writer_nice``), wakes every
-``flush_interval``, takes what is there in one C-level pass, encodes it with msgspec and
-compresses it with zstd (which lets the loop run meanwhile) within its CPU budget (``budget``;
-past it, blocks are stored uncompressed) and appends the blocks; the loop never waits on the
-disk, and the writer does no Python work per frame.
+as it comes. Every ``stamp_interval`` a tick on the loop encodes what the deque holds into the
+packing buffer with one msgspec call (``_pack``), so each frame is freed within a tick, while
+the memory it used is still in cache (held for a whole writer pass instead, the frames made
+the loop allocate every new frame in cold memory, which cost more than encoding them). A writer
+thread, at a lower scheduling priority (``writer_nice``), wakes every ``flush_interval``, takes
+the packed buffers, compresses them with zstd within its CPU budget (``budget``; past it,
+blocks are stored uncompressed) and appends them. Both release Python's GIL, so the writer
+costs the loop almost nothing: it holds the GIL only to take the buffers.
 
 Not recorded: the API key (a header the connector adds; the tap never sees it), signatures
 (added to the query string only, after the parameters the tap gets), listenKeys (each replaced
@@ -33,21 +37,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import zstandard
 from loguru import logger
 
 from .budget import CompressBudget
 from .format import (
     ANCHOR,
     BARE,
+    BLOCK_HEAD,
     FRAME,
     MAGIC,
+    PIECE,
     REST,
     SENT,
     STATE,
     STOP,
     SUFFIX,
+    TICKS,
     TIMED_FRAME,
     VERSION,
+    ZTICKS,
     Header,
     Outcome,
     encode_block,
@@ -57,7 +67,8 @@ from .settings import RecorderSettings
 LISTEN_KEY_JSON = re.compile(rb'"listenKey"\s*:\s*"([^"]*)"')
 LISTEN_KEY_PARAM = "listenKey"
 USER_DATA = "user_data"  # the stream whose frames may carry a listenKey
-_END = object()  # the writer's marker in the queue: take everything before it
+_END = object()  # the packer's marker in the queue: take everything before it
+PIECE_RECORDS = 1024  # records per packed array at most (a backlog is packed in several)
 
 
 @dataclass
@@ -134,11 +145,20 @@ class Recorder:
         self._file: Any = None
         self._size = 0
         self._others = 0  # records that are not frames, queued so far
-        self._marks = 0  # time marks queued so far
-        self._taken = 0  # queued items the writer took
+        self._marks = 0  # time marks written so far
+        self._taken = 0  # queued items packed
+        self._lost_bytes = 0  # packed bytes dropped since the writer last said so
         self._bare: str | None = None  # the stream whose frames are queued as bare bytes
-        self._stamper: asyncio.TimerHandle | None = None
+        self._ticker: asyncio.Handle | None = None
+        self._mark: tuple[int, float, int] | None = None  # the clocks at the last tick's packing
+        self._mark_written: tuple[int, float, int] | None = None  # the last mark packed
+        self._packing = bytearray()  # length-prefixed record arrays (``format.TICKS``)
+        self._handed: deque[bytearray] = deque()  # packed buffers for the writer
+        self._handed_bytes = 0
+        self._pack_lock = threading.Lock()  # the loop's ticks and the writer's last packing
+        self._encode_into = msgspec.msgpack.Encoder().encode_into
         self._budget = CompressBudget(config.compress_budget)  # the writer's, set as it starts
+        self._zstd = zstandard.ZstdCompressor(level=config.compress_level)  # the writer's
         self.part = -1
         self.paths: list[Path] = []
         self.stats = RecorderStats()
@@ -150,15 +170,15 @@ class Recorder:
         append = self._queue.append
         mono = time.monotonic_ns
         mask = self._mask.bytes
+        self._start_ticks()
         if self._system_clock:
             if self._bare is None and stream != USER_DATA:
                 # The busiest stream's frames go into the queue as they are: the tap is the
                 # deque's own C ``append``, no Python call per frame. Their time is the latest
-                # time mark (``_stamp``, every ``stamp_interval``), their order exact.
+                # time mark (``_start_ticks``, every ``stamp_interval``), their order exact.
                 self._bare = stream
                 self._others += 1
                 append((BARE, stream))
-                self._start_stamps()
                 return append
             if stream == USER_DATA:
 
@@ -182,19 +202,72 @@ class Recorder:
 
         return record_timed
 
-    def _start_stamps(self) -> None:
-        """Append a time mark every ``stamp_interval`` on the running loop, until ``close``."""
-        loop = asyncio.get_running_loop()
+    def _start_ticks(self) -> None:
+        """On the running loop (if there is one), every ``stamp_interval`` until ``close``:
+        ``_pack``, then, on the system clock, read the time mark of the next tick's records."""
+        if self._ticker is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test feeding frames by hand): the writer packs
+            return
         interval = self.config.stamp_interval
-        append = self._queue.append
         wall, mono = time.time, time.monotonic_ns
+        pack, system_clock = self._pack, self._system_clock
 
-        def stamp() -> None:
-            self._marks += 1
-            append((ANCHOR, wall(), mono()))
-            self._stamper = loop.call_later(interval, stamp)
+        def tick() -> None:
+            if self._stopping:
+                return
+            if pack(False) and system_clock:
+                self._mark = (ANCHOR, wall(), mono())
+            self._ticker = loop.call_later(interval, tick)
 
-        stamp()
+        self._ticker = loop.call_soon(tick)
+
+    def _pack(self, writer: bool) -> bool:
+        """Encode the queued records into the packing buffer (one length-prefixed msgpack
+        array, led by the time mark read when the records before them were packed, unless a
+        piece already holds it: every one of them arrived after it) and hand the buffer to
+        the writer once it holds ``block_bytes``, or when the ``writer`` asks. A tick that
+        finds the writer packing skips its turn (``False``). A quiet tick writes nothing, not
+        even a mark."""
+        lock = self._pack_lock
+        if not lock.acquire(blocking=writer):
+            return False
+        try:
+            queue = self._queue
+            if queue:
+                queue.append(_END)
+                records = list(iter(queue.popleft, _END))  # what came before the marker, in C
+                self._taken += len(records)
+                mark = self._mark
+                if mark is not None and mark is not self._mark_written:  # once per tick
+                    records.insert(0, mark)
+                    self._mark_written = mark
+                    self._marks += 1
+                for start in range(0, len(records), PIECE_RECORDS):  # a tick's: one piece
+                    buffer = self._packing
+                    at = len(buffer)
+                    buffer += b"\0\0\0\0"
+                    self._encode_into(records[start : start + PIECE_RECORDS], buffer, -1)
+                    PIECE.pack_into(buffer, at, len(buffer) - at - PIECE.size)
+                    if len(buffer) >= self.config.block_bytes:
+                        self._hand()
+            if writer and self._packing:
+                self._hand()
+        finally:
+            lock.release()
+        return True
+
+    def _hand(self) -> None:
+        """Give the packing buffer to the writer (or lose it, counted, past the limit)."""
+        buffer, self._packing = self._packing, bytearray()
+        if self._handed_bytes + len(buffer) > self.config.max_buffered_bytes:
+            self.stats.overflows += 1  # the writer is behind: this block is lost
+            self._lost_bytes += len(buffer)
+            return
+        self._handed.append(buffer)
+        self._handed_bytes += len(buffer)
 
     def rest_sent(self) -> float:
         """Queue a ``Sent`` marker (its place among the frames is where the request left: a
@@ -265,10 +338,7 @@ class Recorder:
 
     def close(self) -> None:
         """Write what is left and close the file (blocks: call it off the loop)."""
-        stamper, self._stamper = self._stamper, None
-        if stamper is not None:
-            stamper.cancel()
-        self._stopping = True
+        self._stopping = True  # the loop's ticks stop; the writer's last pass packs the rest
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
@@ -304,40 +374,53 @@ class Recorder:
             self.stats.overflows += 1
             logger.error(
                 "recorder: {:,} records waiting, the limit (plugins.recorder.max_buffered): "
-                "the oldest are lost; the disk is too slow for this rate",
+                "the oldest are lost; the loop has not packed them in time",
                 len(queue),
             )
-        others, marks = self._others, self._marks
-        queue.append(_END)
-        batch = list(iter(queue.popleft, _END))  # what came before the marker, in C
-        if not batch:
-            return
-        self._taken += len(batch)
-        self.stats.records = self._taken - marks
-        self.stats.frames = self._taken - marks - others
-        if self._system_clock:  # the clocks, read together, for the frames of this batch
-            batch.append((ANCHOR, time.time(), time.monotonic_ns()))
-        limit = self.config.block_records
-        for start in range(0, len(batch), limit):
-            self._write_block(batch[start : start + limit])
+        if self._lost_bytes:
+            lost, self._lost_bytes = self._lost_bytes, 0
+            logger.error(
+                "recorder: {:,} bytes of records lost: the writer was {:,} bytes behind, the "
+                "limit (plugins.recorder.max_buffered_bytes); the disk is too slow for this rate",
+                lost,
+                self.config.max_buffered_bytes,
+            )
+        others = self._others
+        self._pack(True)
+        self.stats.records = self._taken
+        self.stats.frames = self._taken - others
+        handed = self._handed
+        while handed:
+            buffer = handed.popleft()
+            self._handed_bytes -= len(buffer)
+            self._write_ticks(buffer)
 
-    def _write_block(self, batch: list[Any]) -> None:
+    def _write_ticks(self, payload: bytearray) -> None:
+        """One block of packed record arrays, compressed if the budget allows."""
         budget = self._budget
         if budget.allows():
             cpu = time.thread_time()
-            block = encode_block(batch, self.config.compress_level)
+            data: bytes | bytearray = self._zstd.compress(payload)  # lets the loop run
             budget.spend(time.thread_time() - cpu)
+            tag = ZTICKS
         else:
-            block = encode_block(batch, 0)
+            data, tag = payload, TICKS
             self.stats.stored_blocks += 1
-        if self._size + len(block) > self.config.max_file_bytes and self._size > len(MAGIC) + 512:
+        self._write(BLOCK_HEAD.pack(tag, len(data)), data)
+
+    def _write(self, head: bytes, data: bytes | bytearray) -> None:
+        """Append one block to the current part (the next one if this one would grow past
+        ``max_file_bytes``)."""
+        size = len(head) + len(data)
+        if self._size + size > self.config.max_file_bytes and self._size > len(MAGIC) + 512:
             self._file.close()
             self._open_part()
-        self._file.write(block)
+        self._file.write(head)
+        self._file.write(data)  # a large buffer goes to the file without a copy, GIL released
         self._file.flush()
-        self._size += len(block)
+        self._size += size
         self.stats.blocks += 1
-        self.stats.bytes_written += len(block)
+        self.stats.bytes_written += size
 
     def _path(self, part: int) -> Path:
         return self.directory / f"{self.run}.{part}{SUFFIX}"

@@ -19,16 +19,21 @@ class RecorderSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     """A file that reached this size is closed and the run goes on in its next part."""
     flush_interval: Annotated[float, msgspec.Meta(ge=0.01, le=60)] = 0.25
     """Seconds between the writer thread's passes (each writes what arrived as blocks)."""
-    block_records: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2_000
-    """Records per compressed block at most (the writer holds Python's GIL while it encodes
-    a block: small blocks keep the loop's waits short)."""
+    block_bytes: Annotated[int, msgspec.Meta(ge=4 * KIB, le=256 * MIB)] = MIB
+    """Bytes of packed records per block, about: the loop hands a block to the writer once
+    its records take this much (or when the writer wakes), and a block is compressed whole."""
     max_buffered: Annotated[int, msgspec.Meta(ge=1000, le=100_000_000)] = 2_000_000
-    """Records held in memory for the writer at most; past it the oldest are lost (counted,
-    logged, the run summary's ``recorder.overflows``), the loop is never made to wait."""
+    """Records waiting to be packed at most (the loop packs them every ``stamp_interval``);
+    past it the oldest are lost (counted, logged, the run summary's ``recorder.overflows``),
+    the loop is never made to wait."""
+    max_buffered_bytes: Annotated[int, msgspec.Meta(ge=MIB, le=64 * 1024 * MIB)] = 256 * MIB
+    """Packed bytes waiting for the writer at most (a disk slower than the streams); past it
+    a block is lost (counted and logged like ``max_buffered``)."""
     stamp_interval: Annotated[float, msgspec.Meta(ge=0.0001, le=1)] = 0.001
-    """Seconds between the time marks of the busiest market stream's frames (on the system
-    clock they carry no time of their own: see docs/replay.md); the precision of their
-    receive time."""
+    """Seconds between the loop's ticks: each packs the records that arrived since (so frames
+    are freed within a tick) and, on the system clock, adds a time mark for the busiest market
+    stream's frames, which carry no time of their own (see docs/replay.md): the precision of
+    their receive time."""
     compress_level: Annotated[int, msgspec.Meta(ge=1, le=19)] = 3
     """zstd level of the blocks (1 fastest, 19 smallest; 3 compresses market data about 10x
     at about 0.5 µs per bookTicker, 4.5 µs per ACCOUNT_UPDATE, off the loop)."""

@@ -21,7 +21,8 @@ from plugins.recorder.format import (
     BLOCK,
     BLOCK_HEAD,
     MAGIC,
-    RAW_BLOCK,
+    TICKS,
+    ZTICKS,
     Frame,
     Header,
     ReadStats,
@@ -48,7 +49,7 @@ def payloads(path: Path) -> bytes:
         while data:
             tag, size = BLOCK_HEAD.unpack(data[: BLOCK_HEAD.size])
             payload = data[BLOCK_HEAD.size : BLOCK_HEAD.size + size]
-            out.append(unzstd(payload) if tag == BLOCK else payload)
+            out.append(unzstd(payload) if tag in (BLOCK, ZTICKS) else payload)
             data = data[BLOCK_HEAD.size + size :]
     return b"".join(out)
 
@@ -124,7 +125,7 @@ def frame(i: int) -> bytes:
 
 
 def test_files_rotate_by_size_and_read_back_in_order(tmp_path: Path) -> None:
-    config = RecorderSettings(max_file_bytes=64 * 1024, flush_interval=0.01, block_records=100)
+    config = RecorderSettings(max_file_bytes=64 * 1024, flush_interval=0.01, block_bytes=4096)
     recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={"env": "t"}, version="x")
     recorder.start()
     tap = recorder.stream_frames("market")
@@ -150,7 +151,7 @@ def test_files_rotate_by_size_and_read_back_in_order(tmp_path: Path) -> None:
 def test_blocks_over_the_compression_budget_are_stored_uncompressed_and_read_back(
     tmp_path: Path, budget: float, stored: bool
 ) -> None:
-    config = RecorderSettings(flush_interval=0.01, block_records=50, compress_budget=budget)
+    config = RecorderSettings(flush_interval=0.01, block_bytes=4096, compress_budget=budget)
     recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={}, version="x")
     recorder.start()
     tap = recorder.stream_frames("user_data")
@@ -160,7 +161,7 @@ def test_blocks_over_the_compression_budget_are_stored_uncompressed_and_read_bac
 
     tags = block_tags(recorder.paths[0])
     assert tags[0] == BLOCK  # the header's, always compressed
-    assert set(tags[1:]) == ({RAW_BLOCK} if stored else {BLOCK})
+    assert set(tags[1:]) == ({TICKS} if stored else {ZTICKS})
     assert recorder.stats.stored_blocks == (len(tags) - 1 if stored else 0)
     assert recorder.stats.writer_cpu > 0
     frames = [r for r in read_records(recorder.paths[0]) if isinstance(r, Frame)]
@@ -194,11 +195,11 @@ def block_tags(path: Path) -> list[bytes]:
 
 
 def test_a_torn_last_block_is_skipped_and_counted(tmp_path: Path) -> None:
-    config = RecorderSettings(flush_interval=0.01, block_records=10)
+    config = RecorderSettings(flush_interval=0.01, block_bytes=4096)
     recorder = Recorder(config, tmp_path, clock=lambda: 1.0, settings={}, version="x")
     recorder.start()
     tap = recorder.stream_frames("user_data")
-    for i in range(100):
+    for i in range(3000):
         tap(frame(i))
     recorder.close()
     path = recorder.paths[0]
@@ -207,8 +208,8 @@ def test_a_torn_last_block_is_skipped_and_counted(tmp_path: Path) -> None:
     stats = ReadStats()
     frames = [r for r in read_records(path, stats) if isinstance(r, Frame)]
     assert stats.torn == 1
-    assert len(whole) == 100
-    assert 0 < len(frames) < 100
+    assert len(whole) == 3000
+    assert 0 < len(frames) < 3000
     assert frames == whole[: len(frames)]
 
 
@@ -223,9 +224,11 @@ async def test_off_by_default_and_no_tap_leaves_the_read_path_as_it_was(
     assert bot.ctx.frame_taps == ()
     for market in plugin.connector.markets:
         assert market.runner._on_message == market.handle  # no wrapper: nothing per frame
+        assert market.runner._tap is None
     user = plugin.connector.user
     assert user is not None
     assert user.runner._on_message == user.handle
+    assert user.runner._tap is None
     assert plugin.connector.rest.taps == ()
     summary = await bot.stop()
     assert "recorder" not in summary
@@ -241,12 +244,18 @@ async def test_on_the_system_clock_frames_keep_their_order_and_get_times(
     await asyncio.to_thread(recorder.start)
     market = recorder.stream_frames("market")  # bare bytes, times from the marks
     user = recorder.stream_frames("user_data")  # its own monotonic time
-    sent = []
+    sent, arrived = [], []
     for i in range(60):
         stream, tap = ("user_data", user) if i % 3 == 0 else ("market", market)
+        early = time.time()
         tap(frame(i))
+        arrived.append((early, time.time()))
         sent.append((stream, i))
         await asyncio.sleep(0.002)
+    await asyncio.sleep(0.05)  # the writer has written all
+    written = recorder.stats.bytes_written
+    await asyncio.sleep(0.1)  # a quiet spell: nothing to write, not even time marks
+    assert recorder.stats.bytes_written == written
     await asyncio.to_thread(recorder.close)
     after = time.time()
     frames = [r for r in read_records(recorder.paths[0]) if isinstance(r, Frame)]
@@ -257,6 +266,10 @@ async def test_on_the_system_clock_frames_keep_their_order_and_get_times(
     assert before - 0.01 <= times[0]
     assert times[-1] <= after
     assert times[-1] - times[0] >= 0.1  # 59 sleeps of at least 2 ms, less a mark's 1 ms
+    for f, (early, late) in zip(frames, arrived, strict=True):
+        assert f.at <= late + 0.001  # a bare frame's mark was read before it arrived
+        if f.stream == "user_data":  # its own time, when it arrived
+            assert early - 0.001 <= f.at
 
 
 @pytest.mark.parametrize("system_clock", [True, False])
