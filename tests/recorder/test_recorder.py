@@ -7,11 +7,13 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zstandard
+from loguru import logger
 
 from framework import ManualClock
 from framework.testing import BotFactory, HookRecorder
@@ -308,3 +310,42 @@ async def test_every_listen_key_in_user_data_is_masked_wherever_it_stands(
         b'{"e":"X","o":{"listenKey":"listenkey-2"},"listenKey":"listenkey-1"}',
         *plain,
     ]
+
+
+class FailingTap:
+    """A frame tap whose stream callables raise on every frame they get."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def stream_frames(self, stream: str) -> Callable[[bytes], None]:
+        def tap(data: bytes) -> None:
+            self.seen.append(stream)
+            raise RuntimeError("tap broke")
+
+        return tap
+
+    def rest_sent(self) -> float:
+        return 0.0
+
+    def rest_answered(self, *args: Any) -> None:
+        return None
+
+
+async def test_a_failing_tap_is_logged_and_the_message_is_still_handled(
+    sim_bot: SimBotFactory,
+) -> None:
+    bot = await sim_bot(entry_points=True, start=False)
+    tap = FailingTap()
+    bot.ctx.add_frame_tap(tap)
+    await bot.start()
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="ERROR")
+    try:
+        bot.ctx.last_ticks.clear()
+        # ticks reach the bot although the tap raised on every frame
+        await until(lambda: "market" in tap.seen and bool(bot.ctx.last_ticks))
+    finally:
+        logger.remove(sink)
+    await bot.stop()
+    assert any("frame tap failed: RuntimeError('tap broke')" in line for line in lines)
