@@ -6,7 +6,7 @@ the tap is the deque's own C ``append``; any other's as a tuple: the kind, the s
 ``time.monotonic_ns()``, the bytes; on a clock other than the system's, its time too); per
 REST request, a ``Sent`` marker as it leaves (where it left among the frames) and the answer
 as it comes. Every ``stamp_interval`` a tick on the loop encodes what the deque holds into the
-packing buffer with one msgspec call (``_pack``), so each frame is freed within a tick, while
+piece (one msgspec call, ``_pack``) for the next block, so each frame is freed within a tick, while
 the memory it used is still in cache (held for a whole writer pass instead, the frames made
 the loop allocate every new frame in cold memory, which cost more than encoding them). A writer
 thread, at a lower scheduling priority (``writer_nice``), wakes every ``flush_interval``, takes
@@ -71,6 +71,7 @@ USER_DATA = "user_data"  # the stream whose frames may carry a listenKey
 K = ord("K")  # ``K in frame`` is memchr; ``b"K" in frame`` costs ~8x (a TypeError, cleared)
 _END = object()  # the packer's marker in the queue: take everything before it
 PIECE_RECORDS = 1024  # records per packed array at most (a backlog is packed in several)
+SPARE_BUFFERS = 300  # written piece buffers kept for the loop to reuse (a pass of ticks)
 
 
 @dataclass
@@ -154,9 +155,11 @@ class Recorder:
         self._ticker: asyncio.Handle | None = None
         self._mark: tuple[int, float, int] | None = None  # the clocks at the last tick's packing
         self._mark_written: tuple[int, float, int] | None = None  # the last mark packed
-        self._packing = bytearray()  # length-prefixed record arrays (``format.TICKS``)
-        self._handed: deque[bytearray] = deque()  # packed buffers for the writer
+        self._pieces: list[bytes | bytearray] = []  # the next block: lengths, record arrays
+        self._pieces_bytes = 0
+        self._handed: deque[tuple[list[bytes | bytearray], int]] = deque()  # for the writer
         self._handed_bytes = 0
+        self._spare: deque[bytearray] = deque(maxlen=SPARE_BUFFERS)  # written, to reuse
         self._pack_lock = threading.Lock()  # the loop's ticks and the writer's last packing
         self._encode_into = msgspec.msgpack.Encoder().encode_into
         self._budget = CompressBudget(config.compress_budget)  # the writer's, set as it starts
@@ -227,7 +230,7 @@ class Recorder:
         self._ticker = loop.call_soon(tick)
 
     def _pack(self, writer: bool) -> bool:
-        """Encode the queued records into the packing buffer (one length-prefixed msgpack
+        """Encode the queued records into a piece of the next block (one length-prefixed msgpack
         array, led by the time mark read when the records before them were packed, unless a
         piece already holds it: every one of them arrived after it) and hand the buffer to
         the writer once it holds ``block_bytes``, or when the ``writer`` asks. A tick that
@@ -247,29 +250,35 @@ class Recorder:
                     records.insert(0, mark)
                     self._mark_written = mark
                     self._marks += 1
+                spare = self._spare
                 for start in range(0, len(records), PIECE_RECORDS):  # a tick's: one piece
-                    buffer = self._packing
-                    at = len(buffer)
-                    buffer += b"\0\0\0\0"
-                    self._encode_into(records[start : start + PIECE_RECORDS], buffer, -1)
-                    PIECE.pack_into(buffer, at, len(buffer) - at - PIECE.size)
-                    if len(buffer) >= self.config.block_bytes:
+                    # Into a buffer the writer has written and given back: new memory for every
+                    # piece made the allocator hand pages back to the system and fault them in
+                    # again (~1.5 µs per 1.2 kB frame, measured), a buffer that keeps growing
+                    # moved (realloc) on most ticks.
+                    piece = spare.pop() if spare else bytearray()
+                    self._encode_into(records[start : start + PIECE_RECORDS], piece)
+                    self._pieces += (PIECE.pack(len(piece)), piece)
+                    self._pieces_bytes += PIECE.size + len(piece)
+                    if self._pieces_bytes >= self.config.block_bytes:
                         self._hand()
-            if writer and self._packing:
+            if writer and self._pieces:
                 self._hand()
         finally:
             lock.release()
         return True
 
     def _hand(self) -> None:
-        """Give the packing buffer to the writer (or lose it, counted, past the limit)."""
-        buffer, self._packing = self._packing, bytearray()
-        if self._handed_bytes + len(buffer) > self.config.max_buffered_bytes:
+        """Give the packed pieces to the writer as a block (or lose them, counted, past the
+        limit)."""
+        pieces, size = self._pieces, self._pieces_bytes
+        self._pieces, self._pieces_bytes = [], 0
+        if self._handed_bytes + size > self.config.max_buffered_bytes:
             self.stats.overflows += 1  # the writer is behind: this block is lost
-            self._lost_bytes += len(buffer)
+            self._lost_bytes += size
             return
-        self._handed.append(buffer)
-        self._handed_bytes += len(buffer)
+        self._handed.append((pieces, size))
+        self._handed_bytes += size
 
     def rest_sent(self) -> float:
         """Queue a ``Sent`` marker (its place among the frames is where the request left: a
@@ -391,34 +400,36 @@ class Recorder:
         self._pack(True)
         self.stats.records = self._taken
         self.stats.frames = self._taken - others
-        handed = self._handed
+        handed, spare = self._handed, self._spare
         while handed:
-            buffer = handed.popleft()
-            self._handed_bytes -= len(buffer)
-            self._write_ticks(buffer)
+            pieces, size = handed.popleft()
+            self._handed_bytes -= size
+            self._write_ticks(pieces, size)
+            spare.extend(p for p in pieces if type(p) is bytearray)
 
-    def _write_ticks(self, payload: bytearray) -> None:
-        """One block of packed record arrays, compressed if the budget allows."""
+    def _write_ticks(self, pieces: list[bytes | bytearray], size: int) -> None:
+        """One block of packed record arrays (``size`` bytes in all), compressed if the budget
+        allows."""
         budget = self._budget
         if budget.allows():
             cpu = time.thread_time()
-            data: bytes | bytearray = self._zstd.compress(payload)  # lets the loop run
+            data = self._zstd.compress(b"".join(pieces))  # zstd lets the loop run meanwhile
             budget.spend(time.thread_time() - cpu)
-            tag = ZTICKS
+            pieces, size, tag = [data], len(data), ZTICKS
         else:
-            data, tag = payload, TICKS
+            tag = TICKS
             self.stats.stored_blocks += 1
-        self._write(BLOCK_HEAD.pack(tag, len(data)), data)
+        self._write(BLOCK_HEAD.pack(tag, size), pieces, size)
 
-    def _write(self, head: bytes, data: bytes | bytearray) -> None:
-        """Append one block to the current part (the next one if this one would grow past
-        ``max_file_bytes``)."""
-        size = len(head) + len(data)
+    def _write(self, head: bytes, pieces: list[Any], size: int) -> None:
+        """Append one block, its payload given as ``pieces`` of ``size`` bytes in all, to the
+        current part (the next one if this one would grow past ``max_file_bytes``)."""
+        size += len(head)
         if self._size + size > self.config.max_file_bytes and self._size > len(MAGIC) + 512:
             self._file.close()
             self._open_part()
         self._file.write(head)
-        self._file.write(data)  # a large buffer goes to the file without a copy, GIL released
+        self._file.writelines(pieces)  # large pieces go to the file uncopied, GIL released
         self._file.flush()
         self._size += size
         self.stats.blocks += 1
