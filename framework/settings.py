@@ -412,14 +412,17 @@ def load_raw(
     if settings_file is not None:
         settings_file = settings_file.resolve()  # dynaconf searches relative names upwards
         found = _secrets_in_settings_file(settings_file)
+        found += _sections_outside_environments(settings_file)
+        secrets = settings_file.with_name(".secrets.yaml")
+        if secrets.is_file():
+            read_yaml(secrets)  # a syntax error names the file, line and column
+            found += _sections_outside_environments(secrets)
         if problems is None:
             raise_settings_errors(found)
         else:
             problems.extend(found)
         files.append(str(settings_file))
-        secrets = settings_file.with_name(".secrets.yaml")
         if secrets.is_file():
-            read_yaml(secrets)  # a syntax error names the file, line and column
             files.append(str(secrets))
     chosen_by = "--env" if env else f"{ENV_PREFIX}_ENV"
     env = env or os.environ.get(f"{ENV_PREFIX}_ENV") or None
@@ -547,6 +550,29 @@ def _secrets_in_settings_file(path: Path) -> list[SettingsError]:
                 )
             )
     return out
+
+
+def _sections_outside_environments(path: Path) -> list[SettingsError]:
+    """An error for every settings section written at the top level of ``path`` (``plugins:``
+    instead of ``default: {plugins: ...}``): read as an environment of that name, it would be
+    silently ignored."""
+    content = read_yaml(path)
+    if not isinstance(content, Mapping):
+        return []
+    return [
+        SettingsError(
+            str(key),
+            f"a section at the top level of {path.name}",
+            "settings go under an environment: `default:` (every environment) or one such as "
+            "`production:` (docs/settings.md)",
+        )
+        for key in content
+        if str(key).lower() in _SECTION_KEYS
+    ]
+
+
+_SECTION_KEYS = frozenset(f for f in Settings.__struct_fields__ if f != "env")
+"""The core settings' top-level keys: never an environment's name."""
 
 
 def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -59,6 +59,17 @@ def test_env_names_only_a_defined_environment(tmp_path: Path) -> None:
     assert run_cli("check", cwd=folder).returncode == 0  # the default selection: development
 
 
+def test_a_top_level_settings_section_exits_2_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text("plugins:\n  recorder: {enabled: true}\n")
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "tradeloop: error: settings: plugins = 'a section at the top level of settings.yaml' is "
+        "not allowed: settings go under an environment: `default:` (every environment) or one "
+        "such as `production:` (docs/settings.md)"
+    ]
+
+
 def test_live_confirms_and_the_banner_says_live(tmp_path: Path) -> None:
     """``--live`` passes the guard (the connector is off here: nothing reaches Binance)."""
     folder = _folder(tmp_path)

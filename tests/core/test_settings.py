@@ -145,6 +145,31 @@ def test_bad_value_names_key_value_and_what_is_allowed(
     assert "\n" not in str(info.value)
 
 
+def test_a_section_outside_any_environment_is_refused_not_ignored(tmp_path: Path) -> None:
+    # Read as an environment named "plugins", this block used to be ignored without a word.
+    path = write(tmp_path / "settings.yaml", "plugins:\n  recorder: {enabled: true}\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert info.value.key == "plugins"
+    assert "top level of settings.yaml" in str(info.value)
+    assert "`default:`" in str(info.value)
+    write(path, "default:\n  plugins:\n    recorder: {enabled: true}\n")
+    assert load_settings(path).plugins["recorder"] == {"enabled": True}
+
+
+def test_a_secret_section_outside_any_environment_is_refused_without_its_value(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "settings.yaml", "default:\n  exchange: {name: sim}\n")
+    write(tmp_path / ".secrets.yaml", "exchange: {api_key: AKIA-123, api_secret: s3cr3t}\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert info.value.key == "exchange"
+    assert "top level of .secrets.yaml" in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+    assert "AKIA-123" not in str(info.value)
+
+
 def test_missing_explicit_file_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="--settings"):
         load_settings(tmp_path / "nope.yaml")
