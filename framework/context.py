@@ -34,6 +34,7 @@ from framework.strategy import (
     declared_symbols,
     limits_in_force,
 )
+from framework.task_owner import owned_context
 from framework.types import (
     CANDLE_INTERVALS,
     Candle,
@@ -283,8 +284,11 @@ class BotContext:
         return self._plugin_lookup(name)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str, owner: str) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task the core owns: cancelled at shutdown, errors reported."""
-        task = asyncio.get_running_loop().create_task(coro, name=f"{owner}:{name}")
+        """Run ``coro`` as a task the core owns: cancelled at shutdown, errors reported. In it
+        (and the tasks it creates) ``framework.task_owner.task_owner()`` is ``owner``."""
+        task = asyncio.get_running_loop().create_task(
+            coro, name=f"{owner}:{name}", context=owned_context(owner)
+        )
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._task_done(t, owner))
         return task

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from loguru import logger
 
 from framework.clock import Clock
+from framework.task_owner import owned_context
 from framework.types import DailyJob, IntervalJob, Job
 
 
@@ -104,7 +105,9 @@ class Scheduler:
 
     def _launch(self, name: str, entry: _Entry) -> None:
         entry.task = asyncio.get_running_loop().create_task(
-            self._loop(name, entry), name=f"tradeloop-job:{name}"
+            self._loop(name, entry),
+            name=f"tradeloop-job:{name}",
+            context=owned_context(entry.owner),
         )
 
     def trigger(self, name: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 from framework import DailyJob, IntervalJob, ManualClock
 from framework.scheduler import Scheduler, next_daily_run, parse_daily_time
+from framework.task_owner import task_owner
 
 START = datetime(2026, 11, 23, 23, 58, 0, tzinfo=UTC).timestamp()
 
@@ -33,6 +34,25 @@ async def test_interval_job_runs_on_schedule(clock: ManualClock, scheduler: Sche
     await clock.advance(35)
     assert runs == [START + 10, START + 20, START + 30]
     assert scheduler.stats()["p.tick"].runs == 3
+
+
+async def test_a_job_and_the_tasks_it_creates_name_its_owner(
+    clock: ManualClock, scheduler: Scheduler
+) -> None:
+    seen: list[str] = []
+
+    async def child() -> None:
+        seen.append(task_owner())
+
+    async def job() -> None:
+        seen.append(task_owner())
+        await asyncio.gather(child(), child())  # new tasks: the owner comes with the context
+
+    scheduler.add(IntervalJob(name="j", every=10, func=job, at_start=True), "journal")
+    scheduler.start()
+    await clock.advance(0)
+    assert seen == ["journal", "journal", "journal"]
+    assert task_owner() == ""  # the caller's own context is unchanged
 
 
 async def test_at_start_runs_immediately(clock: ManualClock, scheduler: Scheduler) -> None:
