@@ -59,6 +59,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     "live_outcome": result.live is not None,
                     "differences": diffs,
                     "unanswered": result.unanswered,
+                    "not_run": result.not_run,
                     "outcome": result.outcome,
                 },
                 indent=2,
@@ -83,6 +84,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"  {line}")
         else:
             print("fills, reconcile results and final cache equal the live run's")
+        if result.not_run:
+            print(
+                f"left out: {result.not_run:,} request(s) of plugins a replay does not run "
+                "(the journal's account snapshot, ...)"
+            )
         for request in result.unanswered:
             print(f"not in the recording: {request}")
         if result.torn_blocks:

@@ -80,7 +80,8 @@ class Frame(msgspec.Struct, array_like=True, tag=FRAME, frozen=True, gc=False):
 class Rest(msgspec.Struct, array_like=True, tag=REST, frozen=True, gc=False):
     """One REST answer: the request (no signature, no key) and the answer as received.
 
-    ``status`` 0: no answer (the transport failed; ``body`` names how)."""
+    ``status`` 0: no answer (the transport failed; ``body`` names how). ``owner``: as its
+    ``Sent`` marker's."""
 
     sent_at: float
     at: float
@@ -90,15 +91,20 @@ class Rest(msgspec.Struct, array_like=True, tag=REST, frozen=True, gc=False):
     params: dict[str, str]
     status: int
     body: bytes
+    owner: str = ""
 
 
 class Sent(msgspec.Struct, array_like=True, tag=SENT, frozen=True, gc=False):
     """A REST request left here (version 3): its place among the frames is the one the live
     bot sent it at; its answer is a later ``Rest`` whose ``sent_at`` is this ``at``. A replay
-    sends nothing recorded after it until the replayed bot has sent as many requests."""
+    sends nothing recorded after it until the replayed bot has sent as many requests.
+    ``owner``: the plugin whose job or spawned task sent it (``framework.task_owner``; empty:
+    the bot's own start or stop, a hook call, or a recording made before it was kept), so a
+    replay can leave out the requests of the plugins it does not run."""
 
     at: float
     mono_ns: int
+    owner: str = ""
 
 
 class State(msgspec.Struct, array_like=True, tag=STATE, frozen=True):

@@ -42,6 +42,8 @@ import msgspec
 import zstandard
 from loguru import logger
 
+from framework.task_owner import task_owner
+
 from .budget import CompressBudget
 from .format import (
     ANCHOR,
@@ -283,10 +285,11 @@ class Recorder:
     def rest_sent(self) -> float:
         """Queue a ``Sent`` marker (its place among the frames is where the request left: a
         replay holds the records after it back until the replayed bot has sent as many
-        requests); the bot's clock as the request leaves, the answer's ``sent_at``."""
+        requests) with the plugin whose task sends it (``task_owner``); the bot's clock as
+        the request leaves, the answer's ``sent_at``."""
         at = self._clock()
         self._others += 1
-        self._queue.append((SENT, at, time.monotonic_ns()))
+        self._queue.append((SENT, at, time.monotonic_ns(), task_owner()))
         return at
 
     def rest_answered(
@@ -298,7 +301,8 @@ class Recorder:
         status: int,
         body: bytes,
     ) -> None:
-        """Queue one REST answer (a listenKey in it masked)."""
+        """Queue one REST answer (a listenKey in it masked), with the plugin whose task
+        asked (``task_owner``)."""
         mask = self._mask
         self._others += 1
         self.stats.rest += 1
@@ -313,6 +317,7 @@ class Recorder:
                 mask.params(params),
                 status,
                 mask.bytes(body),
+                task_owner(),
             )
         )
 

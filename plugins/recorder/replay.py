@@ -120,6 +120,9 @@ class ReplayResult:
     unanswered: list[str] = field(default_factory=list)
     skipped: int = 0
     """Records of the shutdown the replayed bot did not take (it stopped a task sooner)."""
+    not_run: int = 0
+    """Requests the live run sent from a plugin the replay turns off (``OFF``: the journal's
+    account snapshot, ...): not waited for, their answers unused."""
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -319,6 +322,7 @@ class Driver:
         self.stopping: asyncio.Task[dict[str, Any]] | None = None
         self.starting: asyncio.Task[None] | None = None
         self.skipped = 0  # records of the shutdown the replayed bot no longer took
+        self.not_run = 0  # requests of plugins turned off (``OFF``), left out
 
     async def run(self, starting: asyncio.Task[None]) -> None:
         """Play every record; stop the bot at the ``Stop`` record (or at the end)."""
@@ -353,7 +357,10 @@ class Driver:
                 await self._rest(record)
             elif kind is Sent:
                 assert isinstance(record, Sent)
-                await self._sent(record)
+                if record.owner in OFF:
+                    self.not_run += 1  # the replayed bot never sends it
+                else:
+                    await self._sent(record)
             elif kind is State:
                 assert isinstance(record, State)
                 if record.state in DOWN:
@@ -439,7 +446,8 @@ class Driver:
         gets the first recorded answer that matches it, in any order; frames go in order, as
         long as the connector still takes them."""
         assert self.stopping is not None
-        rests = [r for r in remaining if isinstance(r, Rest)]
+        self.not_run += sum(isinstance(r, Sent) and r.owner in OFF for r in remaining)
+        rests = [r for r in remaining if isinstance(r, Rest) and r.owner not in OFF]
         used: set[int] = set()
         for record in remaining:
             self.answer_any(rests, used)
@@ -520,6 +528,8 @@ class Driver:
         return f"the bot did not send a request before the next record ({sent})"
 
     async def _rest(self, record: Rest) -> None:
+        if record.owner in OFF:
+            return  # a request of a plugin the replay does not run
         request = await self._request(record)
         if request is None:
             self.skipped += 1
@@ -693,6 +703,7 @@ async def replay_file(
         torn_blocks=stats.torn,
         unanswered=unanswered,
         skipped=driver.skipped,
+        not_run=driver.not_run,
         summary=summary,
     )
 

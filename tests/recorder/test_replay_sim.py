@@ -16,6 +16,7 @@ from plugins.recorder.format import (
     Header,
     Outcome,
     Rest,
+    Sent,
     State,
     Stop,
     encode_block,
@@ -38,11 +39,15 @@ FAULTS = {
 }
 
 
-def recording_settings(tmp_path: Path, faults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The grid on the embedded simulator, reconciliation on, the recorder on."""
+def recording_settings(
+    tmp_path: Path, faults: dict[str, Any] | None = None, plugins: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The grid on the embedded simulator, reconciliation on, the recorder on (and
+    ``plugins``' blocks)."""
     settings = sim_settings(tmp_path, grid(), faults=faults or {})
     settings["plugins"]["recorder"] = {"enabled": True, "flush_interval": 0.05}
     settings["plugins"]["reconciliation"] = {"interval": 60}
+    settings["plugins"].update(plugins or {})
     return settings
 
 
@@ -51,11 +56,15 @@ async def record_grid_run(
     manual_clock: ManualClock,
     tmp_path: Path,
     faults: dict[str, Any] | None = None,
+    plugins: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Trade the grid through fills, a replacement, a re-centre and the stop; the recording
     and the run summary."""
     bot = await bot_factory(
-        recording_settings(tmp_path, faults), entry_points=True, clock=manual_clock, start=False
+        recording_settings(tmp_path, faults, plugins),
+        entry_points=True,
+        clock=manual_clock,
+        start=False,
     )
     results = HookRecorder().attach(bot)
     await bot.start()
@@ -102,6 +111,32 @@ async def test_a_replayed_run_equals_the_live_run(
     assert result.summary["fills"] == live["fills"]
     assert result.summary["cache"] == live["cache"]
     assert result.summary["realized_pnl"] == live["realized_pnl"]
+
+
+async def test_a_run_with_the_journal_replays_without_the_journals_requests(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    # The journal (on by default, off in a replay) reads the account when it starts; the
+    # replay used to wait for that request and diverge ("the bot did not send GET
+    # /fapi/v1/time"). Its requests are recorded with their owner and left out.
+    journal = {"journal": {"enabled": True, "snapshot_at_start": True}}
+    path, live = await record_grid_run(bot_factory, manual_clock, tmp_path, plugins=journal)
+    records = list(read_records(path))
+    owners = [r.owner for r in records if isinstance(r, Sent)]
+    assert "journal" in owners
+    assert "" in owners  # the bot's own requests: the start, the strategies, reconciliation
+    journals = [r for r in records if isinstance(r, Rest) and r.owner == "journal"]
+    assert sorted(r.path for r in journals) == sorted(
+        ["/fapi/v1/time", "/fapi/v3/balance", "/fapi/v3/positionRisk"]  # its snapshot
+    )
+
+    result = await replay_recording(path)
+
+    assert result.differences == []
+    assert result.not_run == len(journals)
+    assert result.unanswered == []
+    assert result.rest == sum(isinstance(r, Rest) for r in records) - len(journals)
+    assert result.summary["fills"] == live["fills"]
 
 
 async def test_the_shutdowns_answers_are_not_held_back_by_frames_it_no_longer_takes(
