@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from plugins.recorder.testing import replay_recording
 
 RECORDING = Path(__file__).parent / "recordings" / "{recording}"
 
 
+@pytest.mark.asyncio  # needed where pytest-asyncio runs in its default, strict mode
 async def test_{name}_replays_as_recorded() -> None:
     result = await replay_recording(RECORDING)
     # the replay ends as the live run did: fills, reconcile results, final cache

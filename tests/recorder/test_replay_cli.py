@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,27 @@ async def test_replay_command_and_to_test(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     await module.test_incident_x_replays_as_recorded()
+    # and under pytest outside this project, where pytest-asyncio is in its default strict mode
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=strict",
+            test_file.name,
+        ],
+        cwd=test_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
     # it will not overwrite a test
     code = await asyncio.to_thread(cli, tmp_path, "replay", str(path), "--to-test", str(test_file))
     assert code == 2
