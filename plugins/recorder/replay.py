@@ -323,6 +323,7 @@ class Driver:
         self.starting: asyncio.Task[None] | None = None
         self.skipped = 0  # records of the shutdown the replayed bot no longer took
         self.not_run = 0  # requests of plugins turned off (``OFF``), left out
+        self.refused: list[str] = []  # requests no record could answer, refused while starting
 
     async def run(self, starting: asyncio.Task[None]) -> None:
         """Play every record; stop the bot at the ``Stop`` record (or at the end)."""
@@ -366,7 +367,8 @@ class Driver:
                 if record.state in DOWN:
                     await self.server.drop(record.stream)
             elif kind is Stop:
-                await starting
+                remaining = list(self.records)
+                await self._started(starting, remaining)
                 # The live marker was written when the stop cancelled the spawned tasks, after
                 # the jobs: stop here without moving the clock (a sleeper due meanwhile was
                 # cancelled live), and go on once the replayed stop is as far, so the requests
@@ -376,7 +378,7 @@ class Driver:
                     async with asyncio.timeout(STOP_PATIENCE):
                         await self.plugin.stop_seen.wait()
                 await self._let_run()
-                await self._shutdown(list(self.records))
+                await self._shutdown(remaining)
                 break
             elif kind is Outcome:
                 assert isinstance(record, Outcome)
@@ -385,7 +387,22 @@ class Driver:
                 assert isinstance(record, Header)
         if batch:
             await self._frames(batch)
-        await starting
+        await self._started(starting, [])
+
+    async def _started(
+        self, starting: asyncio.Task[None], remaining: list[Record | Anchor]
+    ) -> None:
+        """Wait for the bot's start to end. A request it makes meanwhile that no record left
+        could answer (none of the same method and path) gets a 503 at once and is listed: the
+        live run never made it (its start failed sooner, or this bot differs), and waiting
+        would only run out the bot's own timeouts."""
+        answerable = {(r.method, r.path) for r in remaining if isinstance(r, Rest)}
+        while not starting.done():
+            for request in list(self.server.pending):
+                if (request.method, request.path) not in answerable:
+                    self.refused.append(f"{request.method} {request.path} {request.params}")
+                    self.server.refuse(request)
+            await asyncio.wait({starting}, timeout=POLL)
 
     async def _let_run(self) -> None:
         for _ in range(self.settle):
@@ -685,7 +702,10 @@ async def replay_file(
             except RecordingError as exc:
                 raise UnreadableRecording(str(exc)) from None
             finally:
-                unanswered = [f"{p.method} {p.path} {p.params}" for p in server.pending]
+                unanswered = [
+                    *driver.refused,
+                    *(f"{p.method} {p.path} {p.params}" for p in server.pending),
+                ]
                 server.fail_pending()
                 summary = await _stopped(bot, driver, starting)
             seconds = time.perf_counter() - began

@@ -113,10 +113,14 @@ class ReplayServer:
 
     def fail_pending(self) -> None:
         """Answer every waiting request with 503 (the recording holds no answer for it)."""
-        for request in self.pending:
-            if not request.answer.done():
-                request.answer.set_result((503, b'{"code":-1001,"msg":"not in the recording"}'))
-        self.pending.clear()
+        for request in list(self.pending):
+            self.refuse(request)
+
+    def refuse(self, request: Pending) -> None:
+        """Answer ``request`` with 503: the recording holds no answer for it."""
+        self.pending.remove(request)
+        if not request.answer.done():
+            request.answer.set_result((503, b'{"code":-1001,"msg":"not in the recording"}'))
 
     # ------------------------------------------------------------------------- REST
 

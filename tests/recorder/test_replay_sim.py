@@ -3,6 +3,10 @@ and final cache."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +141,51 @@ async def test_a_run_with_the_journal_replays_without_the_journals_requests(
     assert result.unanswered == []
     assert result.rest == sum(isinstance(r, Rest) for r in records) - len(journals)
     assert result.summary["fills"] == live["fills"]
+
+
+class FailsToStart:
+    """Fails its start after the connector's, as ``daily_report`` does without a journal."""
+
+    start_priority = 200
+
+    @hookimpl
+    def lifespan(self, ctx: BotContext) -> AbstractAsyncContextManager[None]:
+        return self._fail()
+
+    @contextlib.asynccontextmanager
+    async def _fail(self) -> AsyncIterator[None]:
+        raise RuntimeError("cannot start")
+        yield  # pragma: no cover - an async generator's shape
+
+
+async def test_a_request_no_record_answers_while_the_bot_starts_is_refused_and_listed(
+    bot_factory: BotFactory, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    # The live start failed before the strategy warmed up; the replayed bot (without the
+    # failing plugin) asks for candles the recording never got. It used to wait out its
+    # timeouts (30 s, the warm-up's budget) and then report the run equal, the requests unlisted.
+    ma_strategy = {
+        "id": "ma",
+        "use": "ma_crossover",
+        "params": {"symbol": "BTCUSDT", "fast": 2, "slow": 4, "warm_up": "1m"},
+    }
+    settings = sim_settings(tmp_path, ma_strategy)
+    settings["plugins"]["recorder"] = {"enabled": True, "flush_interval": 0.05}
+    bot = await bot_factory(
+        settings,
+        plugins={"fails": FailsToStart()},
+        clock=manual_clock,
+        entry_points=True,
+        start=False,
+    )
+    with pytest.raises(Exception, match="cannot start"):
+        await bot.start()
+    (path,) = (tmp_path / "recordings").glob("*.tlrec")
+    assert not any(isinstance(r, Rest) and "klines" in r.path for r in read_records(path))
+
+    result = await asyncio.wait_for(replay_recording(path, within=5.0), timeout=120)
+
+    assert any("/fapi/v1/klines" in request for request in result.unanswered)
 
 
 async def test_the_shutdowns_answers_are_not_held_back_by_frames_it_no_longer_takes(
