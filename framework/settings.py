@@ -411,19 +411,19 @@ def load_raw(
     files: list[str] = []
     if settings_file is not None:
         settings_file = settings_file.resolve()  # dynaconf searches relative names upwards
-        found = _secrets_in_settings_file(settings_file)
-        found += _sections_outside_environments(settings_file)
+        content = read_yaml(settings_file)
+        found = _secrets_in_settings_file(content)
+        found += _sections_outside_environments(content, settings_file.name)
+        files.append(str(settings_file))
         secrets = settings_file.with_name(".secrets.yaml")
         if secrets.is_file():
-            read_yaml(secrets)  # a syntax error names the file, line and column
-            found += _sections_outside_environments(secrets)
+            # read here so that a syntax error names the file, line and column
+            found += _sections_outside_environments(read_yaml(secrets), secrets.name)
+            files.append(str(secrets))
         if problems is None:
             raise_settings_errors(found)
         else:
             problems.extend(found)
-        files.append(str(settings_file))
-        if secrets.is_file():
-            files.append(str(secrets))
     chosen_by = "--env" if env else f"{ENV_PREFIX}_ENV"
     env = env or os.environ.get(f"{ENV_PREFIX}_ENV") or None
     if env:
@@ -530,11 +530,11 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def _secrets_in_settings_file(path: Path) -> list[SettingsError]:
-    """An error for every secret written into ``settings.yaml`` itself."""
+def _secrets_in_settings_file(content: Any) -> list[SettingsError]:
+    """An error for every secret written into ``settings.yaml`` itself (its parsed
+    ``content``)."""
     out: list[SettingsError] = []
-    content = read_yaml(path) or {}
-    for key, value in _walk(content):
+    for key, value in _walk(content or {}):
         # Strip the environment section name (default., production., ...).
         bare = key.split(".", 1)[1] if "." in key else key
         if bare.split(".", 1)[0] in MOVED_SECTIONS:
@@ -552,17 +552,16 @@ def _secrets_in_settings_file(path: Path) -> list[SettingsError]:
     return out
 
 
-def _sections_outside_environments(path: Path) -> list[SettingsError]:
-    """An error for every settings section written at the top level of ``path`` (``plugins:``
-    instead of ``default: {plugins: ...}``): read as an environment of that name, it would be
-    silently ignored."""
-    content = read_yaml(path)
+def _sections_outside_environments(content: Any, file: str) -> list[SettingsError]:
+    """An error for every settings section written at the top level of ``file`` (its parsed
+    ``content``): ``plugins:`` instead of ``default: {plugins: ...}``; read as an environment
+    of that name, it would be silently ignored."""
     if not isinstance(content, Mapping):
         return []
     return [
         SettingsError(
             str(key),
-            f"a section at the top level of {path.name}",
+            f"a section at the top level of {file}",
             "settings go under an environment: `default:` (every environment) or one such as "
             "`production:` (docs/settings.md)",
         )
