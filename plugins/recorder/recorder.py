@@ -150,7 +150,6 @@ class Recorder:
         self._file: Any = None
         self._size = 0
         self._others = 0  # records that are not frames, queued so far
-        self._marks = 0  # time marks written so far
         self._taken = 0  # queued items packed
         self._lost_bytes = 0  # packed bytes dropped since the writer last said so
         self._bare: str | None = None  # the stream whose frames are queued as bare bytes
@@ -251,7 +250,6 @@ class Recorder:
                 if mark is not None and mark is not self._mark_written:  # once per tick
                     records.insert(0, mark)
                     self._mark_written = mark
-                    self._marks += 1
                 spare = self._spare
                 for start in range(0, len(records), PIECE_RECORDS):  # a tick's: one piece
                     # Into a buffer the writer has written and given back: new memory for every
